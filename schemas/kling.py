@@ -1,0 +1,136 @@
+"""Kling's wire format (CometAPI pass-through of the vendor API) and the unified job input for it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+KLING_MODELS = (
+    "kling-v1",
+    "kling-v1-5",
+    "kling-v1-6",
+    "kling-v2-master",
+    "kling-v2-1",
+    "kling-v2-1-master",
+    "kling-v2-5-turbo",
+    "kling-v2-6",
+)
+
+
+class CameraConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    horizontal: float | None = Field(default=None, ge=-10, le=10)
+    vertical: float | None = Field(default=None, ge=-10, le=10)
+    pan: float | None = Field(default=None, ge=-10, le=10)
+    tilt: float | None = Field(default=None, ge=-10, le=10)
+    roll: float | None = Field(default=None, ge=-10, le=10)
+    zoom: float | None = Field(default=None, ge=-10, le=10)
+
+
+class CameraControl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
+    config: CameraConfig | None = None
+
+
+class WatermarkInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+class KlingVideoInput(BaseModel):
+    """Fields shared by text2video and image2video. `model_name`, `callback_url` and
+    `external_task_id` are genrelay's to set, so a tenant does not send them here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(default="", max_length=2500)
+    negative_prompt: str | None = Field(default=None, max_length=2500)
+    cfg_scale: float | None = Field(default=None, ge=0, le=1)
+    mode: Literal["std", "pro"] = "std"
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9"
+    duration: Literal["5", "10"] = "5"
+    sound: Literal["on", "off"] | None = None
+    camera_control: CameraControl | None = None
+    watermark_info: WatermarkInfo | None = None
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration_as_string(cls, value: Any) -> Any:
+        # Kling wants the string "5"; clients naturally send the number 5.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class KlingText2VideoInput(KlingVideoInput):
+    prompt: str = Field(min_length=1, max_length=2500)
+
+
+class DynamicMask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mask: str = Field(min_length=1)
+    trajectories: list[dict[str, int]] = Field(min_length=2, max_length=77)
+
+
+class KlingImage2VideoInput(KlingVideoInput):
+    image: str = Field(min_length=1, description="Image URL or base64 (JPG/PNG, <= 10 MB).")
+    image_tail: str | None = None
+    static_mask: str | None = None
+    dynamic_masks: list[DynamicMask] | None = Field(default=None, max_length=6)
+
+
+class KlingVideo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    url: str
+    duration: str | None = None
+
+
+class KlingImage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    index: int | None = None
+    url: str
+
+
+class KlingTaskResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    videos: list[KlingVideo] = Field(default_factory=list)
+    images: list[KlingImage] = Field(default_factory=list)
+
+
+class KlingTaskInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    external_task_id: str | None = None
+
+
+class KlingTask(BaseModel):
+    """The task object: `data` of a query answer, and the whole body of a callback."""
+
+    model_config = ConfigDict(extra="allow")
+
+    task_id: str
+    task_status: str
+    task_status_msg: str | None = None
+    task_info: KlingTaskInfo | None = None
+    task_result: KlingTaskResult | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+
+
+class KlingEnvelope(BaseModel):
+    """`{code, message, request_id, data}`; `code` 0 means accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: int
+    message: str = ""
+    request_id: str | None = None
+    data: dict[str, Any] | None = None

@@ -1,0 +1,99 @@
+"""The `Provider` seam: the types an adapter takes and returns, and the protocol it implements.
+
+An adapter speaks one provider's wire format over an `httpx.Client` it is given. It never touches
+the database, Celery or storage; it turns answers into `ProviderUpdate`s in our own terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+
+class UpstreamStatus(StrEnum):
+    """The provider's view of a task, mapped onto the few states genrelay acts on."""
+
+    PENDING = "pending"  # accepted, not started (queued, throttled, submitted)
+    RUNNING = "running"
+    ACTION_REQUIRED = "action_required"  # Midjourney MODAL: waits for more input
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # a status we don't know, or "task not found yet": keep waiting
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where and how to reach a provider. `api_key` never leaves the worker process."""
+
+    name: str
+    base_url: str
+    api_key: str = field(repr=False)
+    mode: str = "cometapi"
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    job_id: str
+    operation: str
+    model: str
+    input: Mapping[str, Any]
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """Enough to find an upstream task again."""
+
+    job_id: str
+    operation: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """An upstream result file to copy into our storage."""
+
+    url: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderUpdate:
+    status: UpstreamStatus
+    raw_status: str
+    progress: int | None = None
+    outputs: tuple[OutputRef, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    external_id: str | None = None
+
+
+class Provider(Protocol):
+    """One upstream provider. `operations` maps each operation to the model of its job input."""
+
+    name: str
+    operations: Mapping[str, type[BaseModel]]
+    supports_cancel: bool
+
+    def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
+        """Create the upstream task and return its id (raises ProviderError subclasses)."""
+        ...
+
+    def poll(self, http: httpx.Client, channel: Channel, task: TaskRef) -> ProviderUpdate:
+        """Fetch the task's current state."""
+        ...
+
+    def find(
+        self, http: httpx.Client, channel: Channel, job_id: str, operation: str
+    ) -> ProviderUpdate | None:
+        """Look a task up by the job id we sent with it; None when the provider has no such task."""
+        ...
+
+    def parse_callback(self, body: bytes) -> ProviderUpdate:
+        """Read a callback body; pure, no I/O."""
+        ...

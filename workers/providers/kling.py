@@ -1,0 +1,165 @@
+"""Kling through CometAPI's pass-through routes (`/kling/v1/...`): text2video and image2video."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from schemas.kling import KlingEnvelope, KlingImage2VideoInput, KlingTask, KlingText2VideoInput
+from workers.providers.base import (
+    Channel,
+    OutputRef,
+    ProviderUpdate,
+    SubmitRequest,
+    TaskRef,
+    UpstreamStatus,
+)
+from workers.providers.errors import (
+    InvalidCallbackError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    SubmitOutcomeUnknownError,
+)
+from workers.providers.transport import (
+    Phase,
+    raise_for_transient_status,
+    translate_transport_errors,
+)
+
+STATUS_MAP: Mapping[str, UpstreamStatus] = {
+    "submitted": UpstreamStatus.PENDING,
+    "processing": UpstreamStatus.RUNNING,
+    "succeed": UpstreamStatus.SUCCEEDED,
+    "failed": UpstreamStatus.FAILED,
+}
+# Body codes (providers.md §2.5): which ones mean "nothing was created, try again later".
+MODERATION_CODES = frozenset({1300, 1301})
+NOT_NOW_CODES = frozenset({1000, 1001, 1002, 1003, 1004, 1100, 1101, 1102, 1302, 1303, 1304, 5001})
+AMBIGUOUS_CODES = frozenset({5000, 5002})
+MODERATION_TEXT = re.compile(r"risk|moderat|sensitive|safety|violat|polic", re.IGNORECASE)
+DUPLICATE_TEXT = re.compile(r"external_task_id.*(exist|duplicate)", re.IGNORECASE)
+
+
+class Kling:
+    name = "kling"
+    operations: Mapping[str, type[BaseModel]] = {
+        "text2video": KlingText2VideoInput,
+        "image2video": KlingImage2VideoInput,
+    }
+    supports_cancel = False
+
+    def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
+        body: dict[str, Any] = {
+            **request.input,
+            "model_name": request.model,
+            "external_task_id": request.job_id,
+        }
+        if request.callback_url:
+            body["callback_url"] = request.callback_url
+        with translate_transport_errors(Phase.SUBMIT, self.name):
+            response = http.post(self._url(channel, request.operation), json=body, headers=_auth(channel))
+        envelope = _envelope(response)
+        if envelope is not None and envelope.code == 0 and envelope.data and envelope.data.get("task_id"):
+            return str(envelope.data["task_id"])
+        if envelope is not None and envelope.code != 0:
+            _raise_for_code(envelope)
+        raise_for_transient_status(response, Phase.SUBMIT, self.name)
+        raise ProviderRejectedError("upstream_rejected", f"Kling answered HTTP {response.status_code}")
+
+    def poll(self, http: httpx.Client, channel: Channel, task: TaskRef) -> ProviderUpdate:
+        found = self._query(http, channel, task.operation, task.external_id)
+        if found is None:
+            # CometAPI answers task_not_exist for a moment right after create.
+            return ProviderUpdate(status=UpstreamStatus.UNKNOWN, raw_status="task_not_exist")
+        return found
+
+    def find(
+        self, http: httpx.Client, channel: Channel, job_id: str, operation: str
+    ) -> ProviderUpdate | None:
+        # Kling resolves a query path id as task_id or as the external_task_id we sent.
+        return self._query(http, channel, operation, job_id)
+
+    def parse_callback(self, body: bytes) -> ProviderUpdate:
+        try:
+            task = KlingTask.model_validate(json.loads(body))
+        except (ValueError, ValidationError) as exc:
+            raise InvalidCallbackError(f"not a Kling task object: {exc}") from exc
+        return _update_from_task(task)
+
+    def _query(
+        self, http: httpx.Client, channel: Channel, operation: str, task_id: str
+    ) -> ProviderUpdate | None:
+        url = f"{self._url(channel, operation)}/{task_id}"
+        with translate_transport_errors(Phase.QUERY, self.name):
+            response = http.get(url, headers=_auth(channel))
+        envelope = _envelope(response)
+        if response.status_code == 404 or (envelope is not None and _is_not_found(envelope)):
+            return None
+        raise_for_transient_status(response, Phase.QUERY, self.name)
+        if envelope is None or envelope.code != 0 or envelope.data is None:
+            raise ProviderUnavailableError(f"kling: unreadable query answer (HTTP {response.status_code})")
+        try:
+            return _update_from_task(KlingTask.model_validate(envelope.data))
+        except ValidationError as exc:
+            raise ProviderUnavailableError(f"kling: malformed task object: {exc}") from exc
+
+    @staticmethod
+    def _url(channel: Channel, operation: str) -> str:
+        family = "images/generations" if operation == "image_generation" else f"videos/{operation}"
+        prefix = "" if channel.mode == "vendor" else "/kling"
+        return f"{channel.base_url.rstrip('/')}{prefix}/v1/{family}"
+
+
+def _auth(channel: Channel) -> dict[str, str]:
+    return {"Authorization": f"Bearer {channel.api_key}"}
+
+
+def _envelope(response: httpx.Response) -> KlingEnvelope | None:
+    try:
+        return KlingEnvelope.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return None
+
+
+def _is_not_found(envelope: KlingEnvelope) -> bool:
+    return envelope.code != 0 and "not_exist" in envelope.message.lower().replace(" ", "_")
+
+
+def _raise_for_code(envelope: KlingEnvelope) -> None:
+    code, message = envelope.code, envelope.message or "no message"
+    if code in MODERATION_CODES:
+        raise ProviderRejectedError("moderation_blocked", f"Kling refused the content: {message}")
+    if code in NOT_NOW_CODES:
+        raise ProviderUnavailableError(f"kling: code {code}: {message}")
+    if code in AMBIGUOUS_CODES or DUPLICATE_TEXT.search(message):
+        # A duplicate external_task_id means an earlier attempt did create the task.
+        raise SubmitOutcomeUnknownError(f"kling: code {code}: {message}")
+    raise ProviderRejectedError("invalid_input", f"Kling rejected the request (code {code}): {message}")
+
+
+def _update_from_task(task: KlingTask) -> ProviderUpdate:
+    status = STATUS_MAP.get(task.task_status, UpstreamStatus.UNKNOWN)
+    outputs: tuple[OutputRef, ...] = ()
+    if task.task_result is not None:
+        outputs = tuple(OutputRef(v.url, "video/mp4") for v in task.task_result.videos) + tuple(
+            OutputRef(i.url, None) for i in task.task_result.images
+        )
+    error_code = error_message = None
+    if status is UpstreamStatus.FAILED:
+        error_message = task.task_status_msg or "Kling reported the task failed"
+        error_code = "moderation_blocked" if MODERATION_TEXT.search(error_message) else "upstream_failed"
+    progress = {UpstreamStatus.PENDING: 5, UpstreamStatus.SUCCEEDED: 100}.get(status)
+    return ProviderUpdate(
+        status=status,
+        raw_status=task.task_status,
+        progress=progress,
+        outputs=outputs,
+        error_code=error_code,
+        error_message=error_message,
+        external_id=task.task_id,
+    )
