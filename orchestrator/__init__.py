@@ -1,0 +1,1 @@
+"""genrelay's core: settings, database, lifecycle, ledger, pricing, storage, use-cases, API and CLI."""

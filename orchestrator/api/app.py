@@ -1,0 +1,78 @@
+"""`create_app()`: the FastAPI application, its start-up checks, middleware and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestrator.api import routes_account, routes_files, routes_health, routes_jobs
+from orchestrator.api.context import AppContext
+from orchestrator.api.errors import install_error_handlers
+from orchestrator.db import Database, ensure_schema_current
+from orchestrator.ids import new_token
+from orchestrator.messaging import Dispatcher
+from orchestrator.pricing import load_price_table
+from orchestrator.settings import Settings, get_settings
+from orchestrator.storage import build_storage
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (or keeps the caller's `X-Request-Id`) and echoes it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else new_token(12)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Everything the API needs; refuses to start on an un-migrated database or a bad price file."""
+    db = Database(settings.require_database_url(), pool_size=20)
+    ensure_schema_current(db.engine)
+    return AppContext(
+        settings=settings,
+        db=db,
+        storage=build_storage(settings),
+        dispatcher=Dispatcher(settings.require_broker_url()),
+        prices=load_price_table(settings.prices_file),
+    )
+
+
+def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.context = context or build_context(settings)
+        yield
+        if context is None:
+            app.state.context.dispatcher.close()
+            app.state.context.db.dispose()
+
+    app = FastAPI(
+        title="genrelay",
+        version="0.1.0",
+        description="Long media-generation jobs, held and charged only on success.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for module in (routes_jobs, routes_account, routes_files, routes_health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,30 @@
+"""Result files of the local storage backend, behind HMAC-signed, expiring links."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from orchestrator.api.context import Context
+from orchestrator.errors import AuthenticationError, NotFoundError
+from orchestrator.storage import LocalStorage
+
+router = APIRouter(tags=["files"])
+
+
+@router.get("/v1/files/{key:path}", summary="Download a stored result (local storage only)")
+def download(key: str, context: Context, expires: int = 0, signature: str = "") -> FileResponse:
+    storage = context.storage
+    if not isinstance(storage, LocalStorage):
+        raise NotFoundError("files are served from object storage; use the URL on the job")
+    if not storage.verify(key, expires, signature):
+        raise AuthenticationError(
+            "this download link is invalid or has expired; fetch the job for a fresh one"
+        )
+    try:
+        path = storage.path_for(key)
+    except ValueError:
+        raise NotFoundError("no such file") from None
+    if not path.is_file():
+        raise NotFoundError("no such file")
+    return FileResponse(path, filename=path.name)

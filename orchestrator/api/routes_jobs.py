@@ -1,0 +1,101 @@
+"""The unified job routes under /v1/jobs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from orchestrator import idempotency, jobs, messaging
+from orchestrator.api.context import AppContext, Caller, Context
+from orchestrator.errors import JobNotFoundError
+from orchestrator.views import event_view, job_view
+from schemas.errors import ErrorResponse
+from schemas.jobs import Job, JobCreate, JobEventList, JobPage, JobStatus
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 402, 404, 409, 422)
+}
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
+
+
+def parse_job_id(job_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        raise JobNotFoundError(f"no job {job_id!r}: job ids look like 0193f7c2-...") from None
+
+
+def _view(context: AppContext, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:
+    with context.db.transaction() as session:
+        job, outputs = jobs.get_job(session, account_id, job_id)
+    return job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
+
+
+@router.post("", status_code=202, response_model=Job, summary="Create a job and hold its price")
+def create_job(
+    body: JobCreate,
+    context: Context,
+    caller: Caller,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Job | JSONResponse:
+    fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
+    key = idempotency.validate_key(idempotency_key) if idempotency_key is not None else None
+    with context.db.transaction() as session:
+        if key is not None:
+            stored = idempotency.claim(session, caller.account_id, key, fingerprint)
+            if stored is not None:
+                return JSONResponse(
+                    stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
+                )
+        job_id = jobs.create_job(session, caller, body, context.prices, context.settings)
+        job, outputs = jobs.get_job(session, caller.account_id, job_id)
+        view = job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
+        if key is not None:
+            response = idempotency.StoredResponse(202, view.model_dump(mode="json"))
+            idempotency.remember(session, caller.account_id, key, fingerprint, job_id, response)
+    # After commit: if this publish is lost, the sweep dispatches the job when next_check_at comes.
+    context.dispatcher.send(messaging.submit_task(body.provider), [str(job_id)])
+    return view
+
+
+@router.get("", response_model=JobPage, summary="List your jobs, newest first")
+def list_jobs(
+    context: Context,
+    caller: Caller,
+    status: JobStatus | None = None,
+    provider: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=jobs.MAX_PAGE)] = 20,
+) -> JobPage:
+    with context.db.transaction() as session:
+        page, next_cursor = jobs.list_jobs(
+            session, caller.account_id, status=status, provider=provider, cursor=cursor, limit=limit
+        )
+    ttl = context.settings.download_url_ttl_s
+    return JobPage(
+        data=[job_view(job, outputs, context.storage, ttl) for job, outputs in page],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/{job_id}", response_model=Job, summary="Get one job")
+def get_job(job_id: str, context: Context, caller: Caller) -> Job:
+    return _view(context, caller.account_id, parse_job_id(job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=Job, summary="Cancel a job and release its hold")
+def cancel_job(job_id: str, context: Context, caller: Caller) -> Job:
+    parsed = parse_job_id(job_id)
+    with context.db.transaction() as session:
+        jobs.cancel_job(session, caller.account_id, parsed)
+    return _view(context, caller.account_id, parsed)
+
+
+@router.get("/{job_id}/events", response_model=JobEventList, summary="The job's timeline")
+def list_events(job_id: str, context: Context, caller: Caller) -> JobEventList:
+    with context.db.transaction() as session:
+        events = jobs.list_events(session, caller.account_id, parse_job_id(job_id))
+    return JobEventList(data=[event_view(event) for event in events])

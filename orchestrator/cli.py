@@ -1,0 +1,228 @@
+"""The `genrelay` command: run the system or one part of it, migrate, manage tenants, audit money."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import click
+
+from orchestrator.settings import get_settings
+
+if TYPE_CHECKING:
+    from orchestrator.db import Database
+
+
+def _db() -> Database:
+    from orchestrator.db import Database  # noqa: PLC0415 - keep `genrelay --help` instant
+
+    return Database(get_settings().require_database_url(), pool_size=1)
+
+
+@click.group()
+def main() -> None:
+    """genrelay: durable media-generation jobs, charged only on success."""
+
+
+@main.command()
+@click.option(
+    "--speed", default=0.05, show_default=True, help="Simulator time factor (1.0 = real latencies)."
+)
+def run(speed: float) -> None:
+    """Start everything: embedded PostgreSQL/Redis (unless configured), simulator, API, worker, beat."""
+    from orchestrator.runner import run as run_all  # noqa: PLC0415
+
+    sys.exit(run_all(get_settings(), speed))
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, help="Uvicorn worker processes.")
+def api(workers: int) -> None:
+    """Serve the HTTP API."""
+    import uvicorn  # noqa: PLC0415
+
+    settings = get_settings()
+    uvicorn.run(
+        "orchestrator.api:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+CELERY = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--queues", "-Q", default=None, help="Comma-separated queues (default: all of them).")
+@click.pass_context
+def worker(ctx: click.Context, queues: str | None) -> None:
+    """Run a Celery worker; extra options go to `celery worker` (e.g. -c 4)."""
+    import os  # noqa: PLC0415
+
+    from orchestrator.runner import worker_queues  # noqa: PLC0415
+
+    os.execv(sys.executable, [*CELERY, "worker", "-Q", queues or worker_queues(), *ctx.args])  # noqa: S606
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Run the single beat scheduler that drives the sweep."""
+    import os  # noqa: PLC0415
+
+    os.execv(sys.executable, [*CELERY, "beat", *ctx.args])  # noqa: S606
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, show_default=True)
+@click.option("--speed", default=1.0, show_default=True, help="Time factor applied to upstream latencies.")
+def simulator(host: str, port: int, speed: float) -> None:
+    """Run the upstream simulator (all providers' wire formats)."""
+    import os  # noqa: PLC0415
+
+    os.execv(  # noqa: S606 - replaces this process with the simulator
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "workers.simulator",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--speed",
+            str(speed),
+        ],
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the newest)."""
+    from orchestrator.db import upgrade  # noqa: PLC0415
+
+    upgrade(get_settings().require_database_url(), revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and the one this genrelay needs."""
+    from orchestrator.db import current_revision, head_revision  # noqa: PLC0415
+
+    database = _db()
+    click.echo(f"database: {current_revision(database.engine) or 'empty'}; needed: {head_revision()}")
+
+
+@main.group()
+def ledger() -> None:
+    """Credits and their audit."""
+
+
+@ledger.command("check")
+@click.option(
+    "--grace-minutes",
+    default=15,
+    show_default=True,
+    help="How long past its deadline a hold may stay open.",
+)
+def ledger_check(grace_minutes: int) -> None:
+    """Verify the money invariants over the whole database; exit 1 on any breach."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    from orchestrator.audit import CHECKS, find_breaches  # noqa: PLC0415
+
+    with _db().transaction() as session:
+        breaches = find_breaches(session, stale_grace=timedelta(minutes=grace_minutes))
+    for breach in breaches:
+        click.echo(f"BREACH {breach.check}: {breach.subject}: {breach.detail}", err=True)
+    if breaches:
+        click.echo(f"ledger check failed: {len(breaches)} breach(es)", err=True)
+        sys.exit(1)
+    click.echo(f"ledger check passed: {len(CHECKS)} invariants hold")
+
+
+@main.group()
+def accounts() -> None:
+    """Tenants, credits and API keys."""
+
+
+@accounts.command("create")
+@click.argument("name")
+@click.option("--credits", "credits_", default="0", help="Credits to add, e.g. 100 or 12.5.")
+@click.option("--multiplier", default="1", show_default=True, help="Price multiplier, e.g. 0.8.")
+def accounts_create(name: str, credits_: str, multiplier: str) -> None:
+    """Create an account and its first API key (printed once)."""
+    from orchestrator import accounts as accounts_  # noqa: PLC0415
+    from orchestrator import ledger as ledger_  # noqa: PLC0415
+
+    with _db().transaction() as session:
+        account_id = accounts_.create_account(session, name, price_multiplier=multiplier)
+        micros = int(Decimal(credits_) * ledger_.MICROS_PER_CREDIT)
+        if micros:
+            ledger_.add_credits(session, account_id, micros, "initial credits")
+        key = accounts_.issue_key(session, account_id, "default")
+    click.echo(f"account {account_id}\napi key {key.secret}\n(the key is shown only now)")
+
+
+@accounts.command("credit")
+@click.argument("account_id")
+@click.argument("credits_")
+def accounts_credit(account_id: str, credits_: str) -> None:
+    """Add CREDITS to ACCOUNT_ID."""
+    import uuid  # noqa: PLC0415
+
+    from orchestrator import ledger as ledger_  # noqa: PLC0415
+
+    with _db().transaction() as session:
+        ledger_.add_credits(
+            session,
+            uuid.UUID(account_id),
+            int(Decimal(credits_) * ledger_.MICROS_PER_CREDIT),
+            "cli",
+        )
+    click.echo(f"added {credits_} credits to {account_id}")
+
+
+@accounts.command("revoke-key")
+@click.argument("prefix")
+def accounts_revoke_key(prefix: str) -> None:
+    """Revoke the API key whose visible prefix is PREFIX (e.g. gr_1a2b3c4d)."""
+    from orchestrator import accounts as accounts_  # noqa: PLC0415
+
+    with _db().transaction() as session:
+        revoked = accounts_.revoke_key(session, prefix)
+    click.echo(f"revoked {prefix}" if revoked else f"no live key {prefix}")
+    sys.exit(0 if revoked else 1)
+
+
+@main.command()
+def prices() -> None:
+    """Validate the price file and list what it prices."""
+    from orchestrator.pricing import load_price_table  # noqa: PLC0415
+
+    path = get_settings().prices_file
+    try:
+        table = load_price_table(path)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{path}: valid")
+    for provider, operation, model in table.keys():  # noqa: SIM118 - PriceTable.keys(), not a dict
+        click.echo(f"  {provider} {operation} {model}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The database handle: engine, transactions, and the check that the schema is migrated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from orchestrator.errors import SchemaNotCurrentError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class Database:
+    """One engine and its session factory. Use-cases open transactions through `transaction()`."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True
+        )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def ensure_schema_current(engine: Engine) -> None:
+    """Refuse to run against a database that `genrelay db upgrade` has not brought to head."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaNotCurrentError(
+            f"database schema is at {current or 'nothing (empty database)'}, this genrelay needs "
+            f"{head}: run `genrelay db upgrade` first"
+        )
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command  # noqa: PLC0415 - only the CLI and tests migrate
+
+    command.upgrade(alembic_config(url), revision)

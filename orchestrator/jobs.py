@@ -1,0 +1,206 @@
+"""Job use-cases for tenants: create (with its hold), read, list, cancel, and the timeline."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from orchestrator import ledger, lifecycle, outbox
+from orchestrator.accounts import Principal
+from orchestrator.errors import (
+    InvalidInputError,
+    InvalidRequestError,
+    JobNotCancellableError,
+    JobNotFoundError,
+    UnknownOperationError,
+    UnknownProviderError,
+)
+from orchestrator.ids import new_token, new_uuid7
+from orchestrator.models import Job, JobEvent, JobOutput
+from orchestrator.pricing import PriceTable
+from orchestrator.settings import Settings
+from schemas.jobs import JobCreate, JobStatus
+from workers.providers import PROVIDERS, Provider
+
+MAX_PAGE = 100
+
+
+def resolve_provider(name: str, operation: str) -> tuple[Provider, type[BaseModel]]:
+    provider = PROVIDERS.get(name)
+    if provider is None:
+        raise UnknownProviderError(
+            f"unknown provider {name!r}; choose one of {sorted(PROVIDERS)}", field="provider"
+        )
+    input_model = provider.operations.get(operation)
+    if input_model is None:
+        raise UnknownOperationError(
+            f"{name} has no operation {operation!r}; choose one of {sorted(provider.operations)}",
+            field="operation",
+        )
+    return provider, input_model
+
+
+def validate_input(input_model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        parsed = input_model.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            (".".join(["input", *(str(part) for part in error["loc"])]), error["msg"])
+            for error in exc.errors()
+        ]
+        summary = "; ".join(f"{field}: {message}" for field, message in problems)
+        raise InvalidInputError(f"the job input is not valid: {summary}", problems) from exc
+    return parsed.model_dump(mode="json", exclude_none=True)
+
+
+def create_job(
+    session: Session,
+    principal: Principal,
+    request: JobCreate,
+    prices: PriceTable,
+    settings: Settings,
+) -> uuid.UUID:
+    """Insert the job, its first timeline entry and its hold, all in the caller's transaction."""
+    _, input_model = resolve_provider(request.provider, request.operation)
+    job_input = validate_input(input_model, request.input)
+    price = prices.quote(
+        request.provider,
+        request.operation,
+        request.model,
+        job_input,
+        principal.price_multiplier_ppm,
+    )
+    job_id = new_uuid7()
+    now = datetime.now(UTC)
+    session.execute(
+        insert(Job).values(
+            job_id=job_id,
+            account_id=principal.account_id,
+            api_key_id=principal.key_id,
+            provider=request.provider,
+            operation=request.operation,
+            model=request.model,
+            input=job_input,
+            metadata=request.metadata,
+            callback_url=request.callback_url,
+            callback_token=new_token(),
+            state=JobStatus.QUEUED.value,
+            price=price,
+            event_seq=1,
+            next_check_at=now + timedelta(seconds=settings.redispatch_after_s),
+            deadline_at=now + timedelta(seconds=settings.deadline_for(request.provider, request.model)),
+        )
+    )
+    session.execute(
+        insert(JobEvent).values(
+            job_id=job_id,
+            sequence=1,
+            from_state=None,
+            to_state=JobStatus.QUEUED.value,
+            progress=0,
+            detail={"price": price},
+        )
+    )
+    ledger.reserve(session, principal.account_id, job_id, price)
+    if request.callback_url:
+        outbox.record(session, job_id, principal.account_id, JobStatus.QUEUED, 1)
+    return job_id
+
+
+def find_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:
+    """The tenant's job; JobNotFoundError for a job of another tenant, as for one that doesn't exist."""
+    job = session.execute(
+        select(Job).where(Job.job_id == job_id, Job.account_id == account_id)
+    ).scalar_one_or_none()
+    if job is None:
+        raise JobNotFoundError(f"no job {job_id} in this account")
+    return job
+
+
+def get_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> tuple[Job, Sequence[JobOutput]]:
+    """The job and its stored outputs."""
+    job = find_job(session, account_id, job_id)
+    outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job_id)).scalars().all()
+    return job, outputs
+
+
+def list_jobs(
+    session: Session,
+    account_id: uuid.UUID,
+    *,
+    status: JobStatus | None = None,
+    provider: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[tuple[Job, list[JobOutput]]], str | None]:
+    """Newest first. Returns the page and the cursor of the next one (None at the end)."""
+    query = select(Job).where(Job.account_id == account_id)
+    if status is not None:
+        query = query.where(Job.state == status.value)
+    if provider is not None:
+        query = query.where(Job.provider == provider)
+    if cursor is not None:
+        query = query.where(Job.job_id < decode_cursor(cursor))
+    rows = session.execute(query.order_by(Job.job_id.desc()).limit(limit + 1)).scalars().all()
+    page, more = rows[:limit], len(rows) > limit
+    outputs: dict[uuid.UUID, list[JobOutput]] = {job.job_id: [] for job in page}
+    if page:
+        for output in session.execute(select(JobOutput).where(JobOutput.job_id.in_(outputs))).scalars():
+            outputs[output.job_id].append(output)
+    next_cursor = encode_cursor(page[-1].job_id) if more else None
+    return [(job, outputs[job.job_id]) for job in page], next_cursor
+
+
+def encode_cursor(job_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(job_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError as exc:
+        raise InvalidRequestError("cursor is not one this API returned", field="cursor") from exc
+
+
+def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> None:
+    """Cancel and release the hold, while nothing upstream is running that cannot be stopped."""
+    job = find_job(session, account_id, job_id)
+    state = JobStatus(job.state)
+    if state is JobStatus.CANCELLED:
+        return
+    if state.is_terminal:
+        raise JobNotCancellableError(f"the job already ended as {state}")
+    provider = PROVIDERS[job.provider]
+    stoppable = {JobStatus.QUEUED, JobStatus.ACTION_REQUIRED}
+    if provider.supports_cancel:
+        stoppable |= {JobStatus.SUBMITTED, JobStatus.RUNNING}
+    if state not in stoppable:
+        reason = (
+            f"{job.provider} cannot stop a task once it is submitted; it will finish or fail on its own"
+            if state in {JobStatus.SUBMITTED, JobStatus.RUNNING}
+            else f"the job is {state} right now; try again in a moment"
+        )
+        raise JobNotCancellableError(reason)
+    change = lifecycle.Change(
+        JobStatus.CANCELLED,
+        columns={"error_code": "cancelled", "error_message": "cancelled at the client's request"},
+        detail={"reason": "client_request"},
+    )
+    if lifecycle.advance(session, job_id, state, change) is None:
+        raise JobNotCancellableError("the job changed state while cancelling; fetch it and try again")
+
+
+def list_events(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> Sequence[JobEvent]:
+    find_job(session, account_id, job_id)
+    return (
+        session.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.sequence))
+        .scalars()
+        .all()
+    )

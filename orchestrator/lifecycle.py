@@ -1,0 +1,131 @@
+"""The job state machine: the table of legal moves and the only function that changes a job's state.
+
+Every change is a compare-and-set on the state the caller read, writes a `job_events` row, and, when
+the new state is terminal, settles the job's hold in the same transaction: captured on success,
+released otherwise.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlalchemy.orm import Session
+
+from orchestrator import ledger, outbox
+from orchestrator.errors import InvalidTransitionError
+from orchestrator.models import Job, JobEvent
+from schemas.jobs import TERMINAL_STATUSES, JobStatus
+
+S = JobStatus
+_ENDINGS = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
+
+TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
+    S.QUEUED: frozenset({S.SUBMITTING}) | _ENDINGS,
+    # Back to QUEUED only when the provider proved it created nothing (retry later).
+    S.SUBMITTING: frozenset({S.QUEUED, S.SUBMITTED, S.RUNNING, S.ACTION_REQUIRED, S.STORING}) | _ENDINGS,
+    S.SUBMITTED: frozenset({S.RUNNING, S.ACTION_REQUIRED, S.STORING}) | _ENDINGS,
+    S.RUNNING: frozenset({S.ACTION_REQUIRED, S.STORING}) | _ENDINGS,
+    S.ACTION_REQUIRED: frozenset({S.SUBMITTED, S.RUNNING, S.STORING}) | _ENDINGS,
+    S.STORING: frozenset({S.SUCCEEDED}) | _ENDINGS,
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+# How far along each state is; an update that would move a job backwards is stale.
+RANK: Mapping[JobStatus, int] = {
+    S.QUEUED: 0,
+    S.SUBMITTING: 1,
+    S.SUBMITTED: 2,
+    S.RUNNING: 3,
+    S.ACTION_REQUIRED: 3,
+    S.STORING: 4,
+    S.SUCCEEDED: 5,
+    S.FAILED: 5,
+    S.CANCELLED: 5,
+    S.EXPIRED: 5,
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A requested move to `to`, with the columns it sets and what the timeline should say."""
+
+    to: JobStatus
+    progress: int | None = None
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    job_id: uuid.UUID
+    from_state: JobStatus
+    to_state: JobStatus
+    sequence: int
+
+
+def is_legal(from_state: JobStatus, to_state: JobStatus) -> bool:
+    return to_state in TRANSITIONS[from_state]
+
+
+def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Change) -> Transition | None:
+    """Move the job from `expected` to `change.to`; None when it is no longer in `expected`.
+
+    A move to the state the job is already in is a no-op; a move the table forbids raises.
+    """
+    if change.to == expected:
+        return None
+    if not is_legal(expected, change.to):
+        raise InvalidTransitionError(f"a job cannot go from {expected} to {change.to}")
+    values: dict[str, Any] = {
+        "state": change.to.value,
+        "updated_at": func.now(),
+        "event_seq": Job.event_seq + 1,
+        **change.columns,
+    }
+    if change.progress is not None:
+        values["progress"] = change.progress
+    if change.to in TERMINAL_STATUSES:
+        values.update(finished_at=func.now(), next_check_at=None)
+    row = session.execute(
+        update(Job)
+        .where(Job.job_id == job_id, Job.state == expected.value)
+        .values(values)
+        .returning(Job.event_seq, Job.progress, Job.account_id, Job.callback_url)
+    ).one_or_none()
+    if row is None:
+        return None
+    session.execute(
+        insert(JobEvent).values(
+            job_id=job_id,
+            sequence=row.event_seq,
+            from_state=expected.value,
+            to_state=change.to.value,
+            progress=row.progress,
+            detail=change.detail,
+        )
+    )
+    if change.to is S.SUCCEEDED:
+        charged = ledger.capture(session, job_id)
+        session.execute(update(Job).where(Job.job_id == job_id).values(charged=charged, progress=100))
+    elif change.to in _ENDINGS:
+        ledger.release(session, job_id)
+    if row.callback_url:
+        outbox.record(session, job_id, row.account_id, change.to, row.event_seq)
+    return Transition(job_id, expected, change.to, row.event_seq)
+
+
+def record_progress(session: Session, job_id: uuid.UUID, state: JobStatus, progress: int) -> bool:
+    """Raise the progress of a job still in `state`; progress never goes backwards."""
+    result = session.execute(
+        update(Job)
+        .where(Job.job_id == job_id, Job.state == state.value, Job.progress < progress)
+        .values(progress=progress, updated_at=func.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

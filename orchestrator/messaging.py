@@ -1,0 +1,88 @@
+"""How genrelay talks to the broker: task and queue names, the shared Celery settings, and the
+`Dispatcher` that publishes work by name.
+
+A publish that fails only delays work: the job row is the record, and the sweep re-dispatches any
+job whose `next_check_at` passes, so the broker being down never loses a job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from celery import Celery
+
+log = logging.getLogger(__name__)
+
+STORE_TASK = "store"
+SWEEP_TASK = "sweep"
+DELIVER_TASK = "deliver"
+MAX_IDS_PER_MESSAGE = 50
+
+
+def submit_task(provider: str) -> str:
+    return f"{provider}.submit"
+
+
+def reconcile_task(provider: str) -> str:
+    return f"{provider}.reconcile"
+
+
+def poll_task(provider: str) -> str:
+    return f"{provider}.poll"
+
+
+def queue_of(task_name: str) -> str:
+    """Reconciling an ambiguous submit shares the provider's submit queue; every other task has its own."""
+    provider, _, action = task_name.partition(".")
+    return f"{provider}.submit" if action == "reconcile" else task_name
+
+
+def celery_settings(broker_url: str) -> dict[str, Any]:
+    """Settings every Celery app on this broker must share (the shortest visibility timeout wins)."""
+    return {
+        "broker_url": broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_pool_acquire_timeout": 5.0,
+        # Tasks are seconds long; an unacked message comes back after this if its worker vanished.
+        "broker_transport_options": {"visibility_timeout": 300},
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+    }
+
+
+def batches(ids: Sequence[str], size: int = MAX_IDS_PER_MESSAGE) -> Iterable[list[str]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+class Dispatcher:
+    """Publishes id lists to named tasks. Never raises: a lost publish is recovered by the sweep."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._app = Celery("genrelay-dispatch", set_as_current=False)
+        self._app.conf.update(celery_settings(broker_url))
+
+    def send(self, task_name: str, ids: Sequence[str]) -> bool:
+        sent = True
+        for chunk in batches(ids):
+            try:
+                self._app.send_task(task_name, args=[chunk], queue=queue_of(task_name))
+            except Exception as exc:  # noqa: BLE001 - any broker failure means "the sweep will retry"
+                log.warning("publish of %s failed, the sweep will re-dispatch: %s", task_name, exc)
+                sent = False
+        return sent
+
+    def close(self) -> None:
+        self._app.close()
+
+    def ping(self) -> bool:
+        try:
+            with self._app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+        except Exception:  # noqa: BLE001 - a probe answers yes or no
+            return False
+        return True

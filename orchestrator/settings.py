@@ -1,0 +1,134 @@
+"""All configuration, read from the environment (and `.env`) into one validated `Settings`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-insecure-secret"  # noqa: S105 - refused outside dev by the validator below
+
+
+class PollPolicy(BaseModel):
+    """When to ask the provider again: first after `initial_s`, then growing by `factor` up to `max_s`."""
+
+    initial_s: float = 5.0
+    factor: float = 1.5
+    max_s: float = 30.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GENRELAY_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    environment: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Field(default=PROJECT_ROOT / ".genrelay", description="Embedded servers' data.")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GENRELAY_DATABASE_URL")
+    )
+    broker_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BROKER_URL", "GENRELAY_BROKER_URL")
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = Field(default="http://127.0.0.1:8000", description="How others reach the API.")
+
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local",
+        validation_alias=AliasChoices("STORAGE_BACKEND", "GENRELAY_STORAGE_BACKEND"),
+    )
+    storage_dir: Path | None = Field(
+        default=None, description="Local backend root; default data_dir/storage."
+    )
+    s3_bucket: str | None = Field(
+        default=None, validation_alias=AliasChoices("S3_BUCKET", "GENRELAY_S3_BUCKET")
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL", "GENRELAY_S3_ENDPOINT_URL")
+    )
+    s3_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("S3_REGION", "GENRELAY_S3_REGION")
+    )
+    s3_access_key_id: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("S3_ACCESS_KEY_ID", "GENRELAY_S3_ACCESS_KEY_ID")
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("S3_SECRET_ACCESS_KEY", "GENRELAY_S3_SECRET_ACCESS_KEY"),
+    )
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        validation_alias=AliasChoices("S3_ADDRESSING_STYLE", "GENRELAY_S3_ADDRESSING_STYLE"),
+    )
+    download_url_ttl_s: int = Field(default=3600, ge=1, le=604_800, description="Presigned URL lifetime.")
+    url_signing_key: SecretStr = SecretStr(DEV_SECRET)
+
+    upstream_base_url: str = Field(default="http://127.0.0.1:8700", description="CometAPI or the simulator.")
+    upstream_api_key: SecretStr = SecretStr("sk-simulator")
+
+    prices_file: Path = PROJECT_ROOT / "deploy" / "prices.toml"
+
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+    sweep_batch: int = Field(default=500, ge=1)
+    poll_batch: int = Field(default=50, ge=1)
+    poll_concurrency: int = Field(default=16, ge=1)
+    poll: dict[str, PollPolicy] = Field(default_factory=lambda: {"default": PollPolicy()})
+    deadline_s: dict[str, float] = Field(
+        default_factory=lambda: {"default": 3600.0, "midjourney": 900.0},
+        description="Per provider, or per `provider/model`.",
+    )
+    submit_lease_s: float = Field(default=60.0, gt=0, description="After this, a submit is presumed lost.")
+    store_lease_s: float = Field(default=300.0, gt=0)
+    redispatch_after_s: float = Field(default=10.0, gt=0, description="Re-enqueue a queued job after this.")
+    max_submit_attempts: int = Field(default=8, ge=1)
+    max_store_attempts: int = Field(default=5, ge=1)
+    upstream_timeout_s: float = Field(default=30.0, gt=0)
+    download_timeout_s: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_insecure_defaults_in_prod(self) -> Settings:
+        if self.environment == "prod":
+            if self.url_signing_key.get_secret_value() == DEV_SECRET:
+                raise ValueError("GENRELAY_URL_SIGNING_KEY must be set outside dev")
+            if not (self.database_url and self.broker_url):
+                raise ValueError("DATABASE_URL and BROKER_URL must be set outside dev")
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("S3_BUCKET is required when STORAGE_BACKEND=s3")
+        return self
+
+    @property
+    def local_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "storage"
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (genrelay run starts an embedded PostgreSQL)")
+        return self.database_url
+
+    def require_broker_url(self) -> str:
+        if not self.broker_url:
+            raise RuntimeError("BROKER_URL is not set (genrelay run starts an embedded Redis)")
+        return self.broker_url
+
+    def poll_policy(self, provider: str) -> PollPolicy:
+        return self.poll.get(provider) or self.poll.get("default") or PollPolicy()
+
+    def deadline_for(self, provider: str, model: str) -> float:
+        table = self.deadline_s
+        return table.get(f"{provider}/{model}") or table.get(provider) or table.get("default", 3600.0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""The sweep: claim jobs whose `next_check_at` has come and hand each to the work its state needs.
+
+The jobs table is the schedule (no countdown messages): the claim bumps `next_check_at` by a lease
+under `FOR UPDATE SKIP LOCKED`, so concurrent sweeps never claim the same job, and a job whose
+worker died comes due again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from orchestrator import messaging
+from orchestrator.db import Database
+from orchestrator.settings import Settings
+from orchestrator.tracking import expire
+from schemas.jobs import JobStatus
+
+S = JobStatus
+
+CLAIM_DUE = text(
+    """
+    WITH due AS (
+        SELECT job_id FROM jobs
+        WHERE state IN ('queued','submitting','submitted','running','action_required','storing')
+          AND next_check_at <= now()
+        ORDER BY next_check_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE jobs j
+    SET next_check_at = now() + make_interval(secs => CASE j.state
+            WHEN 'queued' THEN LEAST(:redispatch * power(2, LEAST(j.dispatch_count, 10)), 300)
+            WHEN 'submitting' THEN :submit_lease
+            WHEN 'storing' THEN :store_lease
+            ELSE :poll_lease END),
+        dispatch_count = j.dispatch_count + 1
+    FROM due WHERE j.job_id = due.job_id
+    RETURNING j.job_id, j.provider, j.state, j.deadline_at
+    """
+)
+POLL_LEASE_S = 60.0
+
+
+@dataclass
+class Dispatch:
+    """What one sweep decided: task name -> job ids, plus the jobs it expired on the spot."""
+
+    work: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    expired: list[uuid.UUID] = field(default_factory=list)
+
+    @property
+    def claimed(self) -> int:
+        return sum(len(ids) for ids in self.work.values()) + len(self.expired)
+
+
+def claim_due(session: Session, settings: Settings, limit: int) -> Dispatch:
+    rows = session.execute(
+        CLAIM_DUE,
+        {
+            "limit": limit,
+            "redispatch": settings.redispatch_after_s,
+            "submit_lease": settings.submit_lease_s,
+            "store_lease": settings.store_lease_s,
+            "poll_lease": POLL_LEASE_S,
+        },
+    ).all()
+    dispatch = Dispatch()
+    now = datetime.now(UTC)
+    for job_id, provider, state, deadline_at in rows:
+        if state == S.QUEUED and now >= deadline_at:
+            # Nothing was ever sent upstream: the hold can go back at once.
+            if expire(session, job_id) is not None:
+                dispatch.expired.append(job_id)
+            continue
+        dispatch.work[_task_for(provider, S(state))].append(str(job_id))
+    return dispatch
+
+
+def _task_for(provider: str, state: JobStatus) -> str:
+    if state is S.QUEUED:
+        return messaging.submit_task(provider)
+    if state is S.SUBMITTING:
+        return messaging.reconcile_task(provider)
+    if state is S.STORING:
+        return messaging.STORE_TASK
+    return messaging.poll_task(provider)
+
+
+def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *, rounds: int = 20) -> int:
+    """Claim and dispatch due jobs, a batch per transaction, until none are left (or `rounds` ran)."""
+    claimed = 0
+    for _ in range(rounds):
+        with db.transaction() as session:
+            dispatch = claim_due(session, settings, settings.sweep_batch)
+        for task_name, ids in dispatch.work.items():
+            dispatcher.send(task_name, ids)
+        claimed += dispatch.claimed
+        if dispatch.claimed < settings.sweep_batch:
+            break
+    return claimed

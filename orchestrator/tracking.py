@@ -1,0 +1,184 @@
+"""Following submitted jobs: polling them in batches and applying what the provider reports.
+
+`apply_update` is the one path from a provider's report (poll, callback or reconcile) to a state
+change. It re-reads the job inside the transaction, ignores reports that would move it backwards
+or that arrive after it ended, and leaves the money to `lifecycle.advance`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from orchestrator.channels import channel_for
+from orchestrator.db import Database
+from orchestrator.lifecycle import RANK, Change, Transition, advance, record_progress
+from orchestrator.models import Job
+from orchestrator.schedule import after, at_most, poll_delay, retry_delay
+from orchestrator.settings import Settings
+from schemas.jobs import JobStatus
+from workers.providers import PROVIDERS
+from workers.providers.base import ProviderUpdate, TaskRef, UpstreamStatus
+from workers.providers.errors import ProviderError
+
+log = logging.getLogger(__name__)
+S = JobStatus
+POLLABLE = (S.SUBMITTED.value, S.RUNNING.value, S.ACTION_REQUIRED.value)
+
+TARGETS: Mapping[UpstreamStatus, JobStatus | None] = {
+    UpstreamStatus.PENDING: S.SUBMITTED,
+    UpstreamStatus.RUNNING: S.RUNNING,
+    UpstreamStatus.ACTION_REQUIRED: S.ACTION_REQUIRED,
+    UpstreamStatus.SUCCEEDED: S.STORING,
+    UpstreamStatus.FAILED: S.FAILED,
+    UpstreamStatus.UNKNOWN: None,
+}
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    job_id: uuid.UUID
+    update: ProviderUpdate | None
+    error: ProviderError | None
+
+
+def poll(
+    db: Database, http: httpx.Client, settings: Settings, job_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Poll the jobs concurrently and apply each answer; returns the jobs that are now `storing`."""
+    with db.transaction() as session:
+        jobs = (
+            session.execute(select(Job).where(Job.job_id.in_(job_ids), Job.state.in_(POLLABLE)))
+            .scalars()
+            .all()
+        )
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(settings.poll_concurrency, len(jobs))) as pool:
+        outcomes = list(pool.map(lambda job: _poll_one(http, settings, job), jobs))
+    to_store: list[uuid.UUID] = []
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        with db.transaction() as session:
+            transition = _apply_outcome(session, settings, job, outcome)
+        if transition is not None and transition.to_state is S.STORING:
+            to_store.append(job.job_id)
+    return to_store
+
+
+def _poll_one(http: httpx.Client, settings: Settings, job: Job) -> PollOutcome:
+    provider = PROVIDERS[job.provider]
+    task = TaskRef(job_id=str(job.job_id), operation=job.operation, external_id=job.external_id or "")
+    try:
+        return PollOutcome(
+            job.job_id,
+            provider.poll(http, channel_for(settings, job.provider, job.channel), task),
+            None,
+        )
+    except ProviderError as exc:
+        return PollOutcome(job.job_id, None, exc)
+
+
+def _apply_outcome(session: Session, settings: Settings, job: Job, outcome: PollOutcome) -> Transition | None:
+    session.execute(update(Job).where(Job.job_id == job.job_id).values(poll_count=Job.poll_count + 1))
+    if outcome.update is not None:
+        transition = apply_update(session, settings, job.job_id, outcome.update)
+        if transition is not None:
+            return transition
+    else:
+        log.info("poll of job %s failed, will retry: %s", job.job_id, outcome.error)
+    if datetime.now(UTC) >= job.deadline_at:
+        return expire(session, job.job_id)
+    return None
+
+
+def apply_update(
+    session: Session, settings: Settings, job_id: uuid.UUID, report: ProviderUpdate
+) -> Transition | None:
+    """Apply one provider report to the job; None when it changes no state (stale, repeated, unknown)."""
+    job = session.execute(select(Job).where(Job.job_id == job_id)).scalar_one_or_none()
+    if job is None or S(job.state).is_terminal or S(job.state) is S.STORING:
+        return None  # a late report for a job that has moved past what any provider can tell us
+    current, target = S(job.state), TARGETS[report.status]
+    if target is S.STORING and not report.outputs:
+        target, report = S.FAILED, _no_output(report)
+    if target is None or target == current or RANK[target] < RANK[current]:
+        if report.progress is not None and target == current:
+            record_progress(session, job_id, current, report.progress)
+        _schedule_next_poll(session, settings, job)
+        return None
+    return advance(
+        session,
+        job_id,
+        current,
+        Change(
+            target,
+            report.progress,
+            _columns(settings, job, report, target),
+            {"upstream_status": report.raw_status},
+        ),
+    )
+
+
+def expire(session: Session, job_id: uuid.UUID) -> Transition | None:
+    job = session.execute(select(Job.state).where(Job.job_id == job_id)).scalar_one_or_none()
+    if job is None or S(job).is_terminal:
+        return None
+    change = Change(
+        S.EXPIRED,
+        columns={
+            "error_code": "deadline_exceeded",
+            "error_message": "the job did not finish before its deadline",
+        },
+    )
+    return advance(session, job_id, S(job), change)
+
+
+def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobStatus) -> dict[str, Any]:
+    columns: dict[str, Any] = {"upstream_status": report.raw_status[:64]}
+    if report.external_id and not job.external_id:
+        columns["external_id"] = report.external_id
+    if target is S.RUNNING:
+        columns["started_at"] = func.coalesce(Job.started_at, func.now())
+    if target is S.STORING:
+        columns["pending_outputs"] = [{"url": o.url, "content_type": o.content_type} for o in report.outputs]
+        columns["next_check_at"] = func.now()  # the sweep stores it if the direct dispatch is lost
+    elif target is S.FAILED:
+        columns["error_code"] = report.error_code or "upstream_failed"
+        columns["error_message"] = report.error_message or "the provider reported the task failed"
+    else:
+        columns["next_check_at"] = _next_poll_at(settings, job)
+    return columns
+
+
+def _next_poll_at(settings: Settings, job: Job) -> datetime:
+    delay = poll_delay(settings.poll_policy(job.provider), job.poll_count)
+    return at_most(after(datetime.now(UTC), delay), job.deadline_at)
+
+
+def _schedule_next_poll(session: Session, settings: Settings, job: Job) -> None:
+    session.execute(
+        update(Job).where(Job.job_id == job.job_id).values(next_check_at=_next_poll_at(settings, job))
+    )
+
+
+def _no_output(report: ProviderUpdate) -> ProviderUpdate:
+    return ProviderUpdate(
+        status=UpstreamStatus.FAILED,
+        raw_status=report.raw_status,
+        error_code="upstream_no_output",
+        error_message="the provider reported success but returned no result files",
+    )
+
+
+def retry_poll_later(session: Session, job: Job, attempt: int) -> None:
+    when = at_most(after(datetime.now(UTC), retry_delay(attempt)), job.deadline_at)
+    session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=when))

@@ -1,0 +1,54 @@
+"""Projection of job rows into the API's shapes, with download URLs minted at read time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from orchestrator import models
+from orchestrator.storage import Storage
+from schemas.jobs import Job, JobError, JobEvent, JobOutput, JobStatus
+
+
+def job_view(job: models.Job, outputs: Sequence[models.JobOutput], storage: Storage, url_ttl_s: int) -> Job:
+    error = JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
+    return Job(
+        job_id=str(job.job_id),
+        provider=job.provider,
+        operation=job.operation,
+        model=job.model,
+        status=JobStatus(job.state),
+        progress=job.progress,
+        outputs=[
+            JobOutput(
+                index=output.output_index,
+                url=storage.download_url(output.storage_key, expires_in=url_ttl_s),
+                content_type=output.content_type,
+                size_bytes=output.size_bytes,
+                sha256=output.sha256,
+            )
+            for output in sorted(outputs, key=lambda o: o.output_index)
+        ]
+        if job.state == JobStatus.SUCCEEDED
+        else [],
+        error=error,
+        price=job.price,
+        charged=job.charged,
+        metadata=job.metadata_,
+        callback_url=job.callback_url,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        submitted_at=job.submitted_at,
+        finished_at=job.finished_at,
+        deadline_at=job.deadline_at,
+    )
+
+
+def event_view(event: models.JobEvent) -> JobEvent:
+    return JobEvent(
+        sequence=event.sequence,
+        from_status=JobStatus(event.from_state) if event.from_state else None,
+        to_status=JobStatus(event.to_state),
+        progress=event.progress,
+        detail=event.detail,
+        created_at=event.created_at,
+    )
