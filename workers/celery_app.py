@@ -1,0 +1,71 @@
+"""The Celery app: queues per provider, reliability settings, and beat's sweep schedule.
+
+Run a worker with `genrelay worker` (or `celery -A workers.celery_app worker -Q ...`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_init
+
+from orchestrator import messaging
+from orchestrator.db import ensure_schema_current
+from orchestrator.settings import Settings, get_settings
+from workers.providers import PROVIDERS
+
+
+def all_queues() -> list[str]:
+    queues = [messaging.STORE_TASK, messaging.SWEEP_TASK]
+    for provider in PROVIDERS:
+        queues += [messaging.submit_task(provider), messaging.poll_task(provider)]
+    return queues
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    return {
+        **messaging.celery_settings(settings.require_broker_url()),
+        # A task is acknowledged only when done, and redelivered if its process dies mid-way;
+        # every task is safe to run twice because each state change is a compare-and-set.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": messaging.SWEEP_TASK,
+        "task_create_missing_queues": True,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            "sweep": {
+                "task": messaging.SWEEP_TASK,
+                "schedule": settings.sweep_interval_s,
+                "options": {
+                    "queue": messaging.SWEEP_TASK,
+                    "expires": max(settings.sweep_interval_s * 2, 1.0),
+                },
+            },
+        },
+        "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+    }
+
+
+def create_celery() -> Celery:
+    celery = Celery("genrelay")
+    # Read lazily: importing this module must not need the environment to be complete yet.
+    celery.add_defaults(lambda: worker_settings(get_settings()))
+    return celery
+
+
+app = create_celery()
+
+
+@worker_init.connect
+def _refuse_unmigrated_database(**_: Any) -> None:
+    from workers.runtime import runtime  # noqa: PLC0415 - after settings are final
+
+    ensure_schema_current(runtime().db.engine)
+    runtime().close()
+
+
+import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`

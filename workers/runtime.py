@@ -1,0 +1,58 @@
+"""Per-process resources of a worker: database, HTTP client, storage and dispatcher, built lazily.
+
+Celery's prefork pool forks after import, and sockets must not cross a fork, so everything here is
+created on first use in the process that uses it and rebuilt if the pid changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+
+import httpx
+
+from orchestrator.db import Database
+from orchestrator.messaging import Dispatcher
+from orchestrator.settings import Settings, get_settings
+from orchestrator.storage import LocalStorage, S3Storage, build_storage
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pid: int
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.require_database_url(), pool_size=4)
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        # Redirects are followed only where a caller asks (result downloads), never on API calls.
+        return httpx.Client(timeout=self.settings.upstream_timeout_s, limits=limits, follow_redirects=False)
+
+    @cached_property
+    def storage(self) -> LocalStorage | S3Storage:
+        return build_storage(self.settings)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.settings.require_broker_url())
+
+    def close(self) -> None:
+        for name in ("db", "http", "dispatcher"):
+            resource = self.__dict__.pop(name, None)
+            if resource is not None:
+                getattr(resource, "dispose" if name == "db" else "close")()
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime  # noqa: PLW0603 - one runtime per process, by design
+    if _runtime is None or _runtime.pid != os.getpid():
+        _runtime = Runtime(get_settings(), os.getpid())
+    return _runtime
