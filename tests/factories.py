@@ -1,0 +1,31 @@
+"""Builders for test data through the real use-cases (no rows written by hand)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from orchestrator import accounts, jobs
+from orchestrator.db import Database
+from orchestrator.pricing import load_price_table
+from orchestrator.settings import Settings
+from schemas.jobs import JobCreate
+
+
+def kling_request(prompt: str = "a paper boat on a lake", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "provider": "kling",
+        "operation": "text2video",
+        "model": "kling-v1-6",
+        "input": {"prompt": prompt, "duration": 5},
+    }
+    body.update(overrides)
+    return body
+
+
+def create_job(db: Database, tenant: Any, settings: Settings, **overrides: Any) -> uuid.UUID:
+    """Create a job as the API would, in one transaction with its hold."""
+    with db.transaction() as session:
+        principal = accounts.authenticate(session, tenant.api_key)
+        request = JobCreate.model_validate(kling_request(**overrides))
+        return jobs.create_job(session, principal, request, load_price_table(settings.prices_file), settings)

