@@ -107,6 +107,7 @@ class Job(Base):
     submit_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     store_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     poll_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    callback_count: Mapped[int] = mapped_column(Integer, server_default="0")
     dispatch_count: Mapped[int] = mapped_column(Integer, server_default="0")
     event_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     next_check_at: Mapped[datetime | None]

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     poll_batch: int = Field(default=50, ge=1)
     poll_concurrency: int = Field(default=16, ge=1)
     poll: dict[str, PollPolicy] = Field(default_factory=lambda: {"default": PollPolicy()})
+    callback_poll: PollPolicy = Field(
+        default_factory=lambda: PollPolicy(initial_s=60.0, factor=2.0, max_s=600.0),
+        description="Safety-net polling once a job's provider has called back at least once.",
+    )
+    upstream_callbacks: bool = Field(default=True, description="Give providers a callback URL.")
     deadline_s: dict[str, float] = Field(
         default_factory=lambda: {"default": 3600.0, "midjourney": 900.0},
         description="Per provider, or per `provider/model`.",

@@ -168,6 +168,7 @@ class S3Storage:
 def s3_client(settings: Settings) -> S3Client:
     config = BotoConfig(
         s3={"addressing_style": settings.s3_addressing_style},
+        signature_version="s3v4",  # R2 and modern S3 accept only SigV4 presigned URLs
         # R2 rejects the aws-chunked checksum trailers boto3 >= 1.36 adds by default.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",

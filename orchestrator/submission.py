@@ -47,7 +47,9 @@ def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UU
         operation=job.operation,
         model=job.model,
         input=job.input,
-        callback_url=upstream_callback_url(settings, job.provider, job.callback_token),
+        callback_url=upstream_callback_url(settings, job.provider, job.callback_token)
+        if settings.upstream_callbacks
+        else None,
     )
     try:
         external_id = provider.submit(http, channel, request)

@@ -101,10 +101,18 @@ def _apply_outcome(session: Session, settings: Settings, job: Job, outcome: Poll
 
 
 def apply_update(
-    session: Session, settings: Settings, job_id: uuid.UUID, report: ProviderUpdate
+    session: Session,
+    settings: Settings,
+    job_id: uuid.UUID,
+    report: ProviderUpdate,
+    *,
+    via_callback: bool = False,
 ) -> Transition | None:
     """Apply one provider report to the job; None when it changes no state (stale, repeated, unknown)."""
     job = session.execute(select(Job).where(Job.job_id == job_id)).scalar_one_or_none()
+    if job is not None and via_callback:
+        # Callbacks arrive for this job: polling becomes the slower safety net from now on.
+        job.callback_count += 1
     if job is None or S(job.state).is_terminal or S(job.state) is S.STORING:
         return None  # a late report for a job that has moved past what any provider can tell us
     current, target = S(job.state), TARGETS[report.status]
@@ -160,7 +168,8 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
 
 
 def _next_poll_at(settings: Settings, job: Job) -> datetime:
-    delay = poll_delay(settings.poll_policy(job.provider), job.poll_count)
+    policy = settings.callback_poll if job.callback_count else settings.poll_policy(job.provider)
+    delay = poll_delay(policy, job.poll_count)
     return at_most(after(datetime.now(UTC), delay), job.deadline_at)
 
 

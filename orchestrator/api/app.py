@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.api import routes_account, routes_files, routes_health, routes_jobs
+from orchestrator.api import routes_account, routes_callbacks, routes_files, routes_health, routes_jobs
 from orchestrator.api.context import AppContext
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.db import Database, ensure_schema_current
@@ -44,13 +44,18 @@ class RequestIdMiddleware:
 def build_context(settings: Settings) -> AppContext:
     """Everything the API needs; refuses to start on an un-migrated database or a bad price file."""
     db = Database(settings.require_database_url(), pool_size=20)
-    ensure_schema_current(db.engine)
+    try:
+        ensure_schema_current(db.engine)
+        prices = load_price_table(settings.prices_file)
+    except Exception:
+        db.dispose()
+        raise
     return AppContext(
         settings=settings,
         db=db,
         storage=build_storage(settings),
         dispatcher=Dispatcher(settings.require_broker_url()),
-        prices=load_price_table(settings.prices_file),
+        prices=prices,
     )
 
 
@@ -73,6 +78,6 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for module in (routes_jobs, routes_account, routes_files, routes_health):
+    for module in (routes_jobs, routes_account, routes_files, routes_callbacks, routes_health):
         app.include_router(module.router)
     return app

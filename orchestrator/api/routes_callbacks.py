@@ -1,0 +1,30 @@
+"""Ingress for upstream providers' callbacks (`callback_url`, `notifyHook`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from orchestrator import callbacks, messaging
+from orchestrator.api.context import AppContext, Context
+from orchestrator.lifecycle import Transition
+from schemas.jobs import JobStatus
+
+router = APIRouter(tags=["callbacks"])
+
+
+def _apply(context: AppContext, provider: str, token: str, body: bytes) -> None:
+    with context.db.transaction() as session:
+        transition: Transition | None = callbacks.receive(session, context.settings, provider, token, body)
+    if transition is not None and transition.to_state is JobStatus.STORING:
+        # Store at once: success reaches the tenant as fast as the download allows.
+        context.dispatcher.send(messaging.STORE_TASK, [str(transition.job_id)])
+
+
+@router.post(
+    "/callbacks/{provider}/{token}", summary="A provider reports on a job; the token authenticates it"
+)
+async def receive_callback(provider: str, token: str, request: Request, context: Context) -> dict[str, str]:
+    body = await request.body()
+    await run_in_threadpool(_apply, context, provider, token, body)
+    return {"status": "accepted"}

@@ -1,0 +1,42 @@
+"""Upstream callbacks: a provider's report about one job, found by the unguessable token in its URL.
+
+A callback goes through the same `tracking.apply_update` as a poll, so duplicates, stale and
+out-of-order reports change nothing backwards, and one for an ended job is a no-op.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator import tracking
+from orchestrator.errors import InvalidRequestError, NotFoundError
+from orchestrator.lifecycle import Transition
+from orchestrator.models import Job
+from orchestrator.settings import Settings
+from workers.providers import PROVIDERS
+from workers.providers.errors import InvalidCallbackError
+
+
+class InvalidCallbackBodyError(InvalidRequestError):
+    code = "invalid_callback"
+    http_status = 400
+
+
+def receive(
+    session: Session, settings: Settings, provider: str, token: str, body: bytes
+) -> Transition | None:
+    """Apply a callback to the job whose token it carries; the transition it caused, if any."""
+    adapter = PROVIDERS.get(provider)
+    job = session.execute(
+        select(Job.job_id, Job.external_id).where(Job.callback_token == token, Job.provider == provider)
+    ).one_or_none()
+    if adapter is None or job is None:
+        raise NotFoundError("no job waits for a callback at this address")
+    try:
+        report = adapter.parse_callback(body)
+    except InvalidCallbackError as exc:
+        raise InvalidCallbackBodyError(str(exc)) from exc
+    if report.external_id and job.external_id and report.external_id != job.external_id:
+        return None  # a report about some other upstream task: never let it move this job
+    return tracking.apply_update(session, settings, job.job_id, report, via_callback=True)

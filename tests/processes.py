@@ -1,0 +1,103 @@
+"""Real genrelay processes for end-to-end tests: a Celery worker (with embedded beat) in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel, SecretStr
+
+from orchestrator.settings import Settings
+from workers.celery_app import all_queues
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes another process build exactly these settings."""
+    env: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, dict):
+            value = json.dumps(
+                {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in value.items()}
+            )
+        elif isinstance(value, BaseModel):
+            value = value.model_dump_json()
+        env[f"GENRELAY_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (parent and pool children), as a crash would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def celery_worker(
+    settings: Settings, log_path: Path, *, beat: bool = True, concurrency: int = 2
+) -> Iterator[WorkerProcess]:
+    """A real `celery worker` process on every genrelay queue, ready when this yields."""
+    env = {**os.environ, **settings_env(settings)}
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "-Q",
+        ",".join(all_queues()),
+        "-c",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "-l",
+        "INFO",
+        "-n",
+        f"test-{os.getpid()}@%h",
+    ]
+    if beat:
+        argv += ["-B", "-s", str(settings.data_dir / "beat-schedule")]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    worker = WorkerProcess(process, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in worker.log:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{worker.log[-4000:]}")
+            time.sleep(0.05)
+        yield worker
+    finally:
+        worker.stop()

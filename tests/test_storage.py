@@ -1,0 +1,88 @@
+"""Result storage: local directory and S3 through moto's server, streamed, hashed, served by URL."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from orchestrator.settings import Settings
+from orchestrator.storage import MAX_PRESIGN_S, LocalStorage, S3Storage, build_storage, output_key
+
+PAYLOAD = [bytes([n % 251]) * 70_000 for n in range(40)]  # 2.8 MB in 40 chunks
+DIGEST = hashlib.sha256(b"".join(PAYLOAD)).hexdigest()
+
+
+def chunks() -> Iterator[bytes]:
+    yield from PAYLOAD
+
+
+def test_storage_keys_are_per_job_and_typed() -> None:
+    job_id = uuid.UUID("01937c2e-0000-7000-8000-000000000000")
+    assert output_key(job_id, 0, "video/mp4") == f"jobs/{job_id}/0.mp4"
+    assert output_key(job_id, 1, "audio/mpeg") == f"jobs/{job_id}/1.mp3"
+    assert output_key(job_id, 2, "application/x-unknown") == f"jobs/{job_id}/2.bin"
+
+
+def test_storage_local_streams_hashes_and_signs(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, "http://api.test", b"k")
+    stored = storage.put_stream("jobs/j/0.mp4", chunks(), "video/mp4")
+    assert stored.size_bytes == sum(map(len, PAYLOAD))
+    assert stored.sha256 == DIGEST
+    assert hashlib.sha256(storage.path_for("jobs/j/0.mp4").read_bytes()).hexdigest() == DIGEST
+    assert not list(tmp_path.rglob("*.partial"))
+    query = parse_qs(urlparse(storage.download_url("jobs/j/0.mp4", expires_in=60)).query)
+    expires, signature = int(query["expires"][0]), query["signature"][0]
+    assert storage.verify("jobs/j/0.mp4", expires, signature)
+    assert not storage.verify("jobs/j/1.mp4", expires, signature)
+    assert not storage.verify("jobs/j/0.mp4", expires - 3600, signature)
+    with pytest.raises(ValueError, match="escapes"):
+        storage.path_for("../outside")
+
+
+def test_storage_local_files_are_served_by_the_api_only_with_a_valid_link(
+    make_settings: Callable[..., Settings], api: TestClient
+) -> None:
+    storage = build_storage(make_settings())
+    assert isinstance(storage, LocalStorage)
+    storage.put_stream("jobs/j/0.mp4", chunks(), "video/mp4")
+    url = urlparse(storage.download_url("jobs/j/0.mp4", expires_in=60))
+    good = api.get(f"{url.path}?{url.query}")
+    assert good.status_code == 200
+    assert hashlib.sha256(good.content).hexdigest() == DIGEST
+    forged = api.get(url.path, params={"expires": 9_999_999_999, "signature": "00"})
+    assert forged.status_code == 401
+    assert forged.json()["error"]["code"] == "unauthenticated"
+
+
+@pytest.fixture
+def s3_settings(make_settings: Callable[..., Settings], s3_endpoint: str) -> Settings:
+    return make_settings(
+        storage_backend="s3",
+        s3_bucket=f"results-{uuid.uuid4().hex[:8]}",
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
+        s3_addressing_style="path",
+    )
+
+
+def test_storage_s3_streams_through_moto_and_presigns(s3_settings: Settings) -> None:
+    storage = build_storage(s3_settings)
+    assert isinstance(storage, S3Storage)
+    storage.ensure_bucket()
+    stored = storage.put_stream("jobs/j/0.mp4", chunks(), "video/mp4")
+    assert stored.sha256 == DIGEST
+    url = storage.download_url("jobs/j/0.mp4", expires_in=10 * MAX_PRESIGN_S)
+    assert parse_qs(urlparse(url).query)["X-Amz-Expires"] == [str(MAX_PRESIGN_S)]  # capped at 7 days
+    response = httpx.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "video/mp4"
+    assert hashlib.sha256(response.content).hexdigest() == DIGEST
+    storage.check()
