@@ -1,0 +1,112 @@
+"""Upstream callbacks: the heap of due deliveries and the asyncio sender that drains it. Like the
+real ones: one attempt each, unsigned, failures only counted."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from workers.simulator.engine import Simulator
+
+SEND_TIMEOUT_S = 10.0
+
+
+@dataclass(order=True)
+class PendingCallback:
+    due: float  # time.monotonic()
+    seq: int
+    provider: str = field(compare=False)
+    url: str = field(compare=False)
+    # Rendered at send time, so result links are signed when they leave.
+    render: Callable[[], dict[str, Any]] = field(compare=False)
+
+
+class CallbackQueue:
+    """Due callbacks ordered by time; a "new work" signal wakes the sender early."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._heap: list[PendingCallback] = []
+        self._seq = itertools.count()
+        self._waker: Callable[[], None] | None = None
+
+    def push(self, due: float, provider: str, url: str, render: Callable[[], dict[str, Any]]) -> None:
+        with self._lock:
+            heapq.heappush(self._heap, PendingCallback(due, next(self._seq), provider, url, render))
+            waker = self._waker
+        if waker is not None:
+            waker()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._heap.clear()
+
+    def set_waker(self, waker: Callable[[], None] | None) -> None:
+        """Install the sender's wake-up; it is called from whichever thread pushes."""
+        with self._lock:
+            self._waker = waker
+
+    def pop_due(self) -> list[PendingCallback]:
+        now = time.monotonic()
+        with self._lock:
+            due: list[PendingCallback] = []
+            while self._heap and self._heap[0].due <= now:
+                due.append(heapq.heappop(self._heap))
+            return due
+
+    def next_delay(self) -> float | None:
+        """Seconds until the next callback falls due; None when none is pending."""
+        with self._lock:
+            return None if not self._heap else max(0.0, self._heap[0].due - time.monotonic())
+
+
+async def deliver_callbacks(sim: Simulator) -> None:
+    """Send callbacks as they fall due, until cancelled."""
+    queue, wake = sim.callbacks, asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def wake_up() -> None:
+        loop.call_soon_threadsafe(wake.set)
+
+    queue.set_waker(wake_up)
+    sending: set[asyncio.Task[None]] = set()
+    try:
+        async with httpx.AsyncClient(timeout=SEND_TIMEOUT_S) as client:
+            try:
+                while True:
+                    for callback in queue.pop_due():
+                        # Concurrently: a slow receiver must not hold back everyone else's.
+                        send = asyncio.create_task(_send(sim, client, callback))
+                        sending.add(send)
+                        send.add_done_callback(sending.discard)
+                    wake.clear()  # before next_delay(), so a push in between is not missed
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), queue.next_delay())
+            finally:
+                for send in sending:
+                    send.cancel()
+                await asyncio.gather(*sending, return_exceptions=True)
+    finally:
+        queue.set_waker(None)
+
+
+async def _send(sim: Simulator, client: httpx.AsyncClient, callback: PendingCallback) -> None:
+    if sim.config.drop_callbacks:
+        sim.record_callback(callback.provider, "dropped")
+        return
+    try:
+        response = await client.post(callback.url, json=callback.render())
+        delivered = response.is_success
+    except (httpx.HTTPError, httpx.InvalidURL):
+        delivered = False
+    sim.record_callback(callback.provider, "sent" if delivered else "failed")

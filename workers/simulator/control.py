@@ -1,0 +1,53 @@
+"""The `/_sim/*` control endpoints (no auth): read counters, change the configuration, script
+outcomes and reset, the HTTP twins of `Simulator`'s methods for out-of-process drivers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from workers.simulator.engine import Outcome, ProviderStats, SimConfig, Simulator
+
+
+class ScriptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    outcomes: list[Outcome]
+
+
+def router_factory(sim: Simulator) -> APIRouter:
+    router = APIRouter(prefix="/_sim")
+
+    @router.get("/stats")
+    def stats() -> dict[str, ProviderStats]:
+        return sim.stats()
+
+    @router.get("/config")
+    def config() -> SimConfig:
+        return sim.config
+
+    @router.post("/config", response_model=None)
+    def configure(changes: dict[str, Any]) -> SimConfig | JSONResponse:
+        try:
+            return sim.configure(**changes)
+        except ValidationError as exc:
+            return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
+
+    @router.post("/script", response_model=None)
+    def script(request: ScriptRequest) -> dict[str, int] | JSONResponse:
+        try:
+            sim.script(request.provider, request.outcomes)
+        except ValueError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return {"queued": len(request.outcomes)}
+
+    @router.post("/reset")
+    def reset() -> dict[str, bool]:
+        sim.reset()
+        return {"reset": True}
+
+    return router

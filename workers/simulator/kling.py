@@ -1,0 +1,205 @@
+"""Kling as CometAPI passes it through (providers.md §2): the text2video/image2video create and
+query routes, under `/kling/v1/...` and the vendor's own `/v1/...`, and Kling's task object."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from schemas.kling import KlingImage2VideoInput, KlingText2VideoInput
+from workers.simulator.engine import DuplicateExternalIdError, Simulator, SubmitFault
+from workers.simulator.files import signed_url
+from workers.simulator.timeline import Dwell, NewTask, Phase, TaskRecord
+
+PROVIDER = "kling"
+DWELL = Dwell(submitted=(2.0, 10.0), processing=(20.0, 90.0))
+PREFIXES = ("/kling/v1/videos", "/v1/videos")
+INPUTS: Mapping[str, type[BaseModel]] = {
+    "text2video": KlingText2VideoInput,
+    "image2video": KlingImage2VideoInput,
+}
+# Request fields about the task rather than the generation; the input models leave them out.
+TASK_FIELDS = ("model_name", "model", "callback_url", "external_task_id")
+STATUS = {Phase.QUEUED: "submitted", Phase.RUNNING: "processing"}
+FAILURE_MESSAGES = {
+    "fail": "internal generation error",
+    "moderation": "Failure to pass the risk control system",
+}
+POLL_DISCONNECT_S = 0.05
+
+
+def task_status(task: TaskRecord, phase: Phase) -> str:
+    if phase is Phase.DONE:
+        return "succeed" if task.result == "succeed" else "failed"
+    return STATUS[phase]
+
+
+def task_object(sim: Simulator, task: TaskRecord, phase: Phase, base_url: str) -> dict[str, Any]:
+    """The bare task object: `data` of a query answer and the whole body of a callback."""
+    status = task_status(task, phase)
+    body: dict[str, Any] = {
+        "task_id": task.task_id,
+        "task_status": status,
+        "task_status_msg": (task.message or FAILURE_MESSAGES[task.result]) if status == "failed" else "",
+        "task_info": {"external_task_id": task.external_id or ""},
+        "created_at": task.entered_ms(Phase.QUEUED),
+        "updated_at": task.entered_ms(phase),
+    }
+    if phase is Phase.DONE:
+        body["final_unit_deduction"] = _units(task) if status == "succeed" else "0"
+    if status == "succeed":
+        video = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"kling/{task.task_id}")),
+            "url": signed_url(sim, base_url, task.task_id, 0),
+            "duration": str(task.params.get("duration", "5")),
+        }
+        body["task_result"] = {"videos": [video]}
+    return body
+
+
+def _units(task: TaskRecord) -> str:
+    # One unit per 5 s of standard-mode video; professional mode costs double.
+    seconds = int(str(task.params.get("duration", "5")))
+    return str(seconds // 5 * (2 if task.params.get("mode") == "pro" else 1))
+
+
+def router_factory(sim: Simulator) -> APIRouter:
+    sim.add_provider(PROVIDER, DWELL)
+    routes = KlingRoutes(sim)
+    router = APIRouter()
+    for prefix in PREFIXES:
+        router.add_api_route(f"{prefix}/{{operation}}", routes.create, methods=["POST"])
+        router.add_api_route(f"{prefix}/{{operation}}/{{task_ref}}", routes.query, methods=["GET"])
+    return router
+
+
+class KlingRoutes:
+    """The route handlers, bound to one simulator."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    async def create(self, operation: str, request: Request) -> JSONResponse:
+        sim = self.sim
+        await _latency(sim)
+        sim.count_attempt(PROVIDER)
+        refusal = self._refuse_create(request, operation)
+        if refusal is not None:
+            return refusal
+        body = await _json_object(request)
+        problem = "body must be a JSON object" if body is None else _invalid(operation, body)
+        if body is None or problem is not None:
+            sim.reject(PROVIDER, "invalid_params")
+            return _error(400, 1200 if body is None else 1201, problem or "invalid params")
+        try:
+            task = sim.create_task(_new_task(operation, body, request), render=self._callback_body)
+        except DuplicateExternalIdError:
+            return _error(400, 1201, "external_task_id already exists")
+        await _stall(request, sim.draw_stall())
+        return _ok(_created(task))
+
+    async def query(self, operation: str, task_ref: str, request: Request) -> JSONResponse:
+        await _latency(self.sim)
+        if not _authorized(self.sim, request):
+            return _error(401, 1000, "Authentication failed")
+        task = self.sim.lookup(PROVIDER, task_ref)
+        if task is None or task.operation != operation:
+            return _error(404, 1203, "task_not_exist")
+        phase = task.phase_at(time.monotonic())
+        return _ok(task_object(self.sim, task, phase, str(request.base_url)))
+
+    def _refuse_create(self, request: Request, operation: str) -> JSONResponse | None:
+        """Refusals that come before the body is read: auth, unknown route, injected faults."""
+        if not _authorized(self.sim, request):
+            self.sim.reject(PROVIDER, "unauthorized")
+            return _error(401, 1000, "Authentication failed")
+        if operation not in INPUTS:
+            self.sim.reject(PROVIDER, "unknown_operation")
+            return _error(404, 1203, f"resource not exist: videos/{operation}")
+        fault = self.sim.draw_submit_fault(PROVIDER)
+        if fault is SubmitFault.RATE_LIMITED:
+            return _error(429, 1302, "request rate too high", headers={"Retry-After": "1"})
+        if fault is SubmitFault.UNAVAILABLE:
+            return _error(503, 5001, "service temporarily unavailable")
+        return None
+
+    def _callback_body(self, task: TaskRecord, phase: Phase) -> dict[str, Any]:
+        return task_object(self.sim, task, phase, task.base_url)
+
+
+def _created(task: TaskRecord) -> dict[str, Any]:
+    created = task.entered_ms(Phase.QUEUED)
+    return {
+        "task_id": task.task_id,
+        "task_status": "submitted",
+        "task_info": {"external_task_id": task.external_id or ""},
+        "created_at": created,
+        "updated_at": created,
+    }
+
+
+def _authorized(sim: Simulator, request: Request) -> bool:
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {sim.config.api_key}".encode())
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _invalid(operation: str, body: Mapping[str, Any]) -> str | None:
+    """Why Kling would refuse this body (code 1201), or None."""
+    for name in TASK_FIELDS:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return f"{name} must be a string"
+    try:
+        INPUTS[operation].model_validate({k: v for k, v in body.items() if k not in TASK_FIELDS})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        return f"{name} is required" if error["type"] == "missing" else f"{name}: {error['msg']}"
+    return None
+
+
+def _new_task(operation: str, body: Mapping[str, Any], request: Request) -> NewTask:
+    return NewTask(
+        provider=PROVIDER,
+        operation=operation,
+        params={k: v for k, v in body.items() if k not in TASK_FIELDS},
+        base_url=str(request.base_url),
+        external_id=body.get("external_task_id") or None,
+        callback_url=body.get("callback_url") or None,
+    )
+
+
+async def _latency(sim: Simulator) -> None:
+    if sim.config.upstream_latency_s > 0:
+        await asyncio.sleep(sim.config.upstream_latency_s)
+
+
+async def _stall(request: Request, seconds: float) -> None:
+    """Hold an answer back; stop once the client gave up, so that shutdown is not held up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not await request.is_disconnected():
+        await asyncio.sleep(min(POLL_DISCONNECT_S, max(0.0, deadline - time.monotonic())))
+
+
+def _ok(data: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data})
+
+
+def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"code": code, "message": message, "request_id": str(uuid.uuid4())}
+    return JSONResponse(body, status_code=status, headers=headers)
