@@ -90,9 +90,11 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
         **change.columns,
     }
     if change.progress is not None:
-        values["progress"] = change.progress
+        values["progress"] = func.greatest(Job.progress, change.progress)
     if change.to in TERMINAL_STATUSES:
         values.update(finished_at=func.now(), next_check_at=None)
+    if change.to is S.SUCCEEDED:
+        values["progress"] = 100
     row = session.execute(
         update(Job)
         .where(Job.job_id == job_id, Job.state == expected.value)
@@ -113,7 +115,7 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
     )
     if change.to is S.SUCCEEDED:
         charged = ledger.capture(session, job_id)
-        session.execute(update(Job).where(Job.job_id == job_id).values(charged=charged, progress=100))
+        session.execute(update(Job).where(Job.job_id == job_id).values(charged=charged))
     elif change.to in _ENDINGS:
         ledger.release(session, job_id)
     if row.callback_url:

@@ -41,7 +41,7 @@ def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UU
     if job is None:
         return None
     provider = PROVIDERS[job.provider]
-    channel = channel_for(settings, job.provider)
+    channel = channel_for(settings, job.provider, job.channel)
     request = SubmitRequest(
         job_id=str(job.job_id),
         operation=job.operation,
@@ -63,7 +63,6 @@ def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UU
     now = datetime.now(UTC)
     columns = {
         "external_id": external_id,
-        "channel": channel.name,
         "submitted_at": func.now(),
         "next_check_at": at_most(
             after(now, poll_delay(settings.poll_policy(job.provider), 0)), job.deadline_at
@@ -83,8 +82,12 @@ def reconcile(db: Database, http: httpx.Client, settings: Settings, job_id: uuid
     if job is None:
         return None
     provider = PROVIDERS[job.provider]
+    if not provider.finds_by_job_id:
+        return _await_deadline(db, job)
     try:
-        found = provider.find(http, channel_for(settings, job.provider), str(job.job_id), job.operation)
+        found = provider.find(
+            http, channel_for(settings, job.provider, job.channel), str(job.job_id), job.operation
+        )
     except ProviderUnavailableError as exc:
         with db.transaction() as session:
             _reschedule(session, job, retry_delay(job.submit_attempts, retry_after=exc.retry_after))
@@ -93,32 +96,39 @@ def reconcile(db: Database, http: httpx.Client, settings: Settings, job_id: uuid
         if found is not None:
             transition = tracking.apply_update(session, settings, job.job_id, found)
             return transition.to_state if transition else S.SUBMITTING
-        if datetime.now(UTC) >= job.deadline_at:
-            return _expire(session, job.job_id)
-        # Nothing upstream carries our id although the lease outlived any request: safe to send again.
-        advance(
-            session,
-            job.job_id,
-            S.SUBMITTING,
-            Change(S.QUEUED, detail={"reconciled": "not_found"}, columns={"next_check_at": func.now()}),
-        )
-    return S.QUEUED
+        return _settle_not_found(session, settings, job)
+
+
+def _settle_not_found(session: Session, settings: Settings, job: Job) -> JobStatus | None:
+    """The provider has no task with our id: expire at the deadline, wait, or send it again."""
+    now = datetime.now(UTC)
+    if now >= job.deadline_at:
+        transition = tracking.expire(session, job.job_id)
+        return transition.to_state if transition else None
+    settled_at = after(job.updated_at, settings.submit_lease_s)
+    if now < settled_at:
+        # A task created moments ago may not be visible yet (CometAPI answers task_not_exist
+        # for a while): trust "not found" only once the lease has outlived any request.
+        _reschedule(session, job, (settled_at - now).total_seconds())
+        return S.SUBMITTING
+    # Nothing upstream carries our id although the lease outlived any request: safe to send again.
+    change = Change(S.QUEUED, detail={"reconciled": "not_found"}, columns={"next_check_at": func.now()})
+    return S.QUEUED if advance(session, job.job_id, S.SUBMITTING, change) else None
 
 
 def _claim(session: Session, job_id: uuid.UUID, settings: Settings) -> Job | None:
-    now = datetime.now(UTC)
-    transition = advance(
-        session,
-        job_id,
-        S.QUEUED,
-        Change(
-            S.SUBMITTING,
-            columns={
-                "submit_attempts": Job.submit_attempts + 1,
-                "next_check_at": after(now, settings.submit_lease_s),
-            },
-        ),
-    )
+    provider = session.execute(
+        select(Job.provider).where(Job.job_id == job_id, Job.state == S.QUEUED.value)
+    ).scalar()
+    if provider is None:
+        return None
+    columns = {
+        "submit_attempts": Job.submit_attempts + 1,
+        "next_check_at": after(datetime.now(UTC), settings.submit_lease_s),
+        # Recorded before sending, so a reconcile asks the channel the request went to.
+        "channel": channel_for(settings, provider).name,
+    }
+    transition = advance(session, job_id, S.QUEUED, Change(S.SUBMITTING, columns=columns))
     return session.get(Job, job_id, populate_existing=True) if transition else None
 
 
@@ -152,16 +162,14 @@ def _fail(db: Database, job_id: uuid.UUID, code: str, message: str) -> JobStatus
     return S.FAILED
 
 
-def _expire(session: Session, job_id: uuid.UUID) -> JobStatus:
-    change = Change(
-        S.EXPIRED,
-        columns={
-            "error_code": "deadline_exceeded",
-            "error_message": "the provider never confirmed the task",
-        },
-    )
-    advance(session, job_id, S.SUBMITTING, change)
-    return S.EXPIRED
+def _await_deadline(db: Database, job: Job) -> JobStatus | None:
+    """Without a lookup by our id, an ambiguous submit is neither resent nor released before its deadline."""
+    with db.transaction() as session:
+        if datetime.now(UTC) >= job.deadline_at:
+            transition = tracking.expire(session, job.job_id)
+            return transition.to_state if transition else None
+        session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=job.deadline_at))
+    return S.SUBMITTING
 
 
 def _reschedule(session: Session, job: Job, delay: float) -> None:

@@ -23,7 +23,7 @@ from orchestrator.channels import channel_for
 from orchestrator.db import Database
 from orchestrator.lifecycle import RANK, Change, Transition, advance, record_progress
 from orchestrator.models import Job
-from orchestrator.schedule import after, at_most, poll_delay, retry_delay
+from orchestrator.schedule import after, at_most, poll_delay
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
 from workers.providers import PROVIDERS
@@ -42,6 +42,10 @@ TARGETS: Mapping[UpstreamStatus, JobStatus | None] = {
     UpstreamStatus.FAILED: S.FAILED,
     UpstreamStatus.UNKNOWN: None,
 }
+
+
+# Progress to show when a provider reports none (Kling, Veo): enough to tell the stages apart.
+STAGE_PROGRESS: Mapping[JobStatus, int] = {S.SUBMITTED: 5, S.RUNNING: 10, S.STORING: 95}
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ def _apply_outcome(session: Session, settings: Settings, job: Job, outcome: Poll
             return transition
     else:
         log.info("poll of job %s failed, will retry: %s", job.job_id, outcome.error)
+        _schedule_next_poll(session, settings, job)
     if datetime.now(UTC) >= job.deadline_at:
         return expire(session, job.job_id)
     return None
@@ -129,7 +134,7 @@ def apply_update(
         current,
         Change(
             target,
-            report.progress,
+            report.progress if report.progress is not None else STAGE_PROGRESS.get(target),
             _columns(settings, job, report, target),
             {"upstream_status": report.raw_status},
         ),
@@ -186,8 +191,3 @@ def _no_output(report: ProviderUpdate) -> ProviderUpdate:
         error_code="upstream_no_output",
         error_message="the provider reported success but returned no result files",
     )
-
-
-def retry_poll_later(session: Session, job: Job, attempt: int) -> None:
-    when = at_most(after(datetime.now(UTC), retry_delay(attempt)), job.deadline_at)
-    session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=when))

@@ -21,6 +21,8 @@ from orchestrator.db import Database, upgrade
 from orchestrator.models import Base
 from orchestrator.settings import PollPolicy, Settings
 from tests import services
+from workers.simulator import SimConfig, Simulator
+from workers.simulator import create_app as create_simulator_app
 
 CREDITS = ledger.MICROS_PER_CREDIT
 
@@ -75,8 +77,31 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def simulator_server() -> Iterator[tuple[Simulator, services.ThreadedServer]]:
+    simulator = Simulator(SimConfig(speed=0.0, seed=7))
+    with services.serving(create_simulator_app(simulator)) as server:
+        yield simulator, server
+
+
 @pytest.fixture
-def make_settings(database_url: str, broker_url: str, tmp_path: Path) -> Callable[..., Settings]:
+def simulator(simulator_server: tuple[Simulator, services.ThreadedServer]) -> Simulator:
+    """The upstream simulator, reset, answering instantly unless a test configures it otherwise."""
+    sim, _ = simulator_server
+    sim.configure(**SimConfig(speed=0.0, seed=7).model_dump())
+    sim.reset()
+    return sim
+
+
+@pytest.fixture
+def simulator_url(simulator_server: tuple[Simulator, services.ThreadedServer]) -> str:
+    return simulator_server[1].url
+
+
+@pytest.fixture
+def make_settings(
+    database_url: str, broker_url: str, tmp_path: Path, simulator_url: str
+) -> Callable[..., Settings]:
     """Settings for a test: real services, local storage in tmp_path, fast polling."""
 
     def build(**overrides: Any) -> Settings:
@@ -92,6 +117,7 @@ def make_settings(database_url: str, broker_url: str, tmp_path: Path) -> Callabl
             "redispatch_after_s": 0.5,
             "submit_lease_s": 2.0,
             "upstream_timeout_s": 5.0,
+            "upstream_base_url": simulator_url,
             **overrides,
         }
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

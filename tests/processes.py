@@ -65,7 +65,13 @@ def celery_worker(
     settings: Settings, log_path: Path, *, beat: bool = True, concurrency: int = 2
 ) -> Iterator[WorkerProcess]:
     """A real `celery worker` process on every genrelay queue, ready when this yields."""
-    env = {**os.environ, **settings_env(settings)}
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("GENRELAY_", "S3_"))
+        and name not in {"DATABASE_URL", "BROKER_URL", "STORAGE_BACKEND"}
+    }
+    env = {**inherited, **settings_env(settings)}
     argv = [
         sys.executable,
         "-m",

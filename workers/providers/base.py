@@ -79,6 +79,9 @@ class Provider(Protocol):
     name: str
     operations: Mapping[str, type[BaseModel]]
     supports_cancel: bool
+    # True when `find` can tell "no such task": an ambiguous submit can then be settled before
+    # its deadline; otherwise the job keeps its hold until the deadline and is never resent.
+    finds_by_job_id: bool
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         """Create the upstream task and return its id (raises ProviderError subclasses)."""

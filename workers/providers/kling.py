@@ -52,6 +52,7 @@ class Kling:
         "image2video": KlingImage2VideoInput,
     }
     supports_cancel = False
+    finds_by_job_id = True  # external_task_id: unique per account, queryable
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         body: dict[str, Any] = {

@@ -1,0 +1,198 @@
+"""End to end: the API and the simulator as real HTTP servers, and a real Celery worker process
+(with beat) doing the work, from `POST /v1/jobs` to a stored output and a settled hold."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from orchestrator.api import create_app
+from orchestrator.db import Database
+from orchestrator.settings import PollPolicy, Settings
+from orchestrator.storage import S3Storage, build_storage
+from tests import services
+from tests.conftest import CREDITS, Tenant
+from tests.factories import kling_request
+from tests.processes import celery_worker, settings_env
+from workers.simulator import Outcome, Simulator
+
+pytestmark = pytest.mark.e2e
+PRICE = 200_000
+
+
+class Stack:
+    """A running API server and worker sharing one set of settings."""
+
+    def __init__(self, settings: Settings, api_url: str) -> None:
+        self.settings = settings
+        self.api = httpx.Client(base_url=api_url, timeout=10)
+
+    def create(self, tenant: Tenant, body: dict[str, Any]) -> str:
+        response = self.api.post("/v1/jobs", json=body, headers=tenant.headers)
+        assert response.status_code == 202, response.text
+        return str(response.json()["job_id"])
+
+    def wait_for_end(self, tenant: Tenant, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        def ended() -> dict[str, Any] | None:
+            job: dict[str, Any] = self.api.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json()
+            return job if job["status"] in {"succeeded", "failed", "cancelled", "expired"} else None
+
+        result: dict[str, Any] = services.wait_until(
+            ended, timeout=timeout, interval=0.05, message=f"job {job_id} ends"
+        )
+        return result
+
+
+@pytest.fixture
+def start_stack(
+    make_settings: Callable[..., Settings], db: Database, broker: redis.Redis, tmp_path: Path
+) -> Iterator[Callable[..., Stack]]:
+    started: list[Any] = []
+
+    def start(**overrides: Any) -> Stack:
+        port = services.free_port()
+        values: dict[str, Any] = {
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "poll": {"default": PollPolicy(initial_s=0.2, factor=1.0, max_s=0.2)},
+            **overrides,
+        }
+        settings = make_settings(**values)
+        storage = build_storage(settings)
+        if isinstance(storage, S3Storage):
+            storage.ensure_bucket()
+        server = services.ThreadedServer(create_app(settings), port).start()
+        started.append(server)
+        worker = celery_worker(settings, tmp_path / f"worker-{len(started)}.log")
+        worker.__enter__()
+        started.append(worker)
+        stack = Stack(settings, server.url)
+        started.append(stack)
+        return stack
+
+    yield start
+    for resource in reversed(started):
+        if isinstance(resource, services.ThreadedServer):
+            resource.stop()
+        elif isinstance(resource, Stack):
+            resource.api.close()
+        else:
+            resource.__exit__(None, None, None)
+
+
+def ledger_check(settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **settings_env(settings)}
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "ledger", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_e2e_job_succeeds_through_a_real_worker_and_is_charged_once(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator, db: Database
+) -> None:
+    simulator.configure(speed=0.01)
+    stack = start_stack()
+    job_id = stack.create(tenant, kling_request())
+    job = stack.wait_for_end(tenant, job_id)
+    assert job["status"] == "succeeded", job
+    assert (job["price"], job["charged"], job["progress"]) == (PRICE, PRICE, 100)
+    [output] = job["outputs"]
+    download = httpx.get(output["url"])
+    assert download.status_code == 200
+    assert hashlib.sha256(download.content).hexdigest() == output["sha256"]
+    assert len(download.content) == output["size_bytes"] == simulator.config.file_size
+    assert output["content_type"] == "video/mp4"
+    assert output["url"].startswith(stack.settings.public_base_url)  # ours, never the upstream's
+    account = stack.api.get("/v1/account", headers=tenant.headers).json()
+    assert (account["balance"], account["held"]) == (100 * CREDITS - PRICE, 0)
+    assert simulator.stats()["kling"].creates == 1
+    statuses = [
+        e["to_status"]
+        for e in stack.api.get(f"/v1/jobs/{job_id}/events", headers=tenant.headers).json()["data"]
+    ]
+    assert statuses[0] == "queued"
+    assert statuses[-2:] == ["storing", "succeeded"]
+    check = ledger_check(stack.settings)
+    assert check.returncode == 0, check.stderr
+    assert "ledger check passed" in check.stdout
+
+
+def test_e2e_upstream_failure_releases_and_ledger_check_catches_corruption(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator, db: Database
+) -> None:
+    simulator.configure(speed=0.01)
+    simulator.script("kling", [Outcome(result="fail", message="GPU fell over")])
+    stack = start_stack()
+    job = stack.wait_for_end(tenant, stack.create(tenant, kling_request()))
+    assert job["status"] == "failed"
+    assert job["error"] == {"code": "upstream_failed", "message": "GPU fell over"}
+    assert job["charged"] == 0
+    assert stack.api.get("/v1/account", headers=tenant.headers).json()["held"] == 0
+    assert ledger_check(stack.settings).returncode == 0
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE holds SET state = 'captured'")
+    check = ledger_check(stack.settings)
+    assert check.returncode == 1
+    assert "BREACH hold_state_follows_job_state" in check.stderr
+
+
+def test_e2e_callbacks_finish_the_job_with_zero_polls(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
+) -> None:
+    simulator.configure(speed=0.02)
+    stack = start_stack(
+        poll={"default": PollPolicy(initial_s=3.0, factor=1.0, max_s=3.0)},
+        callback_poll=PollPolicy(initial_s=30.0, factor=1.0, max_s=30.0),
+    )
+    job_id = stack.create(tenant, kling_request())
+    job = stack.wait_for_end(tenant, job_id, timeout=30)
+    assert job["status"] == "succeeded"
+    task = simulator.task_by_external_id(job_id)
+    assert task is not None
+    assert simulator.stats()["kling"].queries_by_task.get(task.task_id, 0) == 0
+    assert simulator.stats()["kling"].callbacks_sent >= 2
+
+
+def test_e2e_dropped_callbacks_still_finish_by_polling(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
+) -> None:
+    simulator.configure(speed=0.01, drop_callbacks=True)
+    stack = start_stack()
+    job = stack.wait_for_end(tenant, stack.create(tenant, kling_request()))
+    assert job["status"] == "succeeded"
+    assert simulator.stats()["kling"].callbacks_sent == 0
+    assert simulator.stats()["kling"].queries >= 1
+
+
+def test_e2e_outputs_land_in_s3_and_are_served_presigned(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator, s3_endpoint: str
+) -> None:
+    simulator.configure(speed=0.01)
+    stack = start_stack(
+        storage_backend="s3",
+        s3_bucket="e2e-results",
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
+        s3_addressing_style="path",
+    )
+    job = stack.wait_for_end(tenant, stack.create(tenant, kling_request()))
+    assert job["status"] == "succeeded", job
+    [output] = job["outputs"]
+    assert output["url"].startswith(s3_endpoint)
+    assert "X-Amz-Signature=" in output["url"]
+    download = httpx.get(output["url"])
+    assert hashlib.sha256(download.content).hexdigest() == output["sha256"]

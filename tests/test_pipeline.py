@@ -1,0 +1,274 @@
+"""The job pipeline against the simulator over real HTTP: submit, poll, store, settle.
+
+These drive the use-cases the Celery tasks call, directly, so each step can be checked; the
+end-to-end tests run the same path through a real worker process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from orchestrator import audit, storing, submission, sweeping, tracking
+from orchestrator.db import Database
+from orchestrator.models import Account, Job, JobOutput
+from orchestrator.settings import Settings
+from orchestrator.storage import build_storage
+from schemas.jobs import JobStatus
+from tests.conftest import CREDITS, Tenant
+from tests.factories import create_job
+from workers.simulator import Outcome, Simulator
+
+S = JobStatus
+PRICE = 200_000
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5.0) as client:
+        yield client
+
+
+def job_row(db: Database, job_id: uuid.UUID) -> Job:
+    with db.transaction() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def account_row(db: Database, account_id: uuid.UUID) -> Account:
+    with db.transaction() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        return account
+
+
+def run_to_end(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> Job:
+    """Submit, then poll and store until the job ends, as workers would."""
+    assert submission.submit(db, http, settings, job_id) is S.SUBMITTED
+    for _ in range(50):
+        to_store = tracking.poll(db, http, settings, [job_id])
+        for stored_id in to_store:
+            storing.store(db, http, build_storage(settings), settings, stored_id)
+        job = job_row(db, job_id)
+        if S(job.state).is_terminal:
+            return job
+    pytest.fail(f"job stayed {job_row(db, job_id).state}")
+
+
+def assert_ledger_sound(db: Database) -> None:
+    with db.transaction() as session:
+        assert audit.find_breaches(session) == []
+
+
+def test_pipeline_success_stores_outputs_and_captures(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    job_id = create_job(db, tenant, settings)
+    job = run_to_end(db, http, settings, job_id)
+    assert job.state == "succeeded"
+    assert job.charged == PRICE
+    assert job.progress == 100
+    task = simulator.task_by_external_id(str(job_id))
+    assert task is not None
+    assert job.external_id == task.task_id
+    with db.transaction() as session:
+        outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job_id)).scalars().all()
+    assert len(outputs) == 1
+    stored = build_storage(settings).path_for(outputs[0].storage_key)  # type: ignore[union-attr]
+    assert outputs[0].content_type == "video/mp4"
+    assert outputs[0].size_bytes == stored.stat().st_size == simulator.config.file_size
+    assert outputs[0].sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    account = account_row(db, tenant.account_id)
+    assert (account.captured, account.held) == (PRICE, 0)
+    assert_ledger_sound(db)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code", "message"),
+    [
+        (
+            Outcome(result="fail", message="internal generation error"),
+            "upstream_failed",
+            "internal generation error",
+        ),
+        (Outcome(result="moderation"), "moderation_blocked", "risk control"),
+    ],
+)
+def test_pipeline_upstream_failure_fails_the_job_and_releases(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+    outcome: Outcome,
+    code: str,
+    message: str,
+) -> None:
+    simulator.script("kling", [outcome])
+    settings = make_settings()
+    job = run_to_end(db, http, settings, create_job(db, tenant, settings))
+    assert job.state == "failed"
+    assert job.error_code == code
+    assert message in (job.error_message or "")
+    assert job.charged == 0
+    account = account_row(db, tenant.account_id)
+    assert (account.captured, account.held, account.credits_added) == (0, 0, 100 * CREDITS)
+    assert_ledger_sound(db)
+
+
+def test_pipeline_rate_limited_submit_goes_back_to_queue_then_gives_up(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    simulator.configure(rate_limit_rate=1.0)
+    settings = make_settings(max_submit_attempts=2)
+    job_id = create_job(db, tenant, settings)
+    assert submission.submit(db, http, settings, job_id) is S.QUEUED
+    job = job_row(db, job_id)
+    assert job.next_check_at is not None
+    assert job.next_check_at >= datetime.now(UTC) + timedelta(seconds=0.9)  # Retry-After: 1 honoured
+    assert submission.submit(db, http, settings, job_id) is S.FAILED
+    job = job_row(db, job_id)
+    assert job.error_code == "upstream_unavailable"
+    assert simulator.stats()["kling"].creates == 0
+    assert account_row(db, tenant.account_id).held == 0
+    assert_ledger_sound(db)
+
+
+def test_pipeline_lost_submit_answer_is_reconciled_not_resent(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    simulator.configure(read_timeout_rate=1.0, stall_s=5.0)
+    settings = make_settings()
+    job_id = create_job(db, tenant, settings)
+    with httpx.Client(timeout=0.3) as impatient:
+        assert submission.submit(db, impatient, settings, job_id) is S.SUBMITTING
+    simulator.configure(read_timeout_rate=0.0)
+    assert job_row(db, job_id).external_id is None
+    # The fresh task is hidden from its first query: too early to conclude it was never created.
+    assert submission.reconcile(db, http, settings, job_id) is S.SUBMITTING
+    assert submission.reconcile(db, http, settings, job_id) in {S.SUBMITTED, S.RUNNING, S.STORING}
+    task = simulator.task_by_external_id(str(job_id))
+    assert task is not None
+    assert job_row(db, job_id).external_id == task.task_id
+    assert simulator.stats()["kling"].creates == 1
+    assert account_row(db, tenant.account_id).held == PRICE
+
+
+def test_pipeline_reconcile_resends_only_what_never_arrived(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    simulator.configure(submit_error_rate=1.0)
+    settings = make_settings()
+    job_id = create_job(db, tenant, settings)
+    long_ago = datetime.now(UTC) - timedelta(seconds=settings.submit_lease_s + 1)
+    with db.transaction() as session:  # a worker claimed the job, then died before sending anything
+        session.execute(
+            update(Job).where(Job.job_id == job_id).values(state="submitting", updated_at=long_ago)
+        )
+    simulator.configure(submit_error_rate=0.0)
+    assert submission.reconcile(db, http, settings, job_id) is S.QUEUED
+    assert submission.submit(db, http, settings, job_id) is S.SUBMITTED
+    assert simulator.stats()["kling"].creates == 1
+
+
+def test_pipeline_polled_twice_at_once_and_stored_twice_at_once_charges_once(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    job_id = create_job(db, tenant, settings)
+    submission.submit(db, http, settings, job_id)
+    tracking.poll(db, http, settings, [job_id])  # the simulator hides a new task from its first query
+
+    def concurrently(action: Callable[[], object], times: int = 4) -> list[object]:
+        barrier, results = threading.Barrier(times), []
+
+        def run() -> None:
+            barrier.wait()
+            results.append(action())
+
+        threads = [threading.Thread(target=run) for _ in range(times)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    polled = concurrently(lambda: tracking.poll(db, http, settings, [job_id]))
+    assert sorted(len(result) for result in polled) == [0, 0, 0, 1]  # exactly one saw the success first
+    stored = concurrently(lambda: storing.store(db, http, build_storage(settings), settings, job_id))
+    assert stored.count(S.SUCCEEDED) >= 1
+    job = job_row(db, job_id)
+    assert job.state == "succeeded"
+    assert job.charged == PRICE
+    assert account_row(db, tenant.account_id).captured == PRICE
+    assert_ledger_sound(db)
+
+
+def test_pipeline_deadline_expires_the_job_and_releases(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    simulator.script("kling", [Outcome(result="succeed", processing_s=600)])
+    settings = make_settings()
+    job_id = create_job(db, tenant, settings)
+    submission.submit(db, http, settings, job_id)
+    with db.transaction() as session:
+        session.execute(update(Job).where(Job.job_id == job_id).values(deadline_at=datetime.now(UTC)))
+    tracking.poll(db, http, settings, [job_id])
+    job = job_row(db, job_id)
+    assert job.state == "expired"
+    assert job.error_code == "deadline_exceeded"
+    assert account_row(db, tenant.account_id).held == 0
+    assert_ledger_sound(db)
+
+
+def test_pipeline_sweep_dispatches_by_state_and_expires_overdue_queued_jobs(
+    db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    waiting, overdue, polling = (create_job(db, tenant, settings) for _ in range(3))
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        session.execute(update(Job).values(next_check_at=now))
+        session.execute(update(Job).where(Job.job_id == overdue).values(deadline_at=now))
+        session.execute(update(Job).where(Job.job_id == polling).values(state="running"))
+    with db.transaction() as session:
+        dispatch = sweeping.claim_due(session, settings, limit=10)
+    assert dict(dispatch.work) == {"kling.submit": [str(waiting)], "kling.poll": [str(polling)]}
+    assert dispatch.expired == [overdue]
+    assert job_row(db, overdue).state == "expired"
+    with db.transaction() as session:  # claimed jobs carry a lease: a second sweep finds nothing due
+        assert sweeping.claim_due(session, settings, limit=10).claimed == 0
+    assert_ledger_sound(db)
