@@ -20,8 +20,6 @@ from orchestrator.messaging import STORE_TASK, SWEEP_TASK, poll_task, submit_tas
 from orchestrator.settings import Settings
 from workers.providers import PROVIDERS
 
-SIMULATOR_PORT = 8700
-
 
 @dataclass
 class Supervisor:
@@ -119,7 +117,7 @@ def run(settings: Settings, simulator_speed: float) -> int:
         db = Database(database_url, pool_size=1)
         api_key = demo.ensure_demo_key(db, settings.data_dir / "demo-api-key")
         db.dispose()
-        simulator_url = f"http://127.0.0.1:{SIMULATOR_PORT}"
+        simulator_url = f"http://127.0.0.1:{settings.simulator_port}"
         env = child_env(settings, database_url, broker_url, simulator_url)
         supervisor = Supervisor()
         stack.callback(supervisor.stop)
@@ -137,7 +135,7 @@ def run(settings: Settings, simulator_speed: float) -> int:
                 "-m",
                 "workers.simulator",
                 "--port",
-                str(SIMULATOR_PORT),
+                str(settings.simulator_port),
                 "--speed",
                 str(simulator_speed),
             ],

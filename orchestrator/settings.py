@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     url_signing_key: SecretStr = SecretStr(DEV_SECRET)
 
     upstream_base_url: str = Field(default="http://127.0.0.1:8700", description="CometAPI or the simulator.")
+    simulator_port: int = Field(default=8700, description="Where `genrelay run` starts the simulator.")
     upstream_api_key: SecretStr = SecretStr("sk-simulator")
 
     prices_file: Path = PROJECT_ROOT / "deploy" / "prices.toml"

@@ -53,6 +53,18 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture
+def empty_database_url(database_url: str) -> Iterator[str]:
+    """A database with nothing in it: not migrated."""
+    name = f"genrelay_empty_{uuid.uuid4().hex[:8]}"
+    admin = database_url.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield services.with_database(database_url, name)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def broker_url() -> str:
     return services.redis_url()

@@ -196,3 +196,44 @@ def test_e2e_outputs_land_in_s3_and_are_served_presigned(
     assert "X-Amz-Signature=" in output["url"]
     download = httpx.get(output["url"])
     assert hashlib.sha256(download.content).hexdigest() == output["sha256"]
+
+
+def test_e2e_job_accepted_while_the_broker_is_down_is_dispatched_by_the_sweep(
+    make_settings: Callable[..., Settings],
+    tenant: Tenant,
+    simulator: Simulator,
+    broker: redis.Redis,
+    tmp_path: Path,
+) -> None:
+    simulator.configure(speed=0.01)
+    port = services.free_port()
+    dead_broker = f"redis://127.0.0.1:{services.free_port()}/0"
+    api_settings = make_settings(broker_url=dead_broker, public_base_url=f"http://127.0.0.1:{port}")
+    with services.serving(create_app(api_settings), port) as server, httpx.Client(base_url=server.url) as api:
+        assert api.get("/readyz").json()["checks"]["broker"] == "unreachable"
+        response = api.post("/v1/jobs", json=kling_request(), headers=tenant.headers)
+        assert response.status_code == 202  # the job and its hold are committed; the publish was lost
+        job_id = response.json()["job_id"]
+        assert api.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json()["status"] == "queued"
+        worker_settings = api_settings.model_copy(update={"broker_url": make_settings().broker_url})
+        with celery_worker(worker_settings, tmp_path / "worker.log"):
+            job = services.wait_until(
+                lambda: (
+                    (body := api.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json())["status"]
+                    == "succeeded"
+                    and body
+                ),
+                timeout=60,
+            )
+    assert job["charged"] == PRICE
+
+
+def test_e2e_worker_refuses_an_unmigrated_database(
+    make_settings: Callable[..., Settings], empty_database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url=empty_database_url)
+    with (
+        pytest.raises(RuntimeError, match=r"run `genrelay db upgrade` first"),
+        celery_worker(settings, tmp_path / "worker.log"),
+    ):
+        pass

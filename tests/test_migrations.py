@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -16,24 +14,12 @@ from orchestrator.db import Database, ensure_schema_current
 from orchestrator.errors import SchemaNotCurrentError
 from orchestrator.models import Base
 from orchestrator.settings import Settings
-from tests import services
 
 
 def test_migrations_match_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
-
-
-@pytest.fixture
-def empty_database_url(database_url: str) -> Iterator[str]:
-    name = f"genrelay_empty_{uuid.uuid4().hex[:8]}"
-    admin = database_url.replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield services.with_database(database_url, name)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_migrations_unmigrated_database_is_refused_with_advice(empty_database_url: str) -> None:

@@ -68,15 +68,21 @@ def assert_ledger_sound(db: Database) -> None:
         assert audit.find_breaches(session) == []
 
 
+@pytest.mark.parametrize(
+    "request_fields",
+    [{}, {"operation": "image2video", "input": {"image": "https://example.com/boat.png", "prompt": "drift"}}],
+    ids=["text2video", "image2video"],
+)
 def test_pipeline_success_stores_outputs_and_captures(
     db: Database,
     http: httpx.Client,
     tenant: Tenant,
     simulator: Simulator,
     make_settings: Callable[..., Settings],
+    request_fields: dict[str, object],
 ) -> None:
     settings = make_settings()
-    job_id = create_job(db, tenant, settings)
+    job_id = create_job(db, tenant, settings, **request_fields)
     job = run_to_end(db, http, settings, job_id)
     assert job.state == "succeeded"
     assert job.charged == PRICE
@@ -84,6 +90,7 @@ def test_pipeline_success_stores_outputs_and_captures(
     task = simulator.task_by_external_id(str(job_id))
     assert task is not None
     assert job.external_id == task.task_id
+    assert task.operation == job.operation
     with db.transaction() as session:
         outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job_id)).scalars().all()
     assert len(outputs) == 1

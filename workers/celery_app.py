@@ -12,6 +12,7 @@ from celery.signals import worker_init
 
 from orchestrator import messaging
 from orchestrator.db import ensure_schema_current
+from orchestrator.errors import SchemaNotCurrentError
 from orchestrator.settings import Settings, get_settings
 from workers.providers import PROVIDERS
 
@@ -64,8 +65,13 @@ app = create_celery()
 def _refuse_unmigrated_database(**_: Any) -> None:
     from workers.runtime import runtime  # noqa: PLC0415 - after settings are final
 
-    ensure_schema_current(runtime().db.engine)
-    runtime().close()
+    try:
+        ensure_schema_current(runtime().db.engine)
+    except SchemaNotCurrentError as exc:
+        # Celery logs and swallows exceptions from signal handlers; SystemExit stops the worker.
+        raise SystemExit(f"genrelay worker: {exc}") from exc
+    finally:
+        runtime().close()
 
 
 import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`

@@ -1,0 +1,81 @@
+"""`genrelay run` on a machine with nothing configured: embedded PostgreSQL and Redis, the printed
+curl completes a Kling job against the simulator, and SIGINT stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests import services
+
+pytestmark = pytest.mark.e2e
+
+
+def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -> None:
+    api_port, simulator_port = services.free_port(), services.free_port()
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("GENRELAY_", "S3_")) and name not in {"DATABASE_URL", "BROKER_URL"}
+    }
+    env.update(
+        GENRELAY_DATA_DIR=str(tmp_path / "data"),
+        GENRELAY_API_PORT=str(api_port),
+        GENRELAY_SIMULATOR_PORT=str(simulator_port),
+        GENRELAY_PUBLIC_BASE_URL=f"http://127.0.0.1:{api_port}",
+    )
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        banner = services.wait_until(
+            lambda: "genrelay is running" in log_path.read_text() and log_path.read_text(),
+            timeout=90,
+            interval=0.2,
+            message="genrelay run prints its banner",
+        )
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        assert len(descendants) >= 4  # simulator, API, worker (+ pool), beat, and the embedded servers
+        curl = next(
+            line.strip()
+            for line in banner.splitlines()
+            if line.strip().startswith("curl -s") and "-d" in line
+        )
+        created = subprocess.run(shlex.split(curl), capture_output=True, text=True, check=True, timeout=30)
+        job = httpx.Response(200, content=created.stdout).json()
+        assert job["status"] == "queued"
+        key = re.search(r"API key\s+(\S+)", banner)
+        assert key is not None
+        headers = {"Authorization": f"Bearer {key.group(1)}"}
+        url = f"http://127.0.0.1:{api_port}/v1/jobs/{job['job_id']}"
+        done = services.wait_until(
+            lambda: (body := httpx.get(url, headers=headers).json())["status"] == "succeeded" and body,
+            timeout=60,
+            interval=0.2,
+        )
+        download = httpx.get(done["outputs"][0]["url"])
+        assert download.status_code == 200
+        assert len(download.content) == done["outputs"][0]["size_bytes"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    deadline = time.monotonic() + 10
+    while any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in descendants):
+        assert time.monotonic() < deadline, [child.cmdline() for child in descendants if child.is_running()]
+        time.sleep(0.1)
