@@ -213,7 +213,7 @@ def prices() -> None:
     """Validate the price file and list what it prices."""
     from orchestrator.pricing import load_price_table  # noqa: PLC0415
 
-    path = get_settings().prices_file
+    path = get_settings().prices_path
     try:
         table = load_price_table(path)
     except ValueError as exc:

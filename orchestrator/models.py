@@ -102,6 +102,9 @@ class Job(Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     upstream_status: Mapped[str | None] = mapped_column(String(64))
     pending_outputs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # Non-file results a projection needs (Midjourney buttons, Suno clip titles, lyrics text).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    parent_job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     submit_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -142,6 +145,7 @@ class JobOutput(Base):
     content_type: Mapped[str] = mapped_column(String(128))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
 
 

@@ -1,4 +1,4 @@
-"""The price table (`deploy/prices.toml`): validated at load, quoted per job in integer micro-credits."""
+"""The price table (`deploy/prices/*.toml`): validated at load, quoted per job in integer micro-credits."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class PriceRule(BaseModel):
     models: tuple[str, ...] = Field(min_length=1)
     when: Mapping[str, str] = Field(default_factory=dict)
     micros: int = Field(ge=0)
+    per: str | None = Field(default=None, description="An integer input field the price is multiplied by.")
 
     @model_validator(mode="before")
     @classmethod
@@ -59,6 +60,17 @@ class PriceRule(BaseModel):
 
     def matches(self, job_input: Mapping[str, Any]) -> bool:
         return all(str(job_input.get(key)) == value for key, value in self.when.items())
+
+
+def _quantity(rule: PriceRule, job_input: Mapping[str, Any]) -> int:
+    if rule.per is None:
+        return 1
+    value = job_input.get(rule.per, 1)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise UnpricedModelError(
+            f"{rule.per} must be a whole number to price this job", field=f"input.{rule.per}"
+        )
+    return int(value)
 
 
 def _credits_to_micros(value: object) -> int:
@@ -100,7 +112,8 @@ class PriceTable:
             raise UnpricedModelError(
                 f"no price for {provider} {operation} {model} with these options", field="input"
             )
-        return max(matching, key=lambda rule: len(rule.when)).micros
+        rule = max(matching, key=lambda rule: len(rule.when))
+        return rule.micros * _quantity(rule, job_input)
 
     def quote(
         self,
@@ -130,15 +143,20 @@ def _check_unambiguous(key: tuple[str, str, str], rules: list[PriceRule]) -> Non
 
 
 def load_price_table(path: Path) -> PriceTable:
+    """Every rule of a price file, or of all `*.toml` files in a folder (one per provider)."""
+    files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    return PriceTable([rule for file in files for rule in _read_rules(file)])
+
+
+def _read_rules(path: Path) -> list[PriceRule]:
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"cannot read price file {path}: {exc}") from exc
     try:
-        rules = [PriceRule.model_validate(entry) for entry in raw.get("price", [])]
+        return [PriceRule.model_validate(entry) for entry in raw.get("price", [])]
     except ValidationError as exc:
         raise ValueError(f"invalid price file {path}: {exc}") from exc
-    return PriceTable(rules)
 
 
 @lru_cache(maxsize=4)

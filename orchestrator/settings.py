@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     simulator_port: int = Field(default=8700, description="Where `genrelay run` starts the simulator.")
     upstream_api_key: SecretStr = SecretStr("sk-simulator")
 
-    prices_file: Path = PROJECT_ROOT / "deploy" / "prices.toml"
+    prices_path: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "prices", description="A price file, or a folder of them (*.toml)."
+    )
 
     sweep_interval_s: float = Field(default=1.0, gt=0)
     sweep_batch: int = Field(default=500, ge=1)

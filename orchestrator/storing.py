@@ -1,38 +1,53 @@
 """Copying a succeeded job's outputs into our storage, then settling it: succeeded and charged.
 
 Each output is streamed from the provider into storage under its deterministic key, so a repeated
-run overwrites rather than duplicates; only when every output is recorded does the job succeed.
+run overwrites rather than duplicates; only when every output is recorded does the job succeed. A
+result link that has expired is refreshed by asking the provider for the task again.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import mimetypes
 import uuid
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from orchestrator.channels import channel_for
 from orchestrator.db import Database
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job, JobOutput
 from orchestrator.schedule import after, retry_delay
 from orchestrator.settings import Settings
 from orchestrator.storage import Storage, StoredObject, output_key
+from orchestrator.tracking import pending_outputs
 from schemas.jobs import JobStatus
+from workers.providers import PROVIDERS
+from workers.providers.base import TaskRef, UpstreamStatus
+from workers.providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
 S = JobStatus
 CHUNK = 1 << 20
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
+EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
 
 
 class DownloadError(Exception):
     """The provider's result file could not be fetched this time."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def store(
@@ -43,26 +58,57 @@ def store(
         job = _claim(session, settings, job_id)
     if job is None:
         return None
-    with db.transaction() as session:
-        done = set(
-            session.execute(select(JobOutput.output_index).where(JobOutput.job_id == job_id)).scalars()
-        )
     try:
-        for index, ref in enumerate(job.pending_outputs or []):
-            if index not in done:
-                stored = _copy(http, storage, settings, job_id, index, ref)
-                with db.transaction() as session:
-                    _record(session, job_id, index, stored)
+        try:
+            _copy_all(db, http, storage, settings, job)
+        except DownloadError as exc:
+            if exc.status not in EXPIRED_LINK_STATUSES or not _refresh_links(db, http, settings, job):
+                raise
+            _copy_all(db, http, storage, settings, job)
     except (DownloadError, OSError) as exc:
         return _retry_or_fail(db, settings, job, exc)
     with db.transaction() as session:
-        advance(
-            session,
-            job_id,
-            S.STORING,
-            Change(S.SUCCEEDED, progress=100, columns={"pending_outputs": None}),
-        )
+        change = Change(S.SUCCEEDED, progress=100, columns={"pending_outputs": None})
+        advance(session, job_id, S.STORING, change)
     return S.SUCCEEDED
+
+
+def _copy_all(db: Database, http: httpx.Client, storage: Storage, settings: Settings, job: Job) -> None:
+    with db.transaction() as session:
+        done = set(
+            session.execute(select(JobOutput.output_index).where(JobOutput.job_id == job.job_id)).scalars()
+        )
+    provider = PROVIDERS[job.provider]
+    for index, ref in enumerate(job.pending_outputs or []):
+        if index in done:
+            continue
+        headers = (
+            provider.download_headers(channel_for(settings, job.provider, job.channel))
+            if ref.get("authenticated")
+            else {}
+        )
+        stored = _copy(http, storage, settings, job.job_id, index, ref, headers)
+        with db.transaction() as session:
+            _record(session, job.job_id, index, stored, ref.get("label"))
+
+
+def _refresh_links(db: Database, http: httpx.Client, settings: Settings, job: Job) -> bool:
+    """Ask the provider for fresh result links (Runway's expire within a day or two)."""
+    provider = PROVIDERS[job.provider]
+    task = TaskRef(job_id=str(job.job_id), operation=job.operation, external_id=job.external_id or "")
+    try:
+        report = provider.poll(http, channel_for(settings, job.provider, job.channel), task)
+    except ProviderError as exc:
+        log.warning("could not refresh result links of job %s: %s", job.job_id, exc)
+        return False
+    if report.status is not UpstreamStatus.SUCCEEDED or not report.outputs:
+        return False
+    job.pending_outputs = pending_outputs(report.outputs)
+    with db.transaction() as session:
+        session.execute(
+            update(Job).where(Job.job_id == job.job_id).values(pending_outputs=job.pending_outputs)
+        )
+    return True
 
 
 def _claim(session: Session, settings: Settings, job_id: uuid.UUID) -> Job | None:
@@ -82,19 +128,37 @@ def _copy(
     job_id: uuid.UUID,
     index: int,
     ref: dict[str, Any],
+    headers: Mapping[str, str],
 ) -> StoredObject:
+    url = str(ref["url"])
+    if url.startswith("data:"):
+        content_type, payload = _parse_data_url(url)
+        return storage.put_stream(output_key(job_id, index, content_type), iter([payload]), content_type)
     try:
         with http.stream(
-            "GET", ref["url"], timeout=settings.download_timeout_s, follow_redirects=True
+            "GET", url, headers=dict(headers), timeout=settings.download_timeout_s, follow_redirects=True
         ) as response:
             if response.status_code != 200:
-                raise DownloadError(f"result file answered HTTP {response.status_code}")
+                raise DownloadError(
+                    f"result file answered HTTP {response.status_code}", status=response.status_code
+                )
             content_type = _content_type(response, ref)
-            return storage.put_stream(
-                output_key(job_id, index, content_type), response.iter_bytes(CHUNK), content_type
-            )
+            chunks: Iterator[bytes] = response.iter_bytes(CHUNK)
+            return storage.put_stream(output_key(job_id, index, content_type), chunks, content_type)
     except httpx.HTTPError as exc:
         raise DownloadError(f"result file download failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse_data_url(url: str) -> tuple[str, bytes]:
+    """A `data:` URL (how adapters hand over text results such as lyrics) as (type, bytes)."""
+    header, _, data = url[len("data:") :].partition(",")
+    parts = header.split(";")
+    content_type = parts[0] or "text/plain"
+    try:
+        payload = base64.b64decode(data, validate=True) if "base64" in parts[1:] else unquote_to_bytes(data)
+    except binascii.Error as exc:
+        raise DownloadError(f"inline result is not valid base64: {exc}") from exc
+    return content_type, payload
 
 
 def _content_type(response: httpx.Response, ref: dict[str, Any]) -> str:
@@ -105,12 +169,13 @@ def _content_type(response: httpx.Response, ref: dict[str, Any]) -> str:
     return str(hinted or "application/octet-stream")
 
 
-def _record(session: Session, job_id: uuid.UUID, index: int, stored: StoredObject) -> None:
+def _record(session: Session, job_id: uuid.UUID, index: int, stored: StoredObject, label: str | None) -> None:
     values = {
         "storage_key": stored.key,
         "content_type": stored.content_type,
         "size_bytes": stored.size_bytes,
         "sha256": stored.sha256,
+        "label": label,
     }
     session.execute(
         insert(JobOutput)
@@ -127,12 +192,7 @@ def _retry_or_fail(db: Database, settings: Settings, job: Job, exc: Exception) -
             )
             advance(session, job.job_id, S.STORING, change)
             return S.FAILED
-        log.warning(
-            "storing job %s failed (attempt %s), will retry: %s",
-            job.job_id,
-            job.store_attempts,
-            exc,
-        )
+        log.warning("storing job %s failed (attempt %s), will retry: %s", job.job_id, job.store_attempts, exc)
         when = after(datetime.now(UTC), retry_delay(job.store_attempts))
         session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=when))
     return S.STORING

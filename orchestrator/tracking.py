@@ -27,7 +27,7 @@ from orchestrator.schedule import after, at_most, poll_delay
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
 from workers.providers import PROVIDERS
-from workers.providers.base import ProviderUpdate, TaskRef, UpstreamStatus
+from workers.providers.base import OutputRef, ProviderUpdate, TaskRef, UpstreamStatus
 from workers.providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -159,10 +159,12 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
     columns: dict[str, Any] = {"upstream_status": report.raw_status[:64]}
     if report.external_id and not job.external_id:
         columns["external_id"] = report.external_id
+    if report.result is not None:
+        columns["result"] = dict(report.result)
     if target is S.RUNNING:
         columns["started_at"] = func.coalesce(Job.started_at, func.now())
     if target is S.STORING:
-        columns["pending_outputs"] = [{"url": o.url, "content_type": o.content_type} for o in report.outputs]
+        columns["pending_outputs"] = pending_outputs(report.outputs)
         columns["next_check_at"] = func.now()  # the sweep stores it if the direct dispatch is lost
     elif target is S.FAILED:
         columns["error_code"] = report.error_code or "upstream_failed"
@@ -170,6 +172,14 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
     else:
         columns["next_check_at"] = _next_poll_at(settings, job)
     return columns
+
+
+def pending_outputs(outputs: Sequence[OutputRef]) -> list[dict[str, Any]]:
+    """Output references as kept on the job until stored (links only, never credentials)."""
+    return [
+        {"url": o.url, "content_type": o.content_type, "label": o.label, "authenticated": o.authenticated}
+        for o in outputs
+    ]
 
 
 def _next_poll_at(settings: Settings, job: Job) -> datetime:

@@ -21,6 +21,7 @@ def job_view(job: models.Job, outputs: Sequence[models.JobOutput], storage: Stor
         outputs=[
             JobOutput(
                 index=output.output_index,
+                label=output.label,
                 url=storage.download_url(output.storage_key, expires_in=url_ttl_s),
                 content_type=output.content_type,
                 size_bytes=output.size_bytes,

@@ -79,6 +79,7 @@ class JobOutput(BaseModel):
     """One stored result file; `url` is genrelay's own, never the upstream's."""
 
     index: int
+    label: str | None = Field(default=None, description="What the file is, e.g. `clip-0.audio`.")
     url: str
     content_type: str
     size_bytes: int

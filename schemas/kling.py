@@ -66,6 +66,11 @@ class KlingVideoInput(BaseModel):
 
 
 class KlingText2VideoInput(KlingVideoInput):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"prompt": "a paper boat on a lake", "duration": "5"}]},
+    )
+
     prompt: str = Field(min_length=1, max_length=2500)
 
 
@@ -77,6 +82,13 @@ class DynamicMask(BaseModel):
 
 
 class KlingImage2VideoInput(KlingVideoInput):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"image": "https://example.com/boat.png", "prompt": "the boat drifts"}]
+        },
+    )
+
     image: str = Field(min_length=1, description="Image URL or base64 (JPG/PNG, <= 10 MB).")
     image_tail: str | None = None
     static_mask: str | None = None
@@ -134,3 +146,20 @@ class KlingEnvelope(BaseModel):
     message: str = ""
     request_id: str | None = None
     data: dict[str, Any] | None = None
+
+
+class KlingImageInput(BaseModel):
+    """Kling image generation (`/v1/images/generations`): 1 to 9 images per task."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"prompt": "a lighthouse at dusk"}]}
+    )
+
+    prompt: str = Field(min_length=1, max_length=2500)
+    negative_prompt: str | None = Field(default=None, max_length=2500)
+    image: str | None = Field(default=None, description="Reference image URL or base64.")
+    image_reference: Literal["subject", "face"] | None = None
+    image_fidelity: float | None = Field(default=None, ge=0, le=1)
+    human_fidelity: float | None = Field(default=None, ge=0, le=1)
+    n: int = Field(default=1, ge=1, le=9)
+    aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] = "1:1"

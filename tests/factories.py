@@ -28,4 +28,4 @@ def create_job(db: Database, tenant: Any, settings: Settings, **overrides: Any) 
     with db.transaction() as session:
         principal = accounts.authenticate(session, tenant.api_key)
         request = JobCreate.model_validate(kling_request(**overrides))
-        return jobs.create_job(session, principal, request, load_price_table(settings.prices_file), settings)
+        return jobs.create_job(session, principal, request, load_price_table(settings.prices_path), settings)

@@ -19,7 +19,7 @@ def table(tmp_path: Path, text: str) -> PriceTable:
 
 
 def test_pricing_shipped_price_file_is_valid() -> None:
-    prices = load_price_table(Path(__file__).parent.parent / "deploy" / "prices.toml")
+    prices = load_price_table(Path(__file__).parent.parent / "deploy" / "prices")
     assert prices.list_price("kling", "text2video", "kling-v1-6", {"mode": "std", "duration": "5"}) == 200_000
 
 
@@ -75,3 +75,10 @@ def test_pricing_unknown_model_names_the_offered_ones(tmp_path: Path) -> None:
 def test_pricing_bad_price_files_are_refused_at_load(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         table(tmp_path, text)
+
+
+def test_pricing_per_unit_rules_multiply_by_the_input_quantity(tmp_path: Path) -> None:
+    rule = RULE.replace("text2video", "image_generation").replace("kling-v1-6", "kling-v1")
+    prices = table(tmp_path, rule + 'credits = "0.01"\nper = "n"\n')
+    assert prices.list_price("kling", "image_generation", "kling-v1", {"n": 4}) == 40_000
+    assert prices.list_price("kling", "image_generation", "kling-v1", {}) == 10_000

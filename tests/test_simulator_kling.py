@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
 from workers.providers.errors import ProviderUnavailableError, SubmitOutcomeUnknownError
-from workers.providers.kling import Kling
+from workers.providers.kling import Kling, auth_headers
 from workers.simulator import Outcome, SimConfig, Simulator, create_app
 from workers.simulator.timeline import NewTask, max_overlap
 
@@ -217,7 +217,8 @@ def test_kling_query_by_external_task_id_on_both_paths(sim: Simulator, client: h
     sim.configure(not_found_polls=0)
     task_id = create(client, external_task_id="job-ext").json()["data"]["task_id"]
     by_cometapi = client.get(f"{T2V}/job-ext").json()["data"]
-    by_vendor = client.get("/v1/videos/text2video/job-ext").json()["data"]
+    vendor = Channel("vendor", "", api_key=API_KEY, mode="vendor", secret_key=SimConfig().secret_key)
+    by_vendor = client.get("/v1/videos/text2video/job-ext", headers=auth_headers(vendor)).json()["data"]
     assert by_cometapi["task_id"] == by_vendor["task_id"] == task_id
     assert by_cometapi["task_info"]["external_task_id"] == "job-ext"
 
@@ -397,7 +398,13 @@ def test_adapter_submit_poll_download(sim: Simulator, base_url: str) -> None:
         assert found is not None
         assert found.external_id == task_id
 
-        vendor = Channel(name="kling-vendor", base_url=base_url, api_key=API_KEY, mode="vendor")
+        vendor = Channel(
+            name="kling-vendor",
+            base_url=base_url,
+            api_key=API_KEY,
+            mode="vendor",
+            secret_key=SimConfig().secret_key,
+        )
         assert kling.poll(http, vendor, ref).status is UpstreamStatus.SUCCEEDED
 
         sim.configure(rate_limit_rate=1.0)
@@ -420,3 +427,13 @@ def test_adapter_read_timeout_leaves_a_created_task(sim: Simulator, base_url: st
         found = kling.find(http, channel, "job-stall", "text2video")
     assert found is not None
     assert found.external_id == task.task_id
+
+
+def test_kling_vendor_path_refuses_a_bearer_key_or_a_forged_jwt(sim: Simulator, client: httpx.Client) -> None:
+    sim.configure(not_found_polls=0)
+    create(client, external_task_id="job-jwt")
+    forged = Channel(
+        "vendor", "", api_key=API_KEY, mode="vendor", secret_key="not-the-simulator-secret-but-long-enough"
+    )
+    assert client.get("/v1/videos/text2video/job-jwt").status_code == 401  # bearer key on the vendor host
+    assert client.get("/v1/videos/text2video/job-jwt", headers=auth_headers(forged)).status_code == 401

@@ -46,7 +46,7 @@ def build_context(settings: Settings) -> AppContext:
     db = Database(settings.require_database_url(), pool_size=20)
     try:
         ensure_schema_current(db.engine)
-        prices = load_price_table(settings.prices_file)
+        prices = load_price_table(settings.prices_path)
     except Exception:
         db.dispose()
         raise

@@ -1,16 +1,25 @@
-"""Kling through CometAPI's pass-through routes (`/kling/v1/...`): text2video and image2video."""
+"""Kling: text2video, image2video and image generation, through CometAPI's pass-through routes
+(`/kling/v1/...`, bearer key) or the vendor's own API (`/v1/...`, a JWT from access/secret key)."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import jwt
 from pydantic import BaseModel, ValidationError
 
-from schemas.kling import KlingEnvelope, KlingImage2VideoInput, KlingTask, KlingText2VideoInput
+from schemas.kling import (
+    KlingEnvelope,
+    KlingImage2VideoInput,
+    KlingImageInput,
+    KlingTask,
+    KlingText2VideoInput,
+)
 from workers.providers.base import (
     Channel,
     OutputRef,
@@ -50,8 +59,11 @@ class Kling:
     operations: Mapping[str, type[BaseModel]] = {
         "text2video": KlingText2VideoInput,
         "image2video": KlingImage2VideoInput,
+        "image_generation": KlingImageInput,
     }
+    status_map = STATUS_MAP
     supports_cancel = False
+    sends_callbacks = True
     finds_by_job_id = True  # external_task_id: unique per account, queryable
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
@@ -63,7 +75,9 @@ class Kling:
         if request.callback_url:
             body["callback_url"] = request.callback_url
         with translate_transport_errors(Phase.SUBMIT, self.name):
-            response = http.post(self._url(channel, request.operation), json=body, headers=_auth(channel))
+            response = http.post(
+                self._url(channel, request.operation), json=body, headers=auth_headers(channel)
+            )
         envelope = _envelope(response)
         if envelope is not None and envelope.code == 0 and envelope.data and envelope.data.get("task_id"):
             return str(envelope.data["task_id"])
@@ -85,6 +99,12 @@ class Kling:
         # Kling resolves a query path id as task_id or as the external_task_id we sent.
         return self._query(http, channel, operation, job_id)
 
+    def cancel(self, http: httpx.Client, channel: Channel, task: TaskRef) -> None:
+        raise ProviderRejectedError("not_supported", "Kling has no way to cancel a task")
+
+    def download_headers(self, channel: Channel) -> Mapping[str, str]:
+        return {}  # Kling's result URLs are public CDN links
+
     def parse_callback(self, body: bytes) -> ProviderUpdate:
         try:
             task = KlingTask.model_validate(json.loads(body))
@@ -97,7 +117,7 @@ class Kling:
     ) -> ProviderUpdate | None:
         url = f"{self._url(channel, operation)}/{task_id}"
         with translate_transport_errors(Phase.QUERY, self.name):
-            response = http.get(url, headers=_auth(channel))
+            response = http.get(url, headers=auth_headers(channel))
         envelope = _envelope(response)
         if response.status_code == 404 or (envelope is not None and _is_not_found(envelope)):
             return None
@@ -116,8 +136,16 @@ class Kling:
         return f"{channel.base_url.rstrip('/')}{prefix}/v1/{family}"
 
 
-def _auth(channel: Channel) -> dict[str, str]:
-    return {"Authorization": f"Bearer {channel.api_key}"}
+JWT_LIFETIME_S = 1800
+
+
+def auth_headers(channel: Channel) -> dict[str, str]:
+    """CometAPI takes its key as a bearer token; Kling itself takes a short-lived HS256 JWT."""
+    if channel.mode != "vendor":
+        return {"Authorization": f"Bearer {channel.api_key}"}
+    now = int(time.time())
+    claims = {"iss": channel.api_key, "exp": now + JWT_LIFETIME_S, "nbf": now - 5}
+    return {"Authorization": f"Bearer {jwt.encode(claims, channel.secret_key, algorithm='HS256')}"}
 
 
 def _envelope(response: httpx.Response) -> KlingEnvelope | None:
@@ -147,9 +175,9 @@ def _update_from_task(task: KlingTask) -> ProviderUpdate:
     status = STATUS_MAP.get(task.task_status, UpstreamStatus.UNKNOWN)
     outputs: tuple[OutputRef, ...] = ()
     if task.task_result is not None:
-        outputs = tuple(OutputRef(v.url, "video/mp4") for v in task.task_result.videos) + tuple(
-            OutputRef(i.url, None) for i in task.task_result.images
-        )
+        outputs = tuple(
+            OutputRef(v.url, "video/mp4", label=f"video-{n}") for n, v in enumerate(task.task_result.videos)
+        ) + tuple(OutputRef(i.url, None, label=f"image-{n}") for n, i in enumerate(task.task_result.images))
     error_code = error_message = None
     if status is UpstreamStatus.FAILED:
         error_message = task.task_status_msg or "Kling reported the task failed"

@@ -34,6 +34,8 @@ class SimConfig(BaseModel):
     speed: float = Field(default=1.0, ge=0)  # multiplies every drawn dwell time
     seed: int | None = None
     api_key: str = "sk-simulator"
+    # Signs vendor-mode JWTs (Kling); a fake upstream's well-known value, not a secret.
+    secret_key: str = "simulator-secret-key-for-vendor-jwts"  # noqa: S105
     failure_rate: float = Field(default=0.0, ge=0, le=1)
     moderation_rate: float = Field(default=0.0, ge=0, le=1)
     submit_error_rate: float = Field(default=0.0, ge=0, le=1)

@@ -3,28 +3,35 @@ query routes, under `/kling/v1/...` and the vendor's own `/v1/...`, and Kling's 
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from schemas.kling import KlingImage2VideoInput, KlingText2VideoInput
+from schemas.kling import KlingImage2VideoInput, KlingImageInput, KlingText2VideoInput
+from workers.simulator import wire
 from workers.simulator.engine import DuplicateExternalIdError, Simulator, SubmitFault
 from workers.simulator.files import signed_url
 from workers.simulator.timeline import Dwell, NewTask, Phase, TaskRecord
 
 PROVIDER = "kling"
 DWELL = Dwell(submitted=(2.0, 10.0), processing=(20.0, 90.0))
-PREFIXES = ("/kling/v1/videos", "/v1/videos")
+PREFIXES = ("/kling/v1", "/v1")
+# Route path (family/name) -> operation, as the adapter names it.
+ROUTES = {
+    "videos/text2video": "text2video",
+    "videos/image2video": "image2video",
+    "images/generations": "image_generation",
+}
 INPUTS: Mapping[str, type[BaseModel]] = {
     "text2video": KlingText2VideoInput,
     "image2video": KlingImage2VideoInput,
+    "image_generation": KlingImageInput,
 }
 # Request fields about the task rather than the generation; the input models leave them out.
 TASK_FIELDS = ("model_name", "model", "callback_url", "external_task_id")
@@ -33,7 +40,6 @@ FAILURE_MESSAGES = {
     "fail": "internal generation error",
     "moderation": "Failure to pass the risk control system",
 }
-POLL_DISCONNECT_S = 0.05
 
 
 def task_status(task: TaskRecord, phase: Phase) -> str:
@@ -56,17 +62,30 @@ def task_object(sim: Simulator, task: TaskRecord, phase: Phase, base_url: str) -
     if phase is Phase.DONE:
         body["final_unit_deduction"] = _units(task) if status == "succeed" else "0"
     if status == "succeed":
-        video = {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"kling/{task.task_id}")),
-            "url": signed_url(sim, base_url, task.task_id, 0),
-            "duration": str(task.params.get("duration", "5")),
-        }
-        body["task_result"] = {"videos": [video]}
+        body["task_result"] = _result(sim, task, base_url)
     return body
+
+
+def _result(sim: Simulator, task: TaskRecord, base_url: str) -> dict[str, Any]:
+    if task.operation == "image_generation":
+        count = int(task.params.get("n", 1))
+        return {
+            "images": [
+                {"index": i, "url": signed_url(sim, base_url, task.task_id, i, "png")} for i in range(count)
+            ]
+        }
+    video = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"kling/{task.task_id}")),
+        "url": signed_url(sim, base_url, task.task_id, 0),
+        "duration": str(task.params.get("duration", "5")),
+    }
+    return {"videos": [video]}
 
 
 def _units(task: TaskRecord) -> str:
     # One unit per 5 s of standard-mode video; professional mode costs double.
+    if task.operation == "image_generation":
+        return str(task.params.get("n", 1))
     seconds = int(str(task.params.get("duration", "5")))
     return str(seconds // 5 * (2 if task.params.get("mode") == "pro" else 1))
 
@@ -76,8 +95,8 @@ def router_factory(sim: Simulator) -> APIRouter:
     routes = KlingRoutes(sim)
     router = APIRouter()
     for prefix in PREFIXES:
-        router.add_api_route(f"{prefix}/{{operation}}", routes.create, methods=["POST"])
-        router.add_api_route(f"{prefix}/{{operation}}/{{task_ref}}", routes.query, methods=["GET"])
+        router.add_api_route(f"{prefix}/{{family}}/{{name}}", routes.create, methods=["POST"])
+        router.add_api_route(f"{prefix}/{{family}}/{{name}}/{{task_ref}}", routes.query, methods=["GET"])
     return router
 
 
@@ -87,14 +106,15 @@ class KlingRoutes:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
 
-    async def create(self, operation: str, request: Request) -> JSONResponse:
+    async def create(self, family: str, name: str, request: Request) -> JSONResponse:
+        operation = ROUTES.get(f"{family}/{name}", f"{family}/{name}")
         sim = self.sim
-        await _latency(sim)
+        await wire.latency(sim)
         sim.count_attempt(PROVIDER)
         refusal = self._refuse_create(request, operation)
         if refusal is not None:
             return refusal
-        body = await _json_object(request)
+        body = await wire.json_object(request)
         problem = "body must be a JSON object" if body is None else _invalid(operation, body)
         if body is None or problem is not None:
             sim.reject(PROVIDER, "invalid_params")
@@ -103,11 +123,12 @@ class KlingRoutes:
             task = sim.create_task(_new_task(operation, body, request), render=self._callback_body)
         except DuplicateExternalIdError:
             return _error(400, 1201, "external_task_id already exists")
-        await _stall(request, sim.draw_stall())
+        await wire.stall(request, sim.draw_stall())
         return _ok(_created(task))
 
-    async def query(self, operation: str, task_ref: str, request: Request) -> JSONResponse:
-        await _latency(self.sim)
+    async def query(self, family: str, name: str, task_ref: str, request: Request) -> JSONResponse:
+        operation = ROUTES.get(f"{family}/{name}", f"{family}/{name}")
+        await wire.latency(self.sim)
         if not _authorized(self.sim, request):
             return _error(401, 1000, "Authentication failed")
         task = self.sim.lookup(PROVIDER, task_ref)
@@ -123,7 +144,7 @@ class KlingRoutes:
             return _error(401, 1000, "Authentication failed")
         if operation not in INPUTS:
             self.sim.reject(PROVIDER, "unknown_operation")
-            return _error(404, 1203, f"resource not exist: videos/{operation}")
+            return _error(404, 1203, f"resource not exist: {operation}")
         fault = self.sim.draw_submit_fault(PROVIDER)
         if fault is SubmitFault.RATE_LIMITED:
             return _error(429, 1302, "request rate too high", headers={"Retry-After": "1"})
@@ -135,6 +156,19 @@ class KlingRoutes:
         return task_object(self.sim, task, phase, task.base_url)
 
 
+def _authorized(sim: Simulator, request: Request) -> bool:
+    """CometAPI's routes take the key as a bearer token; the vendor's take an HS256 JWT whose issuer
+    is the access key, signed with the secret key."""
+    if request.url.path.startswith("/kling/"):
+        return wire.authorized(sim, request)
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    try:
+        claims = jwt.decode(token, sim.config.secret_key, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return False
+    return bool(claims.get("iss") == sim.config.api_key)
+
+
 def _created(task: TaskRecord) -> dict[str, Any]:
     created = task.entered_ms(Phase.QUEUED)
     return {
@@ -144,19 +178,6 @@ def _created(task: TaskRecord) -> dict[str, Any]:
         "created_at": created,
         "updated_at": created,
     }
-
-
-def _authorized(sim: Simulator, request: Request) -> bool:
-    given = request.headers.get("authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {sim.config.api_key}".encode())
-
-
-async def _json_object(request: Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _invalid(operation: str, body: Mapping[str, Any]) -> str | None:
@@ -182,18 +203,6 @@ def _new_task(operation: str, body: Mapping[str, Any], request: Request) -> NewT
         external_id=body.get("external_task_id") or None,
         callback_url=body.get("callback_url") or None,
     )
-
-
-async def _latency(sim: Simulator) -> None:
-    if sim.config.upstream_latency_s > 0:
-        await asyncio.sleep(sim.config.upstream_latency_s)
-
-
-async def _stall(request: Request, seconds: float) -> None:
-    """Hold an answer back; stop once the client gave up, so that shutdown is not held up."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not await request.is_disconnected():
-        await asyncio.sleep(min(POLL_DISCONNECT_S, max(0.0, deadline - time.monotonic())))
 
 
 def _ok(data: dict[str, Any]) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:35:09.464461
+Create Date: 2026-11-22 03:54:51.997840
 """
 
 from collections.abc import Sequence
@@ -75,6 +75,8 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=128), nullable=True),
         sa.Column("upstream_status", sa.String(length=64), nullable=True),
         sa.Column("pending_outputs", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("parent_job_id", sa.Uuid(), nullable=True),
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("submit_attempts", sa.Integer(), server_default="0", nullable=False),
@@ -98,6 +100,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["api_key_id"], ["api_keys.key_id"], name=op.f("fk_jobs_api_key_id_api_keys")
         ),
+        sa.ForeignKeyConstraint(["parent_job_id"], ["jobs.job_id"], name=op.f("fk_jobs_parent_job_id_jobs")),
         sa.PrimaryKeyConstraint("job_id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("callback_token", name=op.f("uq_jobs_callback_token")),
     )
@@ -168,6 +171,7 @@ def upgrade() -> None:
         sa.Column("content_type", sa.String(length=128), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(
             ["job_id"], ["jobs.job_id"], name=op.f("fk_job_outputs_job_id_jobs"), ondelete="CASCADE"

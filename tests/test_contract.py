@@ -1,0 +1,219 @@
+"""The contract every provider adapter keeps, checked against its simulator for each operation:
+submit, poll to success / failure / moderation, status-map completeness and error classes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from orchestrator import audit, storing, submission, tracking
+from orchestrator.db import Database
+from orchestrator.models import Job, JobOutput
+from orchestrator.settings import Settings
+from orchestrator.storage import build_storage
+from schemas.jobs import JobStatus
+from tests.conftest import Tenant
+from tests.factories import create_job
+from workers.providers import PROVIDERS
+from workers.providers.base import Channel, SubmitRequest, UpstreamStatus
+from workers.providers.errors import ProviderUnavailableError, SubmitOutcomeUnknownError
+from workers.simulator import Outcome, Simulator
+
+# Every status each provider documents (providers.md), and what it must mean to us.
+DOCUMENTED: dict[str, dict[str, UpstreamStatus]] = {
+    "kling": {
+        "submitted": UpstreamStatus.PENDING,
+        "processing": UpstreamStatus.RUNNING,
+        "succeed": UpstreamStatus.SUCCEEDED,
+        "failed": UpstreamStatus.FAILED,
+    },
+    "midjourney": {
+        "NOT_START": UpstreamStatus.PENDING,
+        "SUBMITTED": UpstreamStatus.PENDING,
+        "IN_PROGRESS": UpstreamStatus.RUNNING,
+        "MODAL": UpstreamStatus.ACTION_REQUIRED,
+        "SUCCESS": UpstreamStatus.SUCCEEDED,
+        "FAILURE": UpstreamStatus.FAILED,
+    },
+    "runway": {
+        "PENDING": UpstreamStatus.PENDING,
+        "THROTTLED": UpstreamStatus.PENDING,
+        "RUNNING": UpstreamStatus.RUNNING,
+        "SUCCEEDED": UpstreamStatus.SUCCEEDED,
+        "FAILED": UpstreamStatus.FAILED,
+        "CANCELLED": UpstreamStatus.FAILED,
+    },
+    "suno": {
+        "NOT_START": UpstreamStatus.PENDING,
+        "SUBMITTED": UpstreamStatus.PENDING,
+        "QUEUED": UpstreamStatus.PENDING,
+        "IN_PROGRESS": UpstreamStatus.RUNNING,
+        "SUCCESS": UpstreamStatus.SUCCEEDED,
+        "FAILURE": UpstreamStatus.FAILED,
+    },
+    "veo": {
+        "queued": UpstreamStatus.PENDING,
+        "in_progress": UpstreamStatus.RUNNING,
+        "completed": UpstreamStatus.SUCCEEDED,
+        "failed": UpstreamStatus.FAILED,
+    },
+}
+
+
+def example(model: type[BaseModel]) -> dict[str, Any] | None:
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    return dict(examples[0]) if isinstance(examples, list) and examples else None
+
+
+def standalone_operations() -> list[tuple[str, str]]:
+    """(provider, operation) pairs a job can be created for from its example alone."""
+    pairs = []
+    for name, provider in PROVIDERS.items():
+        for operation, model in provider.operations.items():
+            sample = example(model)
+            if sample is not None and "parent_job_id" not in model.model_fields:
+                pairs.append((name, operation))
+    return pairs
+
+
+def first_model(prices_models: list[str]) -> str:
+    assert prices_models, "every operation needs at least one priced model"
+    return prices_models[0]
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5.0) as client:
+        yield client
+
+
+def create(db: Database, tenant: Tenant, settings: Settings, provider: str, operation: str) -> uuid.UUID:
+    from orchestrator.pricing import load_price_table
+
+    model = first_model(load_price_table(settings.prices_path).models(provider, operation))
+    sample = example(PROVIDERS[provider].operations[operation])
+    return create_job(db, tenant, settings, provider=provider, operation=operation, model=model, input=sample)
+
+
+def run(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> Job:
+    assert submission.submit(db, http, settings, job_id) in {JobStatus.SUBMITTED, JobStatus.STORING}
+    for _ in range(60):
+        for stored_id in tracking.poll(db, http, settings, [job_id]):
+            storing.store(db, http, build_storage(settings), settings, stored_id)
+        with db.transaction() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            if job.state == JobStatus.STORING:
+                storing.store(db, http, build_storage(settings), settings, job_id)
+                continue
+            if JobStatus(job.state).is_terminal:
+                return job
+    pytest.fail("job never ended")
+
+
+def test_contract_every_provider_documents_its_statuses() -> None:
+    assert set(PROVIDERS) <= set(DOCUMENTED)
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_contract_every_documented_status_is_mapped(provider: str) -> None:
+    status_map = PROVIDERS[provider].status_map
+    for raw, expected in DOCUMENTED[provider].items():
+        assert status_map.get(raw) is expected, f"{provider} status {raw!r}"
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_contract_every_operation_has_an_example_and_a_price(
+    provider: str, make_settings: Callable[..., Settings]
+) -> None:
+    from orchestrator.pricing import load_price_table
+
+    prices = load_price_table(make_settings().prices_path)
+    for operation, model in PROVIDERS[provider].operations.items():
+        assert example(model) is not None, f"{provider}.{operation} input has no example"
+        assert prices.models(provider, operation), f"{provider}.{operation} has no price"
+
+
+@pytest.mark.parametrize(("provider", "operation"), standalone_operations())
+@pytest.mark.parametrize("fate", ["succeed", "fail", "moderation"])
+def test_contract_submit_and_poll_to_the_end(
+    provider: str,
+    operation: str,
+    fate: str,
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    simulator.script(provider, [Outcome(result=fate)])  # type: ignore[arg-type]
+    settings = make_settings()
+    job = run(db, http, settings, create(db, tenant, settings, provider, operation))
+    with db.transaction() as session:
+        outputs = session.query(JobOutput).filter(JobOutput.job_id == job.job_id).all()
+        assert audit.find_breaches(session) == []
+    if fate == "succeed":
+        assert job.state == "succeeded", (job.error_code, job.error_message)
+        assert job.charged == job.price
+        assert outputs
+        assert all(output.size_bytes > 0 and len(output.sha256) == 64 for output in outputs)
+    else:
+        assert job.state == "failed"
+        assert job.charged == 0
+        assert job.error_code == ("moderation_blocked" if fate == "moderation" else "upstream_failed")
+        assert job.error_message
+
+
+@pytest.mark.parametrize(("provider", "operation"), standalone_operations())
+@pytest.mark.parametrize(
+    ("knob", "error"),
+    [
+        ("rate_limit_rate", ProviderUnavailableError),
+        ("submit_error_rate", ProviderUnavailableError),
+        ("read_timeout_rate", SubmitOutcomeUnknownError),
+    ],
+)
+def test_contract_transient_and_ambiguous_submit_errors(
+    provider: str, operation: str, knob: str, error: type[Exception], simulator: Simulator, simulator_url: str
+) -> None:
+    simulator.configure(**{knob: 1.0, "stall_s": 3.0})
+    sample = example(PROVIDERS[provider].operations[operation])
+    assert sample is not None
+    channel = Channel("test", simulator_url, api_key=simulator.config.api_key)
+    request = SubmitRequest(job_id=str(uuid.uuid4()), operation=operation, model="any", input=sample)
+    with httpx.Client(timeout=0.5) as http, pytest.raises(error):
+        PROVIDERS[provider].submit(http, channel, request)
+    expected_creates = 1 if knob == "read_timeout_rate" else 0
+    assert simulator.stats()[provider].creates == expected_creates
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_contract_unknown_status_keeps_the_job_waiting(
+    provider: str, db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
+) -> None:
+    from datetime import UTC, datetime
+
+    from orchestrator.lifecycle import Change, advance
+    from workers.providers.base import ProviderUpdate
+
+    settings = make_settings()
+    operation = next(iter(PROVIDERS[provider].operations))
+    if (provider, operation) not in standalone_operations():
+        pytest.skip("needs a parent job")
+    job_id = create(db, tenant, settings, provider, operation)
+    with db.transaction() as session:
+        advance(session, job_id, JobStatus.QUEUED, Change(JobStatus.SUBMITTING))
+        advance(session, job_id, JobStatus.SUBMITTING, Change(JobStatus.RUNNING))
+        report = ProviderUpdate(status=UpstreamStatus.UNKNOWN, raw_status="SOMETHING_NEW")
+        assert tracking.apply_update(session, settings, job_id, report) is None
+        job = session.get(Job, job_id)
+        assert job is not None
+        assert job.state == "running"
+        assert job.next_check_at is not None
+        assert job.next_check_at > datetime.now(UTC)
