@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,16 +61,29 @@ def validate_input(input_model: type[BaseModel], raw: dict[str, Any]) -> dict[st
     return parsed.model_dump(mode="json", exclude_none=True)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """How a job came in: the route family whose shape its webhooks speak, and the client's own id."""
+
+    api_format: str = "unified"
+    client_reference: str | None = None
+
+
+UNIFIED = Origin()
+
+
 def create_job(
     session: Session,
     principal: Principal,
     request: JobCreate,
     prices: PriceTable,
     settings: Settings,
+    origin: Origin = UNIFIED,
 ) -> uuid.UUID:
     """Insert the job, its first timeline entry and its hold, all in the caller's transaction."""
     _, input_model = resolve_provider(request.provider, request.operation)
     job_input = validate_input(input_model, request.input)
+    parent_job_id = _parent_of(session, principal.account_id, request.provider, job_input)
     price = prices.quote(
         request.provider,
         request.operation,
@@ -91,6 +105,9 @@ def create_job(
             metadata=request.metadata,
             callback_url=request.callback_url,
             callback_token=new_token(),
+            api_format=origin.api_format,
+            client_reference=origin.client_reference,
+            parent_job_id=parent_job_id,
             state=JobStatus.QUEUED.value,
             price=price,
             event_seq=1,
@@ -112,6 +129,26 @@ def create_job(
     if request.callback_url:
         outbox.record(session, job_id, principal.account_id, JobStatus.QUEUED, 1)
     return job_id
+
+
+def _parent_of(
+    session: Session, account_id: uuid.UUID, provider: str, job_input: dict[str, Any]
+) -> uuid.UUID | None:
+    """The job a follow-up acts on (a Midjourney action's parent): the tenant's own, succeeded job."""
+    raw = job_input.get("parent_job_id")
+    if raw is None:
+        return None
+    try:
+        parent = find_job(session, account_id, uuid.UUID(str(raw)))
+    except (ValueError, JobNotFoundError):
+        raise InvalidRequestError(f"no job {raw} in this account", field="input.parent_job_id") from None
+    if parent.provider != provider or parent.state != JobStatus.SUCCEEDED:
+        raise InvalidRequestError(
+            f"the parent job must be a succeeded {provider} job; "
+            f"it is a {parent.state} {parent.provider} job",
+            field="input.parent_job_id",
+        )
+    return parent.job_id
 
 
 def find_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:

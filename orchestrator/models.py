@@ -80,6 +80,12 @@ class Job(Base):
         Index("ix_jobs_account_id_job_id", "account_id", "job_id"),
         Index("ix_jobs_next_check_at", "next_check_at", postgresql_where=text(NON_TERMINAL_SQL)),
         Index("ix_jobs_provider_external_id", "provider", "external_id"),
+        Index(
+            "ix_jobs_account_id_client_reference",
+            "account_id",
+            "client_reference",
+            postgresql_where=text("client_reference IS NOT NULL"),
+        ),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
         CheckConstraint("price >= 0 AND charged >= 0", name="amounts_not_negative"),
     )
@@ -93,6 +99,10 @@ class Job(Base):
     input: Mapped[dict[str, Any]]
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
     callback_url: Mapped[str | None] = mapped_column(Text)
+    # The route family a job came in through ("unified", "kling", "midjourney", ...): its webhooks
+    # speak that shape. `client_reference` is the client's own id for it (Kling external_task_id).
+    api_format: Mapped[str] = mapped_column(String(16), server_default="unified")
+    client_reference: Mapped[str | None] = mapped_column(String(255))
     callback_token: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16))
     progress: Mapped[int] = mapped_column(SmallInteger, server_default="0")

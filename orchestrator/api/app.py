@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.api import routes_account, routes_callbacks, routes_files, routes_health, routes_jobs
+from orchestrator.api.compat import kling as kling_compat
 from orchestrator.api.context import AppContext
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.db import Database, ensure_schema_current
@@ -78,6 +79,6 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for module in (routes_jobs, routes_account, routes_files, routes_callbacks, routes_health):
+    for module in (routes_jobs, routes_account, routes_files, routes_callbacks, routes_health, kling_compat):
         app.include_router(module.router)
     return app

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from orchestrator import idempotency, jobs, messaging
+from orchestrator import jobs, models
+from orchestrator.api import intake
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.errors import JobNotFoundError
 from orchestrator.views import event_view, job_view
@@ -40,25 +42,12 @@ def create_job(
     context: Context,
     caller: Caller,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> Job | JSONResponse:
-    fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
-    key = idempotency.validate_key(idempotency_key) if idempotency_key is not None else None
-    with context.db.transaction() as session:
-        if key is not None:
-            stored = idempotency.claim(session, caller.account_id, key, fingerprint)
-            if stored is not None:
-                return JSONResponse(
-                    stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
-                )
-        job_id = jobs.create_job(session, caller, body, context.prices, context.settings)
-        job, outputs = jobs.get_job(session, caller.account_id, job_id)
+) -> JSONResponse:
+    def render(job: models.Job, outputs: Sequence[models.JobOutput]) -> tuple[int, dict[str, Any]]:
         view = job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
-        if key is not None:
-            response = idempotency.StoredResponse(202, view.model_dump(mode="json"))
-            idempotency.remember(session, caller.account_id, key, fingerprint, job_id, response)
-    # After commit: if this publish is lost, the sweep dispatches the job when next_check_at comes.
-    context.dispatcher.send(messaging.submit_task(body.provider), [str(job_id)])
-    return view
+        return 202, view.model_dump(mode="json")
+
+    return intake.accept(context, caller, body, render, idempotency_key=idempotency_key).response()
 
 
 @router.get("", response_model=JobPage, summary="List your jobs, newest first")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:54:51.997840
+Create Date: 2026-11-22 03:58:08.715113
 """
 
 from collections.abc import Sequence
@@ -66,6 +66,8 @@ def upgrade() -> None:
         sa.Column("input", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("metadata", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("callback_url", sa.Text(), nullable=True),
+        sa.Column("api_format", sa.String(length=16), server_default="unified", nullable=False),
+        sa.Column("client_reference", sa.String(length=255), nullable=True),
         sa.Column("callback_token", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("progress", sa.SmallInteger(), server_default="0", nullable=False),
@@ -103,6 +105,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["parent_job_id"], ["jobs.job_id"], name=op.f("fk_jobs_parent_job_id_jobs")),
         sa.PrimaryKeyConstraint("job_id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("callback_token", name=op.f("uq_jobs_callback_token")),
+    )
+    op.create_index(
+        "ix_jobs_account_id_client_reference",
+        "jobs",
+        ["account_id", "client_reference"],
+        unique=False,
+        postgresql_where=sa.text("client_reference IS NOT NULL"),
     )
     op.create_index("ix_jobs_account_id_job_id", "jobs", ["account_id", "job_id"], unique=False)
     op.create_index(
@@ -273,6 +282,11 @@ def downgrade() -> None:
         ),
     )
     op.drop_index("ix_jobs_account_id_job_id", table_name="jobs")
+    op.drop_index(
+        "ix_jobs_account_id_client_reference",
+        table_name="jobs",
+        postgresql_where=sa.text("client_reference IS NOT NULL"),
+    )
     op.drop_table("jobs")
     op.drop_index(op.f("ix_api_keys_account_id"), table_name="api_keys")
     op.drop_table("api_keys")

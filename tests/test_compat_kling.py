@@ -1,0 +1,125 @@
+"""Kling-compatible routes: Kling's own bodies and envelopes in, Kling task objects out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import httpx
+from fastapi.testclient import TestClient
+
+from orchestrator import storing, submission, tracking
+from orchestrator.db import Database
+from orchestrator.settings import Settings
+from orchestrator.storage import build_storage
+from schemas.kling import KlingEnvelope, KlingTask
+from tests.conftest import Tenant
+from workers.simulator import Outcome, Simulator
+
+T2V = "/kling/v1/videos/text2video"
+
+
+def drive(db: Database, settings: Settings, job_id: uuid.UUID) -> None:
+    """Do what the workers would, to the end."""
+    with httpx.Client() as http:
+        submission.submit(db, http, settings, job_id)
+        for _ in range(10):
+            for stored in tracking.poll(db, http, settings, [job_id]):
+                storing.store(db, http, build_storage(settings), settings, stored)
+
+
+def test_compat_kling_create_and_fetch_in_klings_shape(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    body = {
+        "model_name": "kling-v1-6",
+        "prompt": "a paper boat",
+        "duration": "5",
+        "external_task_id": "order-77",
+    }
+    created = api.post(T2V, json=body, headers=tenant.headers)
+    assert created.status_code == 200
+    envelope = KlingEnvelope.model_validate(created.json())
+    assert (envelope.code, envelope.message) == (0, "SUCCEED")
+    assert envelope.data is not None
+    task = KlingTask.model_validate(envelope.data)
+    assert task.task_status == "submitted"
+    assert task.task_info is not None
+    assert task.task_info.external_task_id == "order-77"
+    assert isinstance(envelope.data["created_at"], int)
+    assert envelope.data["created_at"] > 1_700_000_000_000  # milliseconds, as Kling sends them
+
+    drive(db, make_settings(), uuid.UUID(task.task_id))
+    for reference in (task.task_id, "order-77"):
+        fetched = api.get(f"{T2V}/{reference}", headers=tenant.headers).json()
+        done = KlingTask.model_validate(fetched["data"])
+        assert done.task_status == "succeed"
+        assert done.task_result is not None
+        [video] = done.task_result.videos
+        public = make_settings().public_base_url
+        assert video.url.startswith(f"{public}/v1/files/")  # ours, not the upstream's
+        download = api.get(video.url.removeprefix(public))
+        assert download.status_code == 200
+        assert download.headers["content-type"] == "video/mp4"
+    assert api.get("/v1/account", headers=tenant.headers).json()["held"] == 0
+
+
+def test_compat_kling_failure_reads_like_klings(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    simulator.script("kling", [Outcome(result="moderation")])
+    created = api.post(T2V, json={"prompt": "something", "model_name": "kling-v1-6"}, headers=tenant.headers)
+    task_id = created.json()["data"]["task_id"]
+    drive(db, make_settings(), uuid.UUID(task_id))
+    failed = api.get(f"{T2V}/{task_id}", headers=tenant.headers).json()["data"]
+    assert failed["task_status"] == "failed"
+    assert "risk control" in failed["task_status_msg"]
+    assert "task_result" not in failed
+    assert api.get("/v1/account", headers=tenant.headers).json()["held"] == 0
+
+
+def test_compat_kling_images_generations(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    created = api.post(
+        "/kling/v1/images/generations",
+        json={"model_name": "kling-v1", "prompt": "a fox", "n": 2},
+        headers=tenant.headers,
+    )
+    assert created.status_code == 200, created.text
+    task_id = created.json()["data"]["task_id"]
+    drive(db, make_settings(), uuid.UUID(task_id))
+    done = api.get(f"/kling/v1/images/generations/{task_id}", headers=tenant.headers).json()["data"]
+    assert [image["index"] for image in done["task_result"]["images"]] == [0, 1]
+    assert api.get(f"{T2V}/{task_id}", headers=tenant.headers).status_code == 404  # not a video task
+
+
+def test_compat_kling_errors_come_in_klings_envelope(
+    api: TestClient, make_tenant: Callable[..., Tenant], simulator: Simulator
+) -> None:
+    rich, poor = make_tenant(name="rich"), make_tenant(name="poor", credits=1)
+    missing = api.post(T2V, json={"model_name": "kling-v1-6"}, headers=rich.headers)
+    assert missing.status_code == 422
+    assert missing.json()["code"] == 1201
+    assert missing.json()["message"].startswith("prompt:")
+    unauthenticated = api.post(T2V, json={"prompt": "x"})
+    assert (unauthenticated.status_code, unauthenticated.json()["code"]) == (401, 1000)
+    broke = api.post(T2V, json={"prompt": "x", "model_name": "kling-v1-6"}, headers=poor.headers)
+    assert (broke.status_code, broke.json()["code"]) == (402, 1101)
+    task_id = api.post(T2V, json={"prompt": "x", "model_name": "kling-v1-6"}, headers=rich.headers).json()[
+        "data"
+    ]["task_id"]
+    foreign = api.get(f"{T2V}/{task_id}", headers=poor.headers)
+    assert (foreign.status_code, foreign.json()["code"]) == (404, 1203)
