@@ -206,12 +206,15 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         raise InvalidRequestError("cursor is not one this API returned", field="cursor") from exc
 
 
-def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> None:
-    """Cancel and release the hold, while nothing upstream is running that cannot be stopped."""
+def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Cancel and release the hold, while nothing upstream is running that cannot be stopped.
+
+    Returns True when an upstream task must now be told to stop (after the caller commits).
+    """
     job = find_job(session, account_id, job_id)
     state = JobStatus(job.state)
     if state is JobStatus.CANCELLED:
-        return
+        return False
     if state.is_terminal:
         raise JobNotCancellableError(f"the job already ended as {state}")
     provider = PROVIDERS[job.provider]
@@ -232,6 +235,7 @@ def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> No
     )
     if lifecycle.advance(session, job_id, state, change) is None:
         raise JobNotCancellableError("the job changed state while cancelling; fetch it and try again")
+    return job.external_id is not None and state in {JobStatus.SUBMITTED, JobStatus.RUNNING}
 
 
 def list_events(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> Sequence[JobEvent]:

@@ -33,10 +33,14 @@ def poll_task(provider: str) -> str:
     return f"{provider}.poll"
 
 
+def cancel_task(provider: str) -> str:
+    return f"{provider}.cancel"
+
+
 def queue_of(task_name: str) -> str:
-    """Reconciling an ambiguous submit shares the provider's submit queue; every other task has its own."""
+    """Reconciling and cancelling share the provider's submit queue; every other task has its own."""
     provider, _, action = task_name.partition(".")
-    return f"{provider}.submit" if action == "reconcile" else task_name
+    return f"{provider}.submit" if action in {"reconcile", "cancel"} else task_name
 
 
 def celery_settings(broker_url: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from orchestrator.schedule import after, at_most, poll_delay, retry_delay
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
 from workers.providers import PROVIDERS
-from workers.providers.base import SubmitRequest
+from workers.providers.base import SubmitRequest, TaskRef
 from workers.providers.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
@@ -32,24 +32,28 @@ from workers.providers.errors import (
 
 log = logging.getLogger(__name__)
 S = JobStatus
+CONTINUATION_KEY = "modal"  # where a job's continuation input lives, see jobs.continue_job
 
 
 def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> JobStatus | None:
     """Send one queued job upstream; returns the state it ended in, None if it was not queued."""
     with db.transaction() as session:
         job = _claim(session, job_id, settings)
+        parent_external_id = _parent_external_id(session, job) if job else None
     if job is None:
         return None
     provider = PROVIDERS[job.provider]
     channel = channel_for(settings, job.provider, job.channel)
+    wants_callbacks = settings.upstream_callbacks and provider.sends_callbacks
     request = SubmitRequest(
         job_id=str(job.job_id),
         operation=job.operation,
         model=job.model,
         input=job.input,
         callback_url=upstream_callback_url(settings, job.provider, job.callback_token)
-        if settings.upstream_callbacks
+        if wants_callbacks
         else None,
+        parent_external_id=parent_external_id,
     )
     try:
         external_id = provider.submit(http, channel, request)
@@ -116,6 +120,16 @@ def _settle_not_found(session: Session, settings: Settings, job: Job) -> JobStat
     return S.QUEUED if advance(session, job.job_id, S.SUBMITTING, change) else None
 
 
+def _parent_external_id(session: Session, job: Job) -> str | None:
+    """The upstream task a follow-up acts on: the job's own when it continues after a modal step,
+    else its parent's (a Midjourney action)."""
+    if CONTINUATION_KEY in job.input:
+        return job.external_id
+    if job.parent_job_id is None:
+        return None
+    return session.execute(select(Job.external_id).where(Job.job_id == job.parent_job_id)).scalar()
+
+
 def _claim(session: Session, job_id: uuid.UUID, settings: Settings) -> Job | None:
     provider = session.execute(
         select(Job.provider).where(Job.job_id == job_id, Job.state == S.QUEUED.value)
@@ -175,3 +189,16 @@ def _await_deadline(db: Database, job: Job) -> JobStatus | None:
 def _reschedule(session: Session, job: Job, delay: float) -> None:
     when = at_most(after(datetime.now(UTC), delay), job.deadline_at)
     session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=when))
+
+
+def cancel_upstream(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> bool:
+    """Tell the provider to stop a job that was cancelled here; True when it was asked to."""
+    with db.transaction() as session:
+        job = session.execute(
+            select(Job).where(Job.job_id == job_id, Job.state == S.CANCELLED.value)
+        ).scalar()
+    if job is None or job.external_id is None or not PROVIDERS[job.provider].supports_cancel:
+        return False
+    task = TaskRef(job_id=str(job.job_id), operation=job.operation, external_id=job.external_id)
+    PROVIDERS[job.provider].cancel(http, channel_for(settings, job.provider, job.channel), task)
+    return True

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from orchestrator import messaging, storing, submission, sweeping, tracking
 from workers.celery_app import app
 from workers.providers import PROVIDERS
+from workers.providers.errors import ProviderUnavailableError
 from workers.runtime import runtime
 
 
@@ -29,6 +31,13 @@ def reconcile_jobs(job_ids: list[str]) -> None:
     rt = runtime()
     for job_id in _uuids(job_ids):
         submission.reconcile(rt.db, rt.http, rt.settings, job_id)
+
+
+def cancel_jobs(job_ids: list[str]) -> None:
+    """Best effort: the job is already cancelled and released; this only stops the upstream work."""
+    rt = runtime()
+    for job_id in _uuids(job_ids):
+        submission.cancel_upstream(rt.db, rt.http, rt.settings, job_id)
 
 
 def poll_jobs(job_ids: list[str]) -> None:
@@ -51,11 +60,20 @@ def sweep() -> None:
     sweeping.sweep(rt.db, rt.dispatcher, rt.settings)
 
 
-def _register(name: str, body: Callable[[list[str]], None]) -> None:
-    app.task(name=name)(body)
+def _register(name: str, body: Callable[[list[str]], None], **options: Any) -> None:
+    app.task(name=name, **options)(body)
 
 
 for _provider in PROVIDERS:
     _register(messaging.submit_task(_provider), submit_jobs)
     _register(messaging.reconcile_task(_provider), reconcile_jobs)
     _register(messaging.poll_task(_provider), poll_jobs)
+    # A refused or unreachable upstream cancel is retried a few times, minutes apart at most.
+    _register(
+        messaging.cancel_task(_provider),
+        cancel_jobs,
+        autoretry_for=(ProviderUnavailableError,),
+        max_retries=3,
+        retry_backoff=5,
+        retry_backoff_max=120,
+    )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from orchestrator import jobs, models
+from orchestrator import jobs, messaging, models
 from orchestrator.api import intake
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.errors import JobNotFoundError
@@ -79,8 +79,11 @@ def get_job(job_id: str, context: Context, caller: Caller) -> Job:
 def cancel_job(job_id: str, context: Context, caller: Caller) -> Job:
     parsed = parse_job_id(job_id)
     with context.db.transaction() as session:
-        jobs.cancel_job(session, caller.account_id, parsed)
-    return _view(context, caller.account_id, parsed)
+        stop_upstream = jobs.cancel_job(session, caller.account_id, parsed)
+    view = _view(context, caller.account_id, parsed)
+    if stop_upstream:
+        context.dispatcher.send(messaging.cancel_task(view.provider), [job_id])
+    return view
 
 
 @router.get("/{job_id}/events", response_model=JobEventList, summary="The job's timeline")
