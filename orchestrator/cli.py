@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -206,6 +206,33 @@ def accounts_revoke_key(prefix: str) -> None:
         revoked = accounts_.revoke_key(session, prefix)
     click.echo(f"revoked {prefix}" if revoked else f"no live key {prefix}")
     sys.exit(0 if revoked else 1)
+
+
+@main.group()
+def webhook() -> None:
+    """Tenant webhooks."""
+
+
+@webhook.command("verify")
+@click.option("--secret", required=True, envvar="GENRELAY_WEBHOOK_SECRET", help="Your whsec_... secret.")
+@click.option("--id", "message_id", required=True, help="The webhook-id header.")
+@click.option("--timestamp", required=True, help="The webhook-timestamp header.")
+@click.option("--signature", required=True, help="The webhook-signature header.")
+@click.argument("body", type=click.File("rb"), default="-")
+def webhook_verify(
+    secret: str, message_id: str, timestamp: str, signature: str, body: BinaryIO
+) -> None:
+    """Check a webhook the way a receiver should: BODY is the raw request body (default: stdin)."""
+    from standardwebhooks import Webhook  # noqa: PLC0415
+    from standardwebhooks.webhooks import WebhookVerificationError  # noqa: PLC0415
+
+    headers = {"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+    try:
+        Webhook(secret).verify(body.read(), headers)
+    except WebhookVerificationError as exc:
+        click.echo(f"invalid: {exc}", err=True)
+        sys.exit(1)
+    click.echo("valid: the body was signed with this secret and is fresh")
 
 
 @main.command()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -17,8 +18,15 @@ from orchestrator.errors import SchemaNotCurrentError
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+CommitHook = Callable[[dict[str, Any]], None]
+
+
 class Database:
-    """One engine and its session factory. Use-cases open transactions through `transaction()`."""
+    """One engine and its session factory. Use-cases open transactions through `transaction()`.
+
+    Code inside a transaction can leave notes in `session.info` (e.g. the webhook events it
+    recorded); commit hooks see them once the transaction has committed, never before.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -26,12 +34,21 @@ class Database:
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._commit_hooks: list[CommitHook] = []
+
+    def on_commit(self, hook: CommitHook) -> None:
+        self._commit_hooks.append(hook)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        with self._sessions() as session:
+            with session.begin():
+                yield session
+            notes = dict(session.info)
+        if notes:
+            for hook in self._commit_hooks:
+                hook(notes)
 
     def dispose(self) -> None:
         self.engine.dispose()

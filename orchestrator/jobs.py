@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from orchestrator import ledger, lifecycle, outbox
+from orchestrator import egress, ledger, lifecycle, outbox
 from orchestrator.accounts import Principal
 from orchestrator.errors import (
     InvalidInputError,
@@ -84,6 +84,8 @@ def create_job(
     _, input_model = resolve_provider(request.provider, request.operation)
     job_input = validate_input(input_model, request.input)
     parent_job_id = _parent_of(session, principal.account_id, request.provider, job_input)
+    if request.callback_url:
+        egress.resolve(request.callback_url, settings.webhook_allowlist)  # refuses internal targets
     price = prices.quote(
         request.provider,
         request.operation,
@@ -127,7 +129,7 @@ def create_job(
     )
     ledger.reserve(session, principal.account_id, job_id, price)
     if request.callback_url:
-        outbox.record(session, job_id, principal.account_id, JobStatus.QUEUED, 1)
+        outbox.record_state(session, job_id, JobStatus.QUEUED)
     return job_id
 
 

@@ -119,7 +119,7 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
     elif change.to in _ENDINGS:
         ledger.release(session, job_id)
     if row.callback_url:
-        outbox.record(session, job_id, row.account_id, change.to, row.event_seq)
+        outbox.record_state(session, job_id, change.to)
     return Transition(job_id, expected, change.to, row.event_seq)
 
 
@@ -130,4 +130,7 @@ def record_progress(session: Session, job_id: uuid.UUID, state: JobStatus, progr
         .where(Job.job_id == job_id, Job.state == state.value, Job.progress < progress)
         .values(progress=progress, updated_at=func.now())
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    outbox.record_progress(session, job_id, progress)
+    return True

@@ -43,14 +43,17 @@ def queue_of(task_name: str) -> str:
     return f"{provider}.submit" if action in {"reconcile", "cancel"} else task_name
 
 
-def celery_settings(broker_url: str) -> dict[str, Any]:
+def celery_settings(broker_url: str, key_prefix: str = "") -> dict[str, Any]:
     """Settings every Celery app on this broker must share (the shortest visibility timeout wins)."""
+    transport: dict[str, Any] = {"visibility_timeout": 300}
+    if key_prefix:
+        transport["global_keyprefix"] = key_prefix
     return {
         "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_pool_acquire_timeout": 5.0,
         # Tasks are seconds long; an unacked message comes back after this if its worker vanished.
-        "broker_transport_options": {"visibility_timeout": 300},
+        "broker_transport_options": transport,
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
@@ -66,9 +69,9 @@ def batches(ids: Sequence[str], size: int = MAX_IDS_PER_MESSAGE) -> Iterable[lis
 class Dispatcher:
     """Publishes id lists to named tasks. Never raises: a lost publish is recovered by the sweep."""
 
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, key_prefix: str = "") -> None:
         self._app = Celery("genrelay-dispatch", set_as_current=False)
-        self._app.conf.update(celery_settings(broker_url))
+        self._app.conf.update(celery_settings(broker_url, key_prefix))
 
     def send(self, task_name: str, ids: Sequence[str]) -> bool:
         sent = True

@@ -121,6 +121,8 @@ class Job(Base):
     store_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     poll_count: Mapped[int] = mapped_column(Integer, server_default="0")
     callback_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    notified_progress: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    webhook_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     dispatch_count: Mapped[int] = mapped_column(Integer, server_default="0")
     event_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     next_check_at: Mapped[datetime | None]
@@ -201,16 +203,15 @@ class LedgerEntry(Base):
 
 
 class OutboxEvent(Base):
-    """A tenant-facing event, written in the transaction of the change it reports."""
+    """A tenant-facing event, written in the transaction of the change it reports, and its delivery:
+    `pending` until a 2xx, then `delivered`; `dead` once the retry schedule is spent, `disabled` when
+    its endpoint answered 410."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("job_id", "sequence"),
-        Index(
-            "ix_outbox_next_attempt_at",
-            "next_attempt_at",
-            postgresql_where=text("state = 'pending'"),
-        ),
+        Index("ix_outbox_next_attempt_at", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+        CheckConstraint("state IN ('pending','delivered','dead','disabled')", name="state_known"),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -218,11 +219,52 @@ class OutboxEvent(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.account_id"))
     event_type: Mapped[str] = mapped_column(String(32))
     sequence: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    # The job as it was when the event happened; result links are minted at each attempt.
+    snapshot: Mapped[dict[str, Any]]
     state: Mapped[str] = mapped_column(String(16), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = _now()
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     delivered_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """One try at delivering an event: what the receiver answered, and how fast."""
+
+    __tablename__ = "webhook_attempts"
+
+    attempt_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("outbox.event_id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class WebhookSecret(Base):
+    """An account's signing secrets: the newest signs, and during a rotation the previous one too."""
+
+    __tablename__ = "webhook_secrets"
+
+    secret_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.account_id"), index=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime | None]
+
+
+class DisabledEndpoint(Base):
+    """A receiver URL that answered 410 Gone: nothing more is sent there."""
+
+    __tablename__ = "disabled_endpoints"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    disabled_at: Mapped[datetime] = _now()
 
 
 class IdempotencyKey(Base):

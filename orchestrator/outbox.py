@@ -1,15 +1,22 @@
-"""Tenant-facing events, written in the same transaction as the state change they report."""
+"""Tenant-facing events: recorded in the same transaction as the change they report, with a snapshot
+of the job at that moment and a per-job sequence number; delivered by `webhooks`."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session
 
 from orchestrator.ids import new_uuid7
-from orchestrator.models import OutboxEvent
+from orchestrator.models import Job, OutboxEvent
+from orchestrator.views import job_snapshot
 from schemas.jobs import JobStatus
+
+NEW_EVENTS = "webhook_events"  # session.info key: events to dispatch once the transaction commits
+DISPATCH_LEASE = timedelta(seconds=60)  # the sweep re-dispatches an event whose first send was lost
+PROGRESS_STEP = 20  # job.progress goes out when progress has risen this much since the last one
 
 EVENT_TYPES: dict[JobStatus, str] = {
     JobStatus.QUEUED: "job.queued",
@@ -22,21 +29,51 @@ EVENT_TYPES: dict[JobStatus, str] = {
 }
 
 
-def record(
-    session: Session, job_id: uuid.UUID, account_id: uuid.UUID, state: JobStatus, sequence: int
-) -> uuid.UUID | None:
-    """Queue the event for `state`, if tenants hear about that state at all."""
+def record_state(session: Session, job_id: uuid.UUID, state: JobStatus) -> uuid.UUID | None:
+    """Queue the event for a job entering `state`, if tenants hear about that state at all."""
     event_type = EVENT_TYPES.get(state)
-    if event_type is None:
+    return record(session, job_id, event_type) if event_type else None
+
+
+def record_progress(session: Session, job_id: uuid.UUID, progress: int) -> uuid.UUID | None:
+    """Queue a `job.progress` event, throttled to one per PROGRESS_STEP points of progress."""
+    claimed = session.execute(
+        update(Job)
+        .where(
+            Job.job_id == job_id,
+            Job.callback_url.is_not(None),
+            Job.notified_progress <= progress - PROGRESS_STEP,
+        )
+        .values(notified_progress=progress)
+        .returning(Job.job_id)
+    ).first()
+    return record(session, job_id, "job.progress") if claimed else None
+
+
+def record(session: Session, job_id: uuid.UUID, event_type: str) -> uuid.UUID | None:
+    row = session.execute(
+        update(Job)
+        .where(Job.job_id == job_id, Job.callback_url.is_not(None))
+        .values(webhook_seq=Job.webhook_seq + 1)
+        .returning(Job.webhook_seq)
+    ).first()
+    if row is None:
+        return None  # no callback_url: nobody to tell
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.callback_url is None:
         return None
     event_id = new_uuid7()
     session.execute(
         insert(OutboxEvent).values(
             event_id=event_id,
             job_id=job_id,
-            account_id=account_id,
+            account_id=job.account_id,
             event_type=event_type,
-            sequence=sequence,
+            sequence=row.webhook_seq,
+            url=job.callback_url,
+            snapshot=job_snapshot(job),
+            next_attempt_at=func.now() + DISPATCH_LEASE,
         )
     )
+    session.info.setdefault(NEW_EVENTS, []).append(str(event_id))
     return event_id

@@ -16,7 +16,7 @@ import httpx
 
 from orchestrator import demo, embedded
 from orchestrator.db import Database, upgrade
-from orchestrator.messaging import STORE_TASK, SWEEP_TASK, poll_task, submit_task
+from orchestrator.messaging import DELIVER_TASK, STORE_TASK, SWEEP_TASK, poll_task, submit_task
 from orchestrator.settings import Settings
 from workers.providers import PROVIDERS
 
@@ -72,7 +72,7 @@ def child_env(settings: Settings, database_url: str, broker_url: str, simulator_
 
 
 def worker_queues() -> str:
-    queues = [STORE_TASK, SWEEP_TASK]
+    queues = [STORE_TASK, SWEEP_TASK, DELIVER_TASK]
     for provider in PROVIDERS:
         queues += [submit_task(provider), poll_task(provider)]
     return ",".join(queues)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, validation_alias=AliasChoices("BROKER_URL", "GENRELAY_BROKER_URL")
     )
+    broker_key_prefix: str = Field(
+        default="", description="Prefix of every broker key, so several deployments can share one Redis."
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -92,6 +95,16 @@ class Settings(BaseSettings):
         description="Safety-net polling once a job's provider has called back at least once.",
     )
     upstream_callbacks: bool = Field(default=True, description="Give providers a callback URL.")
+
+    webhook_allowlist: list[str] = Field(
+        default_factory=list, description="Hosts or CIDRs tenant webhooks may reach although not public."
+    )
+    webhook_retry_delays_s: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Waits before each retry of a failed delivery (then it is dead-lettered).",
+    )
+    webhook_timeout_s: float = Field(default=15.0, gt=0)
+    webhook_rotation_overlap_s: float = Field(default=86400.0, ge=0, description="Old secret stays valid.")
     deadline_s: dict[str, float] = Field(
         default_factory=lambda: {"default": 3600.0, "midjourney": 900.0},
         description="Per provider, or per `provider/model`.",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from orchestrator import messaging
+from orchestrator import messaging, outbox
 from orchestrator.db import Database
 from orchestrator.settings import Settings
 from orchestrator.tracking import expire
@@ -92,8 +92,31 @@ def _task_for(provider: str, state: JobStatus) -> str:
     return messaging.poll_task(provider)
 
 
+CLAIM_DUE_EVENTS = text(
+    """
+    WITH due AS (
+        SELECT event_id FROM outbox
+        WHERE state = 'pending' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox o SET next_attempt_at = now() + make_interval(secs => :lease)
+    FROM due WHERE o.event_id = due.event_id
+    RETURNING o.event_id
+    """
+)
+
+
+def claim_due_events(session: Session, limit: int) -> list[str]:
+    """Webhook events due for an attempt (first sends lost, or retries whose time has come)."""
+    lease = outbox.DISPATCH_LEASE.total_seconds()
+    return [str(row.event_id) for row in session.execute(CLAIM_DUE_EVENTS, {"limit": limit, "lease": lease})]
+
+
 def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *, rounds: int = 20) -> int:
-    """Claim and dispatch due jobs, a batch per transaction, until none are left (or `rounds` ran)."""
+    """Claim and dispatch due jobs and webhook events, a batch per transaction, until none are left
+    (or `rounds` ran)."""
     claimed = 0
     for _ in range(rounds):
         with db.transaction() as session:
@@ -102,5 +125,12 @@ def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *,
             dispatcher.send(task_name, ids)
         claimed += dispatch.claimed
         if dispatch.claimed < settings.sweep_batch:
+            break
+    for _ in range(rounds):
+        with db.transaction() as session:
+            events = claim_due_events(session, settings.sweep_batch)
+        dispatcher.send(messaging.DELIVER_TASK, events)
+        claimed += len(events)
+        if len(events) < settings.sweep_batch:
             break
     return claimed

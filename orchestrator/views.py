@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from orchestrator import models
 from orchestrator.storage import Storage
 from schemas.jobs import Job, JobError, JobEvent, JobOutput, JobStatus
 
 
-def job_view(job: models.Job, outputs: Sequence[models.JobOutput], storage: Storage, url_ttl_s: int) -> Job:
+def job_snapshot(job: models.Job) -> dict[str, Any]:
+    """The job as the API shows it, minus result links (which expire, so are minted when shown)."""
     error = JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
-    return Job(
+    view = Job(
         job_id=str(job.job_id),
         provider=job.provider,
         operation=job.operation,
         model=job.model,
         status=JobStatus(job.state),
         progress=job.progress,
-        outputs=[
-            JobOutput(
-                index=output.output_index,
-                label=output.label,
-                url=storage.download_url(output.storage_key, expires_in=url_ttl_s),
-                content_type=output.content_type,
-                size_bytes=output.size_bytes,
-                sha256=output.sha256,
-            )
-            for output in sorted(outputs, key=lambda o: o.output_index)
-        ]
-        if job.state == JobStatus.SUCCEEDED
-        else [],
+        outputs=[],
         error=error,
         price=job.price,
         charged=job.charged,
@@ -42,6 +32,28 @@ def job_view(job: models.Job, outputs: Sequence[models.JobOutput], storage: Stor
         finished_at=job.finished_at,
         deadline_at=job.deadline_at,
     )
+    return view.model_dump(mode="json")
+
+
+def output_views(outputs: Sequence[models.JobOutput], storage: Storage, url_ttl_s: int) -> list[JobOutput]:
+    return [
+        JobOutput(
+            index=output.output_index,
+            label=output.label,
+            url=storage.download_url(output.storage_key, expires_in=url_ttl_s),
+            content_type=output.content_type,
+            size_bytes=output.size_bytes,
+            sha256=output.sha256,
+        )
+        for output in sorted(outputs, key=lambda o: o.output_index)
+    ]
+
+
+def job_view(job: models.Job, outputs: Sequence[models.JobOutput], storage: Storage, url_ttl_s: int) -> Job:
+    view = Job.model_validate(job_snapshot(job))
+    if job.state == JobStatus.SUCCEEDED:
+        view.outputs = output_views(outputs, storage, url_ttl_s)
+    return view
 
 
 def event_view(event: models.JobEvent) -> JobEvent:

@@ -70,10 +70,18 @@ def broker_url() -> str:
     return services.redis_url()
 
 
+# Every broker key of this test session carries this prefix, so concurrent sessions on one Redis
+# never see (or clear) each other's queues.
+BROKER_PREFIX = f"genrelay-test-{os.getpid()}:"
+
+
 @pytest.fixture
 def broker(broker_url: str) -> Iterator[redis.Redis]:
+    """The test's broker keys, emptied before the test."""
     client = redis.Redis.from_url(broker_url)
-    client.flushdb()
+    stale = list(client.scan_iter(match=f"{BROKER_PREFIX}*", count=1000))
+    if stale:
+        client.delete(*stale)
     yield client
     client.close()
 
@@ -122,6 +130,7 @@ def make_settings(
             "data_dir": tmp_path / "data",
             "database_url": database_url,
             "broker_url": broker_url,
+            "broker_key_prefix": BROKER_PREFIX,
             "storage_backend": "local",
             "storage_dir": tmp_path / "storage",
             "poll": {"default": PollPolicy(initial_s=0.05, factor=1.0, max_s=0.05)},

@@ -33,6 +33,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             )
         elif isinstance(value, BaseModel):
             value = value.model_dump_json()
+        elif isinstance(value, list):
+            value = json.dumps(value)
         env[f"GENRELAY_{name.upper()}"] = str(value)
     return env
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from orchestrator.db import Database
 from orchestrator.models import Hold, Job
-from tests.conftest import CREDITS, Tenant
+from tests.conftest import BROKER_PREFIX, CREDITS, Tenant
 from tests.factories import kling_request
 
 PRICE = 200_000
@@ -44,7 +44,7 @@ def test_api_create_job_holds_price_and_enqueues_submit(
         "available": 100 * CREDITS - PRICE,
         "price_multiplier": "1",
     }
-    message = json.loads(broker.lindex("kling.submit", 0) or b"{}")
+    message = json.loads(broker.lindex(f"{BROKER_PREFIX}kling.submit", 0) or b"{}")
     assert message["headers"]["task"] == "kling.submit"
     assert job["job_id"] in json.dumps(message)
 

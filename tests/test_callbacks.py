@@ -16,7 +16,7 @@ from orchestrator.db import Database
 from orchestrator.models import Job
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
-from tests.conftest import Tenant
+from tests.conftest import BROKER_PREFIX, Tenant
 from tests.factories import kling_request
 from workers.simulator import Simulator
 
@@ -68,7 +68,7 @@ def test_callbacks_move_the_job_forward_and_never_back(
     assert api.post(url, json=kling_task(job.external_id, "processing")).status_code == 200  # duplicate
     assert api.post(url, json=kling_task(job.external_id, "succeed", task_result=video)).status_code == 200
     assert state_of(db, job.job_id) == "storing"
-    store_messages = [json.loads(m) for m in broker.lrange("store", 0, -1)]
+    store_messages = [json.loads(m) for m in broker.lrange(f"{BROKER_PREFIX}store", 0, -1)]
     assert [m["headers"]["task"] for m in store_messages] == ["store"]  # stored at once, not at the next poll
     for stale in ("submitted", "processing", "failed"):  # late and out-of-order reports change nothing
         assert api.post(url, json=kling_task(job.external_id, stale)).status_code == 200

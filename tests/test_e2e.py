@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from standardwebhooks import Webhook
 
 from orchestrator.api import create_app
 from orchestrator.db import Database
@@ -23,6 +24,7 @@ from tests import services
 from tests.conftest import CREDITS, Tenant
 from tests.factories import kling_request
 from tests.processes import celery_worker, settings_env
+from tests.receivers import running_receiver
 from workers.simulator import Outcome, Simulator
 
 pytestmark = pytest.mark.e2e
@@ -237,3 +239,29 @@ def test_e2e_worker_refuses_an_unmigrated_database(
         celery_worker(settings, tmp_path / "worker.log"),
     ):
         pass
+
+
+def test_e2e_tenant_webhooks_arrive_signed_in_order_with_downloadable_results(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
+) -> None:
+    simulator.configure(speed=0.01, duplicate_callback_rate=1.0, reorder_callbacks=True)
+    with running_receiver() as receiver:
+        stack = start_stack(webhook_allowlist=["127.0.0.1"])
+        job_id = stack.create(tenant, kling_request(callback_url=receiver.url))
+        assert stack.wait_for_end(tenant, job_id)["status"] == "succeeded"
+        secret = stack.api.get("/v1/webhooks/secrets", headers=tenant.headers).json()["data"][0]["secret"]
+
+        def terminal_event_received() -> list[dict[str, Any]] | None:
+            bodies = [Webhook(secret).verify(r.body, r.headers) for r in list(receiver.received)]
+            return bodies if any(b["type"] == "job.succeeded" for b in bodies) else None
+
+        bodies = services.wait_until(terminal_event_received, timeout=30)
+    by_sequence = {body["sequence"]: body for body in bodies}
+    types = [by_sequence[n]["type"] for n in sorted(by_sequence)]
+    assert types[0] == "job.queued"
+    assert types[-1] == "job.succeeded"
+    assert "job.failed" not in types  # reordered upstream callbacks never moved the job backwards
+    [output] = by_sequence[max(by_sequence)]["data"]["outputs"]
+    assert httpx.get(output["url"]).status_code == 200
+    deliveries = stack.api.get(f"/v1/jobs/{job_id}/deliveries", headers=tenant.headers).json()["data"]
+    assert {d["state"] for d in deliveries} == {"delivered"}

@@ -18,7 +18,7 @@ from workers.providers import PROVIDERS
 
 
 def all_queues() -> list[str]:
-    queues = [messaging.STORE_TASK, messaging.SWEEP_TASK]
+    queues = [messaging.STORE_TASK, messaging.SWEEP_TASK, messaging.DELIVER_TASK]
     for provider in PROVIDERS:
         queues += [messaging.submit_task(provider), messaging.poll_task(provider)]
     return queues
@@ -26,7 +26,7 @@ def all_queues() -> list[str]:
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     return {
-        **messaging.celery_settings(settings.require_broker_url()),
+        **messaging.celery_settings(settings.require_broker_url(), settings.broker_key_prefix),
         # A task is acknowledged only when done, and redelivered if its process dies mid-way;
         # every task is safe to run twice because each state change is a compare-and-set.
         "task_acks_late": True,

@@ -12,6 +12,7 @@ from functools import cached_property
 
 import httpx
 
+from orchestrator import webhooks
 from orchestrator.db import Database
 from orchestrator.messaging import Dispatcher
 from orchestrator.settings import Settings, get_settings
@@ -25,7 +26,9 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.require_database_url(), pool_size=4)
+        database = Database(self.settings.require_database_url(), pool_size=4)
+        database.on_commit(webhooks.commit_hook(self.dispatcher))
+        return database
 
     @cached_property
     def http(self) -> httpx.Client:
@@ -39,7 +42,7 @@ class Runtime:
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
-        return Dispatcher(self.settings.require_broker_url())
+        return Dispatcher(self.settings.require_broker_url(), self.settings.broker_key_prefix)
 
     def close(self) -> None:
         for name in ("db", "http", "dispatcher"):

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator import messaging, storing, submission, sweeping, tracking
+from orchestrator import messaging, storing, submission, sweeping, tracking, webhooks
 from workers.celery_app import app
 from workers.providers import PROVIDERS
 from workers.providers.errors import ProviderUnavailableError
@@ -52,6 +52,13 @@ def store_jobs(job_ids: list[str]) -> None:
     rt = runtime()
     for job_id in _uuids(job_ids):
         storing.store(rt.db, rt.http, rt.storage, rt.settings, job_id)
+
+
+@app.task(name=messaging.DELIVER_TASK)
+def deliver_events(event_ids: list[str]) -> None:
+    rt = runtime()
+    for event_id in _uuids(event_ids):
+        webhooks.deliver(rt.db, rt.http, rt.storage, rt.settings, event_id)
 
 
 @app.task(name=messaging.SWEEP_TASK)

@@ -8,7 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.api import routes_account, routes_callbacks, routes_files, routes_health, routes_jobs
+from orchestrator import webhooks
+from orchestrator.api import (
+    routes_account,
+    routes_callbacks,
+    routes_files,
+    routes_health,
+    routes_jobs,
+    routes_webhooks,
+)
 from orchestrator.api.compat import kling as kling_compat
 from orchestrator.api.context import AppContext
 from orchestrator.api.errors import install_error_handlers
@@ -51,12 +59,10 @@ def build_context(settings: Settings) -> AppContext:
     except Exception:
         db.dispose()
         raise
+    dispatcher = Dispatcher(settings.require_broker_url(), settings.broker_key_prefix)
+    db.on_commit(webhooks.commit_hook(dispatcher))
     return AppContext(
-        settings=settings,
-        db=db,
-        storage=build_storage(settings),
-        dispatcher=Dispatcher(settings.require_broker_url()),
-        prices=prices,
+        settings=settings, db=db, storage=build_storage(settings), dispatcher=dispatcher, prices=prices
     )
 
 
@@ -79,6 +85,14 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for module in (routes_jobs, routes_account, routes_files, routes_callbacks, routes_health, kling_compat):
+    for module in (
+        routes_jobs,
+        routes_webhooks,
+        routes_account,
+        routes_files,
+        routes_callbacks,
+        routes_health,
+        kling_compat,
+    ):
         app.include_router(module.router)
     return app

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
@@ -92,11 +91,3 @@ def output_urls(context: AppContext, outputs: Sequence[models.JobOutput]) -> dic
         )
         for output in sorted(outputs, key=lambda o: o.output_index)
     }
-
-
-def epoch_ms(moment: datetime | None) -> int:
-    return int(moment.timestamp() * 1000) if moment else 0
-
-
-def epoch_s(moment: datetime | None) -> int:
-    return int(moment.timestamp()) if moment else 0

@@ -11,28 +11,17 @@ from fastapi.responses import JSONResponse, Response
 
 from orchestrator import models
 from orchestrator.api import intake
-from orchestrator.api.compat.common import CompatError, compat_route, epoch_ms, load_job, output_urls
+from orchestrator.api.compat.common import CompatError, compat_route, load_job, output_urls
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.jobs import Origin
-from schemas.jobs import JobCreate, JobStatus
+from orchestrator.projections import kling
+from schemas.jobs import JobCreate
 
 FORMAT = "kling"
 FAMILIES = {
     "videos/text2video": "text2video",
     "videos/image2video": "image2video",
     "images/generations": "image_generation",
-}
-STATUS = {
-    JobStatus.QUEUED: "submitted",
-    JobStatus.SUBMITTING: "submitted",
-    JobStatus.SUBMITTED: "submitted",
-    JobStatus.RUNNING: "processing",
-    JobStatus.ACTION_REQUIRED: "processing",
-    JobStatus.STORING: "processing",
-    JobStatus.SUCCEEDED: "succeed",
-    JobStatus.FAILED: "failed",
-    JobStatus.CANCELLED: "failed",
-    JobStatus.EXPIRED: "failed",
 }
 # Our error codes as Kling's body codes (providers.md §2.5).
 CODES = {
@@ -57,31 +46,7 @@ router = APIRouter(prefix="/kling/v1", tags=["kling-compatible"], route_class=co
 
 
 def task_object(context: AppContext, job: models.Job, outputs: Sequence[models.JobOutput]) -> dict[str, Any]:
-    """The job as Kling's task object (ms timestamps, Kling status names, our result URLs)."""
-    status = STATUS[JobStatus(job.state)]
-    task: dict[str, Any] = {
-        "task_id": str(job.job_id),
-        "task_status": status,
-        "task_status_msg": job.error_message or "" if status == "failed" else "",
-        "task_info": {"external_task_id": job.client_reference or ""},
-        "created_at": epoch_ms(job.created_at),
-        "updated_at": epoch_ms(job.updated_at),
-    }
-    if status == "succeed":
-        urls = output_urls(context, outputs)
-        videos = [
-            {"id": f"{job.job_id}-{label}", "url": url, "duration": str(job.input.get("duration", "5"))}
-            for label, url in urls.items()
-            if label.startswith("video")
-        ]
-        images = [
-            {"index": n, "url": url}
-            for n, (label, url) in enumerate(urls.items())
-            if label.startswith("image")
-        ]
-        task["task_result"] = {"videos": videos, "images": images}
-        task["final_unit_deduction"] = str(job.charged)
-    return task
+    return kling.task_object(job, output_urls(context, outputs))
 
 
 def envelope(data: dict[str, Any], request: Request) -> dict[str, Any]:

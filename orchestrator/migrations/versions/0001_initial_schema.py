@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:58:08.715113
+Create Date: 2026-11-22 04:04:23.619514
 """
 
 from collections.abc import Sequence
@@ -56,6 +56,29 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_api_keys_account_id"), "api_keys", ["account_id"], unique=False)
     op.create_table(
+        "disabled_endpoints",
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("disabled_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.account_id"], name=op.f("fk_disabled_endpoints_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("account_id", "url", name=op.f("pk_disabled_endpoints")),
+    )
+    op.create_table(
+        "webhook_secrets",
+        sa.Column("secret_id", sa.Uuid(), nullable=False),
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.account_id"], name=op.f("fk_webhook_secrets_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("secret_id", name=op.f("pk_webhook_secrets")),
+    )
+    op.create_index(op.f("ix_webhook_secrets_account_id"), "webhook_secrets", ["account_id"], unique=False)
+    op.create_table(
         "jobs",
         sa.Column("job_id", sa.Uuid(), nullable=False),
         sa.Column("account_id", sa.Uuid(), nullable=False),
@@ -85,6 +108,8 @@ def upgrade() -> None:
         sa.Column("store_attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("poll_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("callback_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("notified_progress", sa.SmallInteger(), server_default="0", nullable=False),
+        sa.Column("webhook_seq", sa.Integer(), server_default="0", nullable=False),
         sa.Column("dispatch_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("event_seq", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
@@ -228,13 +253,19 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.Column("event_type", sa.String(length=32), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("snapshot", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("state", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column(
             "next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
         ),
+        sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "state IN ('pending','delivered','dead','disabled')", name=op.f("ck_outbox_state_known")
+        ),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.account_id"], name=op.f("fk_outbox_account_id_accounts")
         ),
@@ -251,9 +282,30 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("state = 'pending'"),
     )
+    op.create_table(
+        "webhook_attempts",
+        sa.Column("attempt_id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("status_code", sa.SmallInteger(), nullable=True),
+        sa.Column("latency_ms", sa.Integer(), nullable=False),
+        sa.Column("response_excerpt", sa.Text(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["outbox.event_id"],
+            name=op.f("fk_webhook_attempts_event_id_outbox"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("attempt_id", name=op.f("pk_webhook_attempts")),
+    )
+    op.create_index(op.f("ix_webhook_attempts_event_id"), "webhook_attempts", ["event_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_webhook_attempts_event_id"), table_name="webhook_attempts")
+    op.drop_table("webhook_attempts")
     op.drop_index(
         "ix_outbox_next_attempt_at", table_name="outbox", postgresql_where=sa.text("state = 'pending'")
     )
@@ -288,6 +340,9 @@ def downgrade() -> None:
         postgresql_where=sa.text("client_reference IS NOT NULL"),
     )
     op.drop_table("jobs")
+    op.drop_index(op.f("ix_webhook_secrets_account_id"), table_name="webhook_secrets")
+    op.drop_table("webhook_secrets")
+    op.drop_table("disabled_endpoints")
     op.drop_index(op.f("ix_api_keys_account_id"), table_name="api_keys")
     op.drop_table("api_keys")
     op.drop_table("accounts")

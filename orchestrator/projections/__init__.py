@@ -1,0 +1,15 @@
+"""Jobs in each provider's own shape, for the compatible routes and the webhooks of jobs that came in
+through them. A projection is pure: the job, and the download links of its outputs by label."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from orchestrator.models import Job
+from orchestrator.projections import kling
+
+Projection = Callable[[Job, Mapping[str, str]], dict[str, Any]]
+
+# api_format -> how that family's clients expect to see a job (in webhooks, as a bare task object).
+PROJECTIONS: Mapping[str, Projection] = {
+    "kling": kling.task_object,
+}
