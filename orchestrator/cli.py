@@ -219,9 +219,7 @@ def webhook() -> None:
 @click.option("--timestamp", required=True, help="The webhook-timestamp header.")
 @click.option("--signature", required=True, help="The webhook-signature header.")
 @click.argument("body", type=click.File("rb"), default="-")
-def webhook_verify(
-    secret: str, message_id: str, timestamp: str, signature: str, body: BinaryIO
-) -> None:
+def webhook_verify(secret: str, message_id: str, timestamp: str, signature: str, body: BinaryIO) -> None:
     """Check a webhook the way a receiver should: BODY is the raw request body (default: stdin)."""
     from standardwebhooks import Webhook  # noqa: PLC0415
     from standardwebhooks.webhooks import WebhookVerificationError  # noqa: PLC0415

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
 
     upstream_base_url: str = Field(default="http://127.0.0.1:8700", description="CometAPI or the simulator.")
     simulator_port: int = Field(default=8700, description="Where `genrelay run` starts the simulator.")
+    channels_file: Path | None = Field(
+        default=None,
+        description="Upstream channels per provider; unset: CometAPI (upstream_base_url) for all.",
+    )
     upstream_api_key: SecretStr = SecretStr("sk-simulator")
 
     prices_path: Path = Field(
@@ -106,7 +110,14 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=15.0, gt=0)
     webhook_rotation_overlap_s: float = Field(default=86400.0, ge=0, description="Old secret stays valid.")
     deadline_s: dict[str, float] = Field(
-        default_factory=lambda: {"default": 3600.0, "midjourney": 900.0},
+        default_factory=lambda: {
+            "default": 3600.0,
+            "midjourney": 1200.0,
+            "suno": 900.0,
+            "kling": 1800.0,
+            "runway": 1800.0,
+            "veo": 1800.0,
+        },
         description="Per provider, or per `provider/model`.",
     )
     submit_lease_s: float = Field(default=60.0, gt=0, description="After this, a submit is presumed lost.")

@@ -40,6 +40,7 @@ S = JobStatus
 CHUNK = 1 << 20
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
+MAX_REDIRECTS = 5
 
 
 class DownloadError(Exception):
@@ -87,7 +88,7 @@ def _copy_all(db: Database, http: httpx.Client, storage: Storage, settings: Sett
             if ref.get("authenticated")
             else {}
         )
-        stored = _copy(http, storage, settings, job.job_id, index, ref, headers)
+        stored = copy_output(http, storage, settings, job.job_id, index, ref, headers)
         with db.transaction() as session:
             _record(session, job.job_id, index, stored, ref.get("label"))
 
@@ -121,7 +122,7 @@ def _claim(session: Session, settings: Settings, job_id: uuid.UUID) -> Job | Non
     ).scalar_one_or_none()
 
 
-def _copy(
+def copy_output(
     http: httpx.Client,
     storage: Storage,
     settings: Settings,
@@ -135,18 +136,27 @@ def _copy(
         content_type, payload = _parse_data_url(url)
         return storage.put_stream(output_key(job_id, index, content_type), iter([payload]), content_type)
     try:
-        with http.stream(
-            "GET", url, headers=dict(headers), timeout=settings.download_timeout_s, follow_redirects=True
-        ) as response:
-            if response.status_code != 200:
-                raise DownloadError(
-                    f"result file answered HTTP {response.status_code}", status=response.status_code
-                )
-            content_type = _content_type(response, ref)
-            chunks: Iterator[bytes] = response.iter_bytes(CHUNK)
-            return storage.put_stream(output_key(job_id, index, content_type), chunks, content_type)
+        for _ in range(MAX_REDIRECTS + 1):
+            with http.stream(
+                "GET", url, headers=dict(headers), timeout=settings.download_timeout_s
+            ) as response:
+                if response.is_redirect and "location" in response.headers:
+                    next_url = str(response.url.join(response.headers["location"]))
+                    # Credentials go only to the host they are for, never along a redirect elsewhere.
+                    if httpx.URL(next_url).netloc != response.url.netloc:
+                        headers = {}
+                    url = next_url
+                    continue
+                if response.status_code != 200:
+                    raise DownloadError(
+                        f"result file answered HTTP {response.status_code}", status=response.status_code
+                    )
+                content_type = _content_type(response, ref)
+                chunks: Iterator[bytes] = response.iter_bytes(CHUNK)
+                return storage.put_stream(output_key(job_id, index, content_type), chunks, content_type)
     except httpx.HTTPError as exc:
         raise DownloadError(f"result file download failed: {type(exc).__name__}: {exc}") from exc
+    raise DownloadError(f"result file redirected more than {MAX_REDIRECTS} times")
 
 
 def _parse_data_url(url: str) -> tuple[str, bytes]:

@@ -20,6 +20,7 @@ from orchestrator.api import (
 from orchestrator.api.compat import kling as kling_compat
 from orchestrator.api.context import AppContext
 from orchestrator.api.errors import install_error_handlers
+from orchestrator.channels import load_channels
 from orchestrator.db import Database, ensure_schema_current
 from orchestrator.ids import new_token
 from orchestrator.messaging import Dispatcher
@@ -56,6 +57,8 @@ def build_context(settings: Settings) -> AppContext:
     try:
         ensure_schema_current(db.engine)
         prices = load_price_table(settings.prices_path)
+        if settings.channels_file is not None:
+            load_channels(settings.channels_file)  # refuse to start on a bad channel file
     except Exception:
         db.dispose()
         raise
