@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from orchestrator.db import Database, upgrade
 from orchestrator.models import Base
 from orchestrator.settings import PollPolicy, Settings
 from tests import services
+from tests.factories import Tenant
+from tests.stack import start_stack  # noqa: F401 - a fixture, shared by every end-to-end test
 from workers.simulator import SimConfig, Simulator
 from workers.simulator import create_app as create_simulator_app
 
@@ -144,16 +145,6 @@ def make_settings(
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     return build
-
-
-@dataclass(frozen=True)
-class Tenant:
-    account_id: uuid.UUID
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 @pytest.fixture

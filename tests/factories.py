@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import accounts, jobs
@@ -10,6 +11,16 @@ from orchestrator.db import Database
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
 from schemas.jobs import JobCreate
+
+
+@dataclass(frozen=True)
+class Tenant:
+    account_id: uuid.UUID
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 def kling_request(prompt: str = "a paper boat on a lake", **overrides: Any) -> dict[str, Any]:
@@ -23,7 +34,7 @@ def kling_request(prompt: str = "a paper boat on a lake", **overrides: Any) -> d
     return body
 
 
-def create_job(db: Database, tenant: Any, settings: Settings, **overrides: Any) -> uuid.UUID:
+def create_job(db: Database, tenant: Tenant, settings: Settings, **overrides: Any) -> uuid.UUID:
     """Create a job as the API would, in one transaction with its hold."""
     with db.transaction() as session:
         principal = accounts.authenticate(session, tenant.api_key)

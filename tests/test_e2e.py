@@ -7,7 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,75 +19,16 @@ from standardwebhooks import Webhook
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.settings import PollPolicy, Settings
-from orchestrator.storage import S3Storage, build_storage
 from tests import services
 from tests.conftest import CREDITS, Tenant
 from tests.factories import kling_request
 from tests.processes import celery_worker, settings_env
 from tests.receivers import running_receiver
+from tests.stack import Stack
 from workers.simulator import Outcome, Simulator
 
 pytestmark = pytest.mark.e2e
 PRICE = 200_000
-
-
-class Stack:
-    """A running API server and worker sharing one set of settings."""
-
-    def __init__(self, settings: Settings, api_url: str) -> None:
-        self.settings = settings
-        self.api = httpx.Client(base_url=api_url, timeout=10)
-
-    def create(self, tenant: Tenant, body: dict[str, Any]) -> str:
-        response = self.api.post("/v1/jobs", json=body, headers=tenant.headers)
-        assert response.status_code == 202, response.text
-        return str(response.json()["job_id"])
-
-    def wait_for_end(self, tenant: Tenant, job_id: str, timeout: float = 60) -> dict[str, Any]:
-        def ended() -> dict[str, Any] | None:
-            job: dict[str, Any] = self.api.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json()
-            return job if job["status"] in {"succeeded", "failed", "cancelled", "expired"} else None
-
-        result: dict[str, Any] = services.wait_until(
-            ended, timeout=timeout, interval=0.05, message=f"job {job_id} ends"
-        )
-        return result
-
-
-@pytest.fixture
-def start_stack(
-    make_settings: Callable[..., Settings], db: Database, broker: redis.Redis, tmp_path: Path
-) -> Iterator[Callable[..., Stack]]:
-    started: list[Any] = []
-
-    def start(**overrides: Any) -> Stack:
-        port = services.free_port()
-        values: dict[str, Any] = {
-            "public_base_url": f"http://127.0.0.1:{port}",
-            "poll": {"default": PollPolicy(initial_s=0.2, factor=1.0, max_s=0.2)},
-            **overrides,
-        }
-        settings = make_settings(**values)
-        storage = build_storage(settings)
-        if isinstance(storage, S3Storage):
-            storage.ensure_bucket()
-        server = services.ThreadedServer(create_app(settings), port).start()
-        started.append(server)
-        worker = celery_worker(settings, tmp_path / f"worker-{len(started)}.log")
-        worker.__enter__()
-        started.append(worker)
-        stack = Stack(settings, server.url)
-        started.append(stack)
-        return stack
-
-    yield start
-    for resource in reversed(started):
-        if isinstance(resource, services.ThreadedServer):
-            resource.stop()
-        elif isinstance(resource, Stack):
-            resource.api.close()
-        else:
-            resource.__exit__(None, None, None)
 
 
 def ledger_check(settings: Settings) -> subprocess.CompletedProcess[str]:
