@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from fastapi import APIRouter, FastAPI
 
-from workers.simulator import control, files, kling
+from workers.simulator import control, files, kling, midjourney, runway, suno, veo
 from workers.simulator.callbacks import deliver_callbacks
 from workers.simulator.engine import SimConfig, Simulator
 
 # A provider is simulated by one module with a `router_factory` and one line here.
 SIMULATED_PROVIDERS: Mapping[str, Callable[[Simulator], APIRouter]] = {
+    "veo": veo.router_factory,  # before kling, whose GET /v1/{f}/{n}/{ref} matches /v1/videos/{id}/content
     "kling": kling.router_factory,
+    "midjourney": midjourney.router_factory,
+    "runway": runway.router_factory,
+    "suno": suno.router_factory,
 }
 
 
