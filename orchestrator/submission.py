@@ -32,7 +32,6 @@ from workers.providers.errors import (
 
 log = logging.getLogger(__name__)
 S = JobStatus
-CONTINUATION_KEY = "modal"  # where a job's continuation input lives, see jobs.continue_job
 
 
 def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> JobStatus | None:
@@ -123,7 +122,7 @@ def _settle_not_found(session: Session, settings: Settings, job: Job) -> JobStat
 def _parent_external_id(session: Session, job: Job) -> str | None:
     """The upstream task a follow-up acts on: the job's own when it continues after a modal step,
     else its parent's (a Midjourney action)."""
-    if CONTINUATION_KEY in job.input:
+    if tracking.CONTINUATION_KEY in job.input:
         return job.external_id
     if job.parent_job_id is None:
         return None

@@ -44,6 +44,9 @@ TARGETS: Mapping[UpstreamStatus, JobStatus | None] = {
 }
 
 
+MAX_RACES = 3  # a report re-judged after losing its compare-and-set to a concurrent one
+CONTINUATION_KEY = "modal"  # where a job's continuation input lives (see jobs.continue_job)
+
 # Progress to show when a provider reports none (Kling, Veo): enough to tell the stages apart.
 STAGE_PROGRESS: Mapping[JobStatus, int] = {S.SUBMITTED: 5, S.RUNNING: 10, S.STORING: 95}
 
@@ -114,31 +117,39 @@ def apply_update(
     via_callback: bool = False,
 ) -> Transition | None:
     """Apply one provider report to the job; None when it changes no state (stale, repeated, unknown)."""
-    job = session.execute(select(Job).where(Job.job_id == job_id)).scalar_one_or_none()
-    if job is not None and via_callback:
+    if via_callback:
         # Callbacks arrive for this job: polling becomes the slower safety net from now on.
-        job.callback_count += 1
-    if job is None or S(job.state).is_terminal or S(job.state) is S.STORING:
-        return None  # a late report for a job that has moved past what any provider can tell us
+        session.execute(update(Job).where(Job.job_id == job_id).values(callback_count=Job.callback_count + 1))
+    for _ in range(MAX_RACES):
+        job = session.execute(
+            select(Job).where(Job.job_id == job_id).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if job is None or S(job.state).is_terminal or S(job.state) is S.STORING:
+            return None  # a late report for a job that has moved past what any provider can tell us
+        current, target, report = _target(job, report)
+        if target is None or target == current or RANK[target] < RANK[current]:
+            if report.progress is not None and target == current:
+                record_progress(session, job_id, current, report.progress)
+            _schedule_next_poll(session, settings, job)
+            return None
+        progress = report.progress if report.progress is not None else STAGE_PROGRESS.get(target)
+        columns = _columns(settings, job, report, target)
+        change = Change(target, progress, columns, {"upstream_status": report.raw_status})
+        transition = advance(session, job_id, current, change)
+        if transition is not None:
+            return transition
+        # Another report (a concurrent poll or callback) moved the job first: judge this one again
+        # against the state it left, rather than drop it (a lost success would wait for a slow poll).
+    return None
+
+
+def _target(job: Job, report: ProviderUpdate) -> tuple[JobStatus, JobStatus | None, ProviderUpdate]:
     current, target = S(job.state), TARGETS[report.status]
     if target is S.STORING and not report.outputs:
-        target, report = S.FAILED, _no_output(report)
-    if target is None or target == current or RANK[target] < RANK[current]:
-        if report.progress is not None and target == current:
-            record_progress(session, job_id, current, report.progress)
-        _schedule_next_poll(session, settings, job)
-        return None
-    return advance(
-        session,
-        job_id,
-        current,
-        Change(
-            target,
-            report.progress if report.progress is not None else STAGE_PROGRESS.get(target),
-            _columns(settings, job, report, target),
-            {"upstream_status": report.raw_status},
-        ),
-    )
+        return current, S.FAILED, _no_output(report)
+    if target is S.ACTION_REQUIRED and CONTINUATION_KEY in job.input:
+        return current, None, report  # a late "waiting for input" after the client already continued
+    return current, target, report
 
 
 def expire(session: Session, job_id: uuid.UUID) -> Transition | None:

@@ -169,3 +169,37 @@ def test_callbacks_success_then_store_captures_once(
     account = api.get("/v1/account", headers=tenant.headers).json()
     assert account["held"] == 0
     assert account["balance"] == 100_000_000 - 200_000
+
+
+def test_callbacks_a_success_racing_a_stale_report_is_never_lost(
+    db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
+) -> None:
+    import threading
+
+    from orchestrator import tracking
+    from orchestrator.lifecycle import Change, advance
+    from schemas.jobs import JobStatus
+    from tests.factories import create_job
+    from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus
+
+    settings = make_settings()
+    success = ProviderUpdate(UpstreamStatus.SUCCEEDED, "succeed", outputs=(OutputRef("https://cdn.test/v.mp4"),))
+    stale = ProviderUpdate(UpstreamStatus.RUNNING, "processing")
+    for _ in range(15):
+        job_id = create_job(db, tenant, settings)
+        with db.transaction() as session:
+            advance(session, job_id, JobStatus.QUEUED, Change(JobStatus.SUBMITTING))
+            advance(session, job_id, JobStatus.SUBMITTING, Change(JobStatus.SUBMITTED))
+        barrier = threading.Barrier(2)
+
+        def apply(report: ProviderUpdate, job: uuid.UUID = job_id) -> None:
+            barrier.wait()
+            with db.transaction() as session:
+                tracking.apply_update(session, settings, job, report, via_callback=True)
+
+        threads = [threading.Thread(target=apply, args=(report,)) for report in (stale, success)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert state_of(db, job_id) == "storing"
