@@ -16,6 +16,7 @@ OrchestratorError
  ├── IdempotencyInFlightError       same key, first request still running
  ├── InvalidTransitionError         a state change the lifecycle table forbids
  ├── JobNotCancellableError
+ ├── JobNotContinuableError         only a job waiting for input can be continued
  ├── LedgerError                    a money operation that would break an invariant
  └── SchemaNotCurrentError          database not migrated to this version
 """
@@ -103,6 +104,11 @@ class InvalidTransitionError(OrchestratorError):
 
 class JobNotCancellableError(OrchestratorError):
     code = "job_not_cancellable"
+    http_status = 409
+
+
+class JobNotContinuableError(OrchestratorError):
+    code = "job_not_continuable"
     http_status = 409
 
 

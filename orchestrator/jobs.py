@@ -13,12 +13,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from orchestrator import egress, ledger, lifecycle, outbox
+from orchestrator import egress, ledger, lifecycle, outbox, tracking
 from orchestrator.accounts import Principal
 from orchestrator.errors import (
     InvalidInputError,
     InvalidRequestError,
     JobNotCancellableError,
+    JobNotContinuableError,
     JobNotFoundError,
     UnknownOperationError,
     UnknownProviderError,
@@ -238,6 +239,31 @@ def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> bo
     if lifecycle.advance(session, job_id, state, change) is None:
         raise JobNotCancellableError("the job changed state while cancelling; fetch it and try again")
     return job.external_id is not None and state in {JobStatus.SUBMITTED, JobStatus.RUNNING}
+
+
+def continue_job(
+    session: Session, account_id: uuid.UUID, job_id: uuid.UUID, raw_input: dict[str, Any], settings: Settings
+) -> None:
+    """Give a job waiting for input (Midjourney's modal step) what it needs; it is submitted again,
+    holding the same credits, with a fresh deadline."""
+    job = find_job(session, account_id, job_id)
+    if job.state != JobStatus.ACTION_REQUIRED:
+        raise JobNotContinuableError(
+            f"the job is {job.state}; only a job in action_required can be continued"
+        )
+    model = PROVIDERS[job.provider].continuation_input
+    if model is None:
+        raise JobNotContinuableError(f"{job.provider} jobs never wait for more input")
+    continuation = validate_input(model, raw_input)
+    now = datetime.now(UTC)
+    columns = {
+        "input": {**job.input, tracking.CONTINUATION_KEY: continuation},
+        "next_check_at": now + timedelta(seconds=settings.redispatch_after_s),
+        "deadline_at": now + timedelta(seconds=settings.deadline_for(job.provider, job.model)),
+    }
+    change = lifecycle.Change(JobStatus.QUEUED, columns=columns, detail={"continued": True})
+    if lifecycle.advance(session, job_id, JobStatus.ACTION_REQUIRED, change) is None:
+        raise JobNotContinuableError("the job changed state meanwhile; fetch it and try again")
 
 
 def list_events(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> Sequence[JobEvent]:

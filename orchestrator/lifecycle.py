@@ -29,7 +29,8 @@ TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     S.SUBMITTING: frozenset({S.QUEUED, S.SUBMITTED, S.RUNNING, S.ACTION_REQUIRED, S.STORING}) | _ENDINGS,
     S.SUBMITTED: frozenset({S.RUNNING, S.ACTION_REQUIRED, S.STORING}) | _ENDINGS,
     S.RUNNING: frozenset({S.ACTION_REQUIRED, S.STORING}) | _ENDINGS,
-    S.ACTION_REQUIRED: frozenset({S.SUBMITTED, S.RUNNING, S.STORING}) | _ENDINGS,
+    # Back to QUEUED when the client continues it (the continuation is submitted like a new task).
+    S.ACTION_REQUIRED: frozenset({S.QUEUED, S.SUBMITTED, S.RUNNING, S.STORING}) | _ENDINGS,
     S.STORING: frozenset({S.SUCCEEDED}) | _ENDINGS,
     S.SUCCEEDED: frozenset(),
     S.FAILED: frozenset(),

@@ -22,6 +22,8 @@ def job_snapshot(job: models.Job) -> dict[str, Any]:
         progress=job.progress,
         outputs=[],
         error=error,
+        result=job.result,
+        parent_job_id=str(job.parent_job_id) if job.parent_job_id else None,
         price=job.price,
         charged=job.charged,
         metadata=job.metadata_,

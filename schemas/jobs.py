@@ -75,6 +75,15 @@ class JobCreate(BaseModel):
         return value
 
 
+class JobContinue(BaseModel):
+    """Body of `POST /v1/jobs/{job_id}/continue`: the input a job in `action_required` waits for
+    (Midjourney's modal step: `prompt` and/or `maskBase64`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: dict[str, Any]
+
+
 class JobOutput(BaseModel):
     """One stored result file; `url` is genrelay's own, never the upstream's."""
 
@@ -102,6 +111,12 @@ class Job(BaseModel):
     progress: int = Field(ge=0, le=100)
     outputs: list[JobOutput]
     error: JobError | None
+    result: dict[str, Any] | None = Field(
+        default=None,
+        description="Provider-specific results besides files: Midjourney `buttons` (for follow-up "
+        "actions) and prompts, Suno clip titles and durations, lyrics.",
+    )
+    parent_job_id: str | None = Field(default=None, description="The job a follow-up acts on.")
     price: int = Field(description="Quoted price, in micro-credits, held while the job runs.")
     charged: int = Field(description="Captured amount: the price on success, 0 otherwise.")
     metadata: dict[str, MetadataValue] | None

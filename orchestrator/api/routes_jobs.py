@@ -15,7 +15,7 @@ from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.errors import JobNotFoundError
 from orchestrator.views import event_view, job_view
 from schemas.errors import ErrorResponse
-from schemas.jobs import Job, JobCreate, JobEventList, JobPage, JobStatus
+from schemas.jobs import Job, JobContinue, JobCreate, JobEventList, JobPage, JobStatus
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 402, 404, 409, 422)
@@ -83,6 +83,16 @@ def cancel_job(job_id: str, context: Context, caller: Caller) -> Job:
     view = _view(context, caller.account_id, parsed)
     if stop_upstream:
         context.dispatcher.send(messaging.cancel_task(view.provider), [job_id])
+    return view
+
+
+@router.post("/{job_id}/continue", response_model=Job, summary="Give a job in action_required its input")
+def continue_job(job_id: str, body: JobContinue, context: Context, caller: Caller) -> Job:
+    parsed = parse_job_id(job_id)
+    with context.db.transaction() as session:
+        jobs.continue_job(session, caller.account_id, parsed, body.input, context.settings)
+    view = _view(context, caller.account_id, parsed)
+    context.dispatcher.send(messaging.submit_task(view.provider), [job_id])
     return view
 
 

@@ -101,6 +101,8 @@ class Provider(Protocol):
     operations: Mapping[str, type[BaseModel]]
     status_map: Mapping[str, UpstreamStatus]
     supports_cancel: bool
+    # The input that continues a task waiting for more (Midjourney's modal step), if any.
+    continuation_input: type[BaseModel] | None
     sends_callbacks: bool
     # True when `find` can tell "no such task": an ambiguous submit can then be settled before
     # its deadline; otherwise the job keeps its hold until the deadline and is never resent.

@@ -63,6 +63,7 @@ class Kling:
     }
     status_map = STATUS_MAP
     supports_cancel = False
+    continuation_input: type[BaseModel] | None = None  # no step waits for more input
     sends_callbacks = True
     finds_by_job_id = True  # external_task_id: unique per account, queryable
 

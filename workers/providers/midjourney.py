@@ -15,6 +15,7 @@ from schemas.midjourney import (
     MidjourneyBlendInput,
     MidjourneyDescribeInput,
     MidjourneyImagineInput,
+    MidjourneyModalInput,
     MidjourneyTask,
 )
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
@@ -45,6 +46,7 @@ class Midjourney:
     }
     status_map = STATUS_MAP
     supports_cancel = False
+    continuation_input: type[BaseModel] | None = MidjourneyModalInput  # Vary Region / Custom Zoom after MODAL
     sends_callbacks = True
     # `find` asks list-by-condition for our `state`, a tolerant proxy's extension: stock midjourney-proxy
     # and new-api (CometAPI) read only `ids` and answer [] to anything else, which would look like

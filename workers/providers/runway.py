@@ -43,6 +43,7 @@ class Runway:
     }
     status_map = STATUS_MAP
     supports_cancel = True  # DELETE /v1/tasks/{id}
+    continuation_input: type[BaseModel] | None = None  # no step waits for more input
     sends_callbacks = False  # the official API has no webhooks: polling only
     # Runway carries no identifier of ours and lists no tasks: an ambiguous submit can't be found.
     finds_by_job_id = False

@@ -46,6 +46,7 @@ class Suno:
     operations: Mapping[str, type[BaseModel]] = {"music": SunoMusicInput, "lyrics": SunoLyricsInput}
     status_map = STATUS_MAP
     supports_cancel = False
+    continuation_input: type[BaseModel] | None = None  # no step waits for more input
     sends_callbacks = True  # `notify_hook`: honoured by the Suno-API proxies, undocumented on CometAPI
     finds_by_job_id = False  # nothing in a Suno task echoes an id of ours
 

@@ -41,6 +41,7 @@ class Veo:
     }
     status_map = wire.STATUS_MAP
     supports_cancel = False
+    continuation_input: type[BaseModel] | None = None  # no step waits for more input
     sends_callbacks = False  # neither CometAPI's video route nor Gemini's operations call back
     finds_by_job_id = False  # neither flavour carries an id of ours
 
