@@ -37,10 +37,14 @@ def cancel_task(provider: str) -> str:
     return f"{provider}.cancel"
 
 
+def admit_task(provider: str) -> str:
+    return f"{provider}.admit"
+
+
 def queue_of(task_name: str) -> str:
-    """Reconciling and cancelling share the provider's submit queue; every other task has its own."""
+    """Reconciling, cancelling and admitting share the provider's submit queue; other tasks have their own."""
     provider, _, action = task_name.partition(".")
-    return f"{provider}.submit" if action in {"reconcile", "cancel"} else task_name
+    return f"{provider}.submit" if action in {"reconcile", "cancel", "admit"} else task_name
 
 
 def celery_settings(broker_url: str, key_prefix: str = "") -> dict[str, Any]:

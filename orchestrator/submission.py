@@ -1,8 +1,6 @@
-"""Submitting a queued job upstream, and reconciling a submit whose answer was lost.
-
-The claim (queued -> submitting) commits before the request leaves, so a job in `submitting` always
-means "a request may have reached the provider": it is never simply sent again, only reconciled.
-"""
+"""Sending claimed jobs upstream and acting on the answer: submitted, back to the queue (nothing was
+created: retry, on another channel if one is healthy), failed (refused), or left `submitting` for
+reconciliation (the answer was lost). Each channel's breaker learns from every answer."""
 
 from __future__ import annotations
 
@@ -11,10 +9,10 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orchestrator import tracking
+from orchestrator import admission, capacity, channel_health, tracking
 from orchestrator.channels import channel_for, upstream_callback_url
 from orchestrator.db import Database
 from orchestrator.lifecycle import Change, advance
@@ -32,15 +30,41 @@ from workers.providers.errors import (
 
 log = logging.getLogger(__name__)
 S = JobStatus
+ADMISSIONS_PER_TICK = 50
 
 
 def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> JobStatus | None:
-    """Send one queued job upstream; returns the state it ended in, None if it was not queued."""
-    with db.transaction() as session:
-        job = _claim(session, job_id, settings)
-        parent_external_id = _parent_external_id(session, job) if job else None
-    if job is None:
-        return None
+    """Submit `job_id` (after any job that waited longer for capacity); its state afterwards, or None
+    when it was not queued or has to wait for capacity."""
+    for _ in range(2):  # an older waiting job may go first; then this one gets its turn
+        with db.transaction() as session:
+            job = admission.claim(session, settings, job_id)
+            parent_external_id = _parent_external_id(session, job) if job else None
+        if job is None:
+            return None
+        state = send(db, http, settings, job, parent_external_id)
+        if job.job_id == job_id:
+            return state
+    return None
+
+
+def admit_waiting(db: Database, http: httpx.Client, settings: Settings, provider: str) -> int:
+    """Submit jobs that waited for `provider`'s capacity, oldest first, while channels have room."""
+    admitted = 0
+    while admitted < ADMISSIONS_PER_TICK:
+        with db.transaction() as session:
+            job = admission.claim_waiting(session, settings, provider)
+            parent_external_id = _parent_external_id(session, job) if job else None
+        if job is None:
+            break
+        send(db, http, settings, job, parent_external_id)
+        admitted += 1
+    return admitted
+
+
+def send(
+    db: Database, http: httpx.Client, settings: Settings, job: Job, parent_external_id: str | None
+) -> JobStatus:
     provider = PROVIDERS[job.provider]
     channel = channel_for(settings, job.provider, job.channel)
     wants_callbacks = settings.upstream_callbacks and provider.sends_callbacks
@@ -59,64 +83,26 @@ def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UU
     except ProviderUnavailableError as exc:
         return _retry_later(db, settings, job, exc)
     except ProviderRejectedError as exc:
-        return _fail(db, job.job_id, exc.code, exc.message)
+        return _fail(db, job, exc.code, exc.message)
     except SubmitOutcomeUnknownError as exc:
         log.warning("submit of job %s is ambiguous, reconciling: %s", job.job_id, exc)
+        with db.transaction() as session:
+            channel_health.record_failure(session, settings, job.provider, channel.name, str(exc), None)
         return S.SUBMITTING  # stays claimed; the sweep reconciles it when the lease runs out
-    now = datetime.now(UTC)
+    return _submitted(db, settings, job, external_id)
+
+
+def _submitted(db: Database, settings: Settings, job: Job, external_id: str) -> JobStatus:
+    first_poll = after(datetime.now(UTC), poll_delay(settings.poll_policy(job.provider), 0))
     columns = {
         "external_id": external_id,
         "submitted_at": func.now(),
-        "next_check_at": at_most(
-            after(now, poll_delay(settings.poll_policy(job.provider), 0)), job.deadline_at
-        ),
+        "next_check_at": at_most(first_poll, job.deadline_at),
     }
     with db.transaction() as session:
+        channel_health.record_success(session, job.provider, job.channel or "")
         advance(session, job.job_id, S.SUBMITTING, Change(S.SUBMITTED, columns=columns))
     return S.SUBMITTED
-
-
-def reconcile(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> JobStatus | None:
-    """Find out what became of an ambiguous submit, by the job id we sent along with it."""
-    with db.transaction() as session:
-        job = session.execute(
-            select(Job).where(Job.job_id == job_id, Job.state == S.SUBMITTING.value)
-        ).scalar()
-    if job is None:
-        return None
-    provider = PROVIDERS[job.provider]
-    if not provider.finds_by_job_id:
-        return _await_deadline(db, job)
-    try:
-        found = provider.find(
-            http, channel_for(settings, job.provider, job.channel), str(job.job_id), job.operation
-        )
-    except ProviderUnavailableError as exc:
-        with db.transaction() as session:
-            _reschedule(session, job, retry_delay(job.submit_attempts, retry_after=exc.retry_after))
-        return S.SUBMITTING
-    with db.transaction() as session:
-        if found is not None:
-            transition = tracking.apply_update(session, settings, job.job_id, found)
-            return transition.to_state if transition else S.SUBMITTING
-        return _settle_not_found(session, settings, job)
-
-
-def _settle_not_found(session: Session, settings: Settings, job: Job) -> JobStatus | None:
-    """The provider has no task with our id: expire at the deadline, wait, or send it again."""
-    now = datetime.now(UTC)
-    if now >= job.deadline_at:
-        transition = tracking.expire(session, job.job_id)
-        return transition.to_state if transition else None
-    settled_at = after(job.updated_at, settings.submit_lease_s)
-    if now < settled_at:
-        # A task created moments ago may not be visible yet (CometAPI answers task_not_exist
-        # for a while): trust "not found" only once the lease has outlived any request.
-        _reschedule(session, job, (settled_at - now).total_seconds())
-        return S.SUBMITTING
-    # Nothing upstream carries our id although the lease outlived any request: safe to send again.
-    change = Change(S.QUEUED, detail={"reconciled": "not_found"}, columns={"next_check_at": func.now()})
-    return S.QUEUED if advance(session, job.job_id, S.SUBMITTING, change) else None
 
 
 def _parent_external_id(session: Session, job: Job) -> str | None:
@@ -129,65 +115,33 @@ def _parent_external_id(session: Session, job: Job) -> str | None:
     return session.execute(select(Job.external_id).where(Job.job_id == job.parent_job_id)).scalar()
 
 
-def _claim(session: Session, job_id: uuid.UUID, settings: Settings) -> Job | None:
-    provider = session.execute(
-        select(Job.provider).where(Job.job_id == job_id, Job.state == S.QUEUED.value)
-    ).scalar()
-    if provider is None:
-        return None
-    columns = {
-        "submit_attempts": Job.submit_attempts + 1,
-        "next_check_at": after(datetime.now(UTC), settings.submit_lease_s),
-        # Recorded before sending, so a reconcile asks the channel the request went to.
-        "channel": channel_for(settings, provider).name,
-    }
-    transition = advance(session, job_id, S.QUEUED, Change(S.SUBMITTING, columns=columns))
-    return session.get(Job, job_id, populate_existing=True) if transition else None
-
-
 def _retry_later(db: Database, settings: Settings, job: Job, exc: ProviderUnavailableError) -> JobStatus:
-    if job.submit_attempts >= settings.max_submit_attempts:
-        return _fail(db, job.job_id, "upstream_unavailable", f"the provider stayed unavailable: {exc}")
-    delay = retry_delay(job.submit_attempts, retry_after=exc.retry_after)
-    when = at_most(after(datetime.now(UTC), delay), job.deadline_at)
+    """Nothing was created upstream: retry, at once on another healthy channel, else after a back-off."""
     with db.transaction() as session:
-        advance(
-            session,
-            job.job_id,
-            S.SUBMITTING,
-            Change(S.QUEUED, columns={"next_check_at": when}, detail={"retry_in_s": round(delay, 1)}),
+        channel_health.record_failure(
+            session, settings, job.provider, job.channel or "", str(exc), exc.retry_after
         )
+        if job.submit_attempts >= settings.max_submit_attempts:
+            return _fail_in(session, job, "upstream_unavailable", f"the provider stayed unavailable: {exc}")
+        if capacity.has_other_healthy(session, settings, job.provider, exclude=job.channel):
+            delay = 0.0  # fail over: another channel takes it now
+        else:
+            delay = retry_delay(job.submit_attempts, retry_after=exc.retry_after)
+        when = at_most(after(datetime.now(UTC), delay), job.deadline_at)
+        change = Change(S.QUEUED, columns={"next_check_at": when}, detail={"retry_in_s": round(delay, 1)})
+        advance(session, job.job_id, S.SUBMITTING, change)
     return S.QUEUED
 
 
-def _fail(db: Database, job_id: uuid.UUID, code: str, message: str) -> JobStatus:
+def _fail(db: Database, job: Job, code: str, message: str) -> JobStatus:
     with db.transaction() as session:
-        advance(
-            session,
-            job_id,
-            S.SUBMITTING,
-            Change(
-                S.FAILED,
-                columns={"error_code": code, "error_message": message},
-                detail={"error": code},
-            ),
-        )
+        return _fail_in(session, job, code, message)
+
+
+def _fail_in(session: Session, job: Job, code: str, message: str) -> JobStatus:
+    change = Change(S.FAILED, columns={"error_code": code, "error_message": message}, detail={"error": code})
+    advance(session, job.job_id, S.SUBMITTING, change)
     return S.FAILED
-
-
-def _await_deadline(db: Database, job: Job) -> JobStatus | None:
-    """Without a lookup by our id, an ambiguous submit is neither resent nor released before its deadline."""
-    with db.transaction() as session:
-        if datetime.now(UTC) >= job.deadline_at:
-            transition = tracking.expire(session, job.job_id)
-            return transition.to_state if transition else None
-        session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=job.deadline_at))
-    return S.SUBMITTING
-
-
-def _reschedule(session: Session, job: Job, delay: float) -> None:
-    when = at_most(after(datetime.now(UTC), delay), job.deadline_at)
-    session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=when))
 
 
 def cancel_upstream(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> bool:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from orchestrator import messaging, outbox
+from orchestrator import capacity, messaging, outbox
 from orchestrator.db import Database
 from orchestrator.settings import Settings
 from orchestrator.tracking import expire
@@ -126,6 +126,10 @@ def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *,
         claimed += dispatch.claimed
         if dispatch.claimed < settings.sweep_batch:
             break
+    with db.transaction() as session:
+        waiting = capacity.providers_waiting(session)
+    for provider in waiting:  # an admission tick: capacity freed since the last one is used now
+        dispatcher.send(messaging.admit_task(provider), [provider])
     for _ in range(rounds):
         with db.transaction() as session:
             events = claim_due_events(session, settings.sweep_batch)

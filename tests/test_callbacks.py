@@ -183,7 +183,9 @@ def test_callbacks_a_success_racing_a_stale_report_is_never_lost(
     from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus
 
     settings = make_settings()
-    success = ProviderUpdate(UpstreamStatus.SUCCEEDED, "succeed", outputs=(OutputRef("https://cdn.test/v.mp4"),))
+    success = ProviderUpdate(
+        UpstreamStatus.SUCCEEDED, "succeed", outputs=(OutputRef("https://cdn.test/v.mp4"),)
+    )
     stale = ProviderUpdate(UpstreamStatus.RUNNING, "processing")
     for _ in range(15):
         job_id = create_job(db, tenant, settings)
@@ -192,7 +194,9 @@ def test_callbacks_a_success_racing_a_stale_report_is_never_lost(
             advance(session, job_id, JobStatus.SUBMITTING, Change(JobStatus.SUBMITTED))
         barrier = threading.Barrier(2)
 
-        def apply(report: ProviderUpdate, job: uuid.UUID = job_id) -> None:
+        def apply(
+            report: ProviderUpdate, job: uuid.UUID = job_id, barrier: threading.Barrier = barrier
+        ) -> None:
             barrier.wait()
             with db.transaction() as session:
                 tracking.apply_update(session, settings, job, report, via_callback=True)

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from orchestrator import audit, storing, submission, sweeping, tracking
+from orchestrator import audit, reconciliation, storing, submission, sweeping, tracking
 from orchestrator.db import Database
-from orchestrator.models import Account, Job, JobOutput
+from orchestrator.models import Account, ChannelState, Job, JobOutput
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus
@@ -150,6 +150,9 @@ def test_pipeline_rate_limited_submit_goes_back_to_queue_then_gives_up(
     job = job_row(db, job_id)
     assert job.next_check_at is not None
     assert job.next_check_at >= datetime.now(UTC) + timedelta(seconds=0.9)  # Retry-After: 1 honoured
+    with db.transaction() as session:  # the channel's Retry-After rest is over
+        session.execute(update(ChannelState).values(open_until=datetime.now(UTC) - timedelta(seconds=1)))
+        session.execute(update(Job).where(Job.job_id == job_id).values(next_check_at=datetime.now(UTC)))
     assert submission.submit(db, http, settings, job_id) is S.FAILED
     job = job_row(db, job_id)
     assert job.error_code == "upstream_unavailable"
@@ -173,8 +176,8 @@ def test_pipeline_lost_submit_answer_is_reconciled_not_resent(
     simulator.configure(read_timeout_rate=0.0)
     assert job_row(db, job_id).external_id is None
     # The fresh task is hidden from its first query: too early to conclude it was never created.
-    assert submission.reconcile(db, http, settings, job_id) is S.SUBMITTING
-    assert submission.reconcile(db, http, settings, job_id) in {S.SUBMITTED, S.RUNNING, S.STORING}
+    assert reconciliation.reconcile(db, http, settings, job_id) is S.SUBMITTING
+    assert reconciliation.reconcile(db, http, settings, job_id) in {S.SUBMITTED, S.RUNNING, S.STORING}
     task = simulator.task_by_external_id(str(job_id))
     assert task is not None
     assert job_row(db, job_id).external_id == task.task_id
@@ -198,7 +201,7 @@ def test_pipeline_reconcile_resends_only_what_never_arrived(
             update(Job).where(Job.job_id == job_id).values(state="submitting", updated_at=long_ago)
         )
     simulator.configure(submit_error_rate=0.0)
-    assert submission.reconcile(db, http, settings, job_id) is S.QUEUED
+    assert reconciliation.reconcile(db, http, settings, job_id) is S.QUEUED
     assert submission.submit(db, http, settings, job_id) is S.SUBMITTED
     assert simulator.stats()["kling"].creates == 1
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator import messaging, storing, submission, sweeping, tracking, webhooks
+from orchestrator import messaging, reconciliation, storing, submission, sweeping, tracking, webhooks
 from workers.celery_app import app
 from workers.providers import PROVIDERS
 from workers.providers.errors import ProviderUnavailableError
@@ -27,10 +27,17 @@ def submit_jobs(job_ids: list[str]) -> None:
         submission.submit(rt.db, rt.http, rt.settings, job_id)
 
 
+def admit_jobs(providers: list[str]) -> None:
+    """Let in jobs that waited for capacity (an admission tick of the sweep)."""
+    rt = runtime()
+    for provider in providers:
+        submission.admit_waiting(rt.db, rt.http, rt.settings, provider)
+
+
 def reconcile_jobs(job_ids: list[str]) -> None:
     rt = runtime()
     for job_id in _uuids(job_ids):
-        submission.reconcile(rt.db, rt.http, rt.settings, job_id)
+        reconciliation.reconcile(rt.db, rt.http, rt.settings, job_id)
 
 
 def cancel_jobs(job_ids: list[str]) -> None:
@@ -74,6 +81,7 @@ def _register(name: str, body: Callable[[list[str]], None], **options: Any) -> N
 for _provider in PROVIDERS:
     _register(messaging.submit_task(_provider), submit_jobs)
     _register(messaging.reconcile_task(_provider), reconcile_jobs)
+    _register(messaging.admit_task(_provider), admit_jobs)
     _register(messaging.poll_task(_provider), poll_jobs)
     # A refused or unreachable upstream cancel is retried a few times, minutes apart at most.
     _register(

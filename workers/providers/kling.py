@@ -37,6 +37,7 @@ from workers.providers.errors import (
 from workers.providers.transport import (
     Phase,
     raise_for_transient_status,
+    retry_after_seconds,
     translate_transport_errors,
 )
 
@@ -83,7 +84,7 @@ class Kling:
         if envelope is not None and envelope.code == 0 and envelope.data and envelope.data.get("task_id"):
             return str(envelope.data["task_id"])
         if envelope is not None and envelope.code != 0:
-            _raise_for_code(envelope)
+            _raise_for_code(envelope, retry_after_seconds(response))
         raise_for_transient_status(response, Phase.SUBMIT, self.name)
         raise ProviderRejectedError("upstream_rejected", f"Kling answered HTTP {response.status_code}")
 
@@ -160,12 +161,12 @@ def _is_not_found(envelope: KlingEnvelope) -> bool:
     return envelope.code != 0 and "not_exist" in envelope.message.lower().replace(" ", "_")
 
 
-def _raise_for_code(envelope: KlingEnvelope) -> None:
+def _raise_for_code(envelope: KlingEnvelope, retry_after: float | None) -> None:
     code, message = envelope.code, envelope.message or "no message"
     if code in MODERATION_CODES:
         raise ProviderRejectedError("moderation_blocked", f"Kling refused the content: {message}")
     if code in NOT_NOW_CODES:
-        raise ProviderUnavailableError(f"kling: code {code}: {message}")
+        raise ProviderUnavailableError(f"kling: code {code}: {message}", retry_after=retry_after)
     if code in AMBIGUOUS_CODES or DUPLICATE_TEXT.search(message):
         # A duplicate external_task_id means an earlier attempt did create the task.
         raise SubmitOutcomeUnknownError(f"kling: code {code}: {message}")

@@ -1,0 +1,72 @@
+"""Claiming queued jobs for submission (queued -> submitting): the channel each goes to, within
+the channels' concurrency caps and health, and first in, first out among jobs that had to wait.
+
+The claim commits before any request leaves, so `submitting` always means "a request may have
+reached the provider" (see reconciliation).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from orchestrator import capacity
+from orchestrator.lifecycle import Change, advance
+from orchestrator.models import Job
+from orchestrator.schedule import after
+from orchestrator.settings import Settings
+from schemas.jobs import JobStatus
+
+S = JobStatus
+
+
+def claim(session: Session, settings: Settings, job_id: uuid.UUID) -> Job | None:
+    """Claim work for a submit of `job_id`: a job that waited longer for capacity goes first.
+
+    Returns the claimed job (maybe not `job_id`), or None when `job_id` is not queued or no channel
+    can take anything now — then it waits, `awaiting_capacity`, holding no worker.
+    """
+    provider = session.execute(
+        select(Job.provider).where(Job.job_id == job_id, Job.state == S.QUEUED.value)
+    ).scalar()
+    if provider is None:
+        return None
+    channel = capacity.choose(session, settings, provider)
+    if channel is None:
+        _await_capacity(session, job_id)
+        return None
+    return _take(session, settings, capacity.oldest_waiting(session, provider) or job_id, channel)
+
+
+def claim_waiting(session: Session, settings: Settings, provider: str) -> Job | None:
+    """Claim the job that has waited longest for `provider`'s capacity, if a channel has room now."""
+    job_id = capacity.oldest_waiting(session, provider)
+    if job_id is None:
+        return None
+    channel = capacity.choose(session, settings, provider)
+    return None if channel is None else _take(session, settings, job_id, channel)
+
+
+def _take(session: Session, settings: Settings, job_id: uuid.UUID, channel: str) -> Job | None:
+    columns = {
+        "submit_attempts": Job.submit_attempts + 1,
+        "next_check_at": after(datetime.now(UTC), settings.submit_lease_s),
+        "awaiting_capacity": False,
+        # Recorded before sending, so a reconcile asks the channel the request went to.
+        "channel": channel,
+    }
+    if advance(session, job_id, S.QUEUED, Change(S.SUBMITTING, columns=columns)) is None:
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def _await_capacity(session: Session, job_id: uuid.UUID) -> None:
+    # The sweep comes back at the deadline (to expire it); until then admission ticks let it in.
+    session.execute(
+        update(Job)
+        .where(Job.job_id == job_id, Job.state == S.QUEUED.value)
+        .values(awaiting_capacity=True, next_check_at=Job.deadline_at)
+    )
