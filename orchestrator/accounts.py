@@ -26,6 +26,7 @@ class Principal:
     account_id: uuid.UUID
     key_id: uuid.UUID
     price_multiplier_ppm: int
+    rate_limit_rps: int | None = None  # None: the deployment's default
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,13 @@ def revoke_key(session: Session, prefix: str) -> bool:
 def authenticate(session: Session, secret: str) -> Principal:
     """The principal a live key belongs to; AuthenticationError for unknown or revoked keys."""
     row = session.execute(
-        select(ApiKey.key_id, ApiKey.account_id, Account.price_multiplier_ppm, Account.status)
+        select(
+            ApiKey.key_id,
+            ApiKey.account_id,
+            Account.price_multiplier_ppm,
+            Account.status,
+            Account.rate_limit_rps,
+        )
         .join(Account, Account.account_id == ApiKey.account_id)
         .where(ApiKey.key_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
     ).one_or_none()
@@ -104,4 +111,4 @@ def authenticate(session: Session, secret: str) -> Principal:
         raise AuthenticationError("the API key is unknown or has been revoked")
     if row.status != "active":
         raise AuthenticationError("the account of this API key is disabled")
-    return Principal(row.account_id, row.key_id, row.price_multiplier_ppm)
+    return Principal(row.account_id, row.key_id, row.price_multiplier_ppm, row.rate_limit_rps)

@@ -3,9 +3,13 @@
 OrchestratorError
  ├── NotFoundError
  │    ├── JobNotFoundError
- │    └── AccountNotFoundError
+ │    ├── AccountNotFoundError
+ │    └── ApiKeyNotFoundError
  ├── AuthenticationError
+ ├── ForbiddenError                 authenticated, but not allowed here (a wrong admin token)
+ │    └── AdminDisabledError        no admin token is configured: the admin API is off
  ├── AccountDisabledError
+ ├── RateLimitedError               too many requests per second, or too many unfinished jobs
  ├── InvalidRequestError            input that names a field a person can fix
  │    ├── UnknownProviderError
  │    ├── UnknownOperationError
@@ -17,6 +21,7 @@ OrchestratorError
  ├── InvalidTransitionError         a state change the lifecycle table forbids
  ├── JobNotCancellableError
  ├── JobNotContinuableError         only a job waiting for input can be continued
+ ├── JobFinishedError               an operator action on a job that already ended
  ├── LedgerError                    a money operation that would break an invariant
  └── SchemaNotCurrentError          database not migrated to this version
 """
@@ -47,9 +52,33 @@ class AccountNotFoundError(NotFoundError):
     code = "account_not_found"
 
 
+class ApiKeyNotFoundError(NotFoundError):
+    code = "api_key_not_found"
+
+
 class AuthenticationError(OrchestratorError):
     code = "unauthenticated"
     http_status = 401
+
+
+class ForbiddenError(OrchestratorError):
+    code = "forbidden"
+    http_status = 403
+
+
+class AdminDisabledError(ForbiddenError):
+    code = "admin_disabled"
+
+
+class RateLimitedError(OrchestratorError):
+    """Carries how long to wait, sent as `Retry-After` (whole seconds, at least 1)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class AccountDisabledError(OrchestratorError):
@@ -109,6 +138,11 @@ class JobNotCancellableError(OrchestratorError):
 
 class JobNotContinuableError(OrchestratorError):
     code = "job_not_continuable"
+    http_status = 409
+
+
+class JobFinishedError(OrchestratorError):
+    code = "job_finished"
     http_status = 409
 
 

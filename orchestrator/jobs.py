@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from orchestrator import egress, ledger, lifecycle, outbox, tracking
+from orchestrator import egress, ledger, lifecycle, limits, outbox, tracking
 from orchestrator.accounts import Principal
 from orchestrator.errors import (
     InvalidInputError,
@@ -129,6 +129,7 @@ def create_job(
         )
     )
     ledger.reserve(session, principal.account_id, job_id, price)
+    limits.check_open_jobs(session, principal.account_id, settings.max_open_jobs)  # after reserve's lock
     if request.callback_url:
         outbox.record_state(session, job_id, JobStatus.QUEUED)
     return job_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -13,12 +14,15 @@ from orchestrator import accounts
 from orchestrator.accounts import Principal
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
+from orchestrator.limits import RateLimiter
 from orchestrator.messaging import Dispatcher
 from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
 from orchestrator.storage import LocalStorage, S3Storage
 
-KEY_CACHE_TTL_S = 5.0  # how long a revoked key may still work on a process that saw it recently
+# How long a revoked key (or a disabled account's key) may still work on another API process that saw
+# it recently; the process that handled the admin call forgets it at once.
+KEY_CACHE_TTL_S = 5.0
 
 
 @dataclass
@@ -28,6 +32,7 @@ class AppContext:
     storage: LocalStorage | S3Storage
     dispatcher: Dispatcher
     prices: PriceTable
+    limiter: RateLimiter
     _keys: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
     def authenticate(self, secret: str) -> Principal:
@@ -41,6 +46,12 @@ class AppContext:
             self._keys.clear()
         self._keys[secret] = (principal, now + KEY_CACHE_TTL_S)
         return principal
+
+    def forget(self, *, account_id: uuid.UUID | None = None, key_id: uuid.UUID | None = None) -> None:
+        """Drop cached keys of an account (or one key), so an admin change applies to the next request."""
+        for secret, (principal, _) in dict(self._keys).items():  # a copy: other threads add keys
+            if principal.account_id == account_id or principal.key_id == key_id:
+                self._keys.pop(secret, None)
 
 
 def get_context(request: Request) -> AppContext:
@@ -57,7 +68,9 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
-    return context.authenticate(credentials.credentials)
+    principal = context.authenticate(credentials.credentials)
+    context.limiter.take(principal.key_id, principal.rate_limit_rps or context.settings.rate_limit_rps)
+    return principal
 
 
 Context = Annotated[AppContext, Depends(get_context)]

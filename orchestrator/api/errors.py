@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.errors import InvalidInputError, OrchestratorError
+from orchestrator.errors import InvalidInputError, OrchestratorError, RateLimitedError
 from schemas.errors import ErrorBody, ErrorResponse, FieldProblem
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,16 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         fields = [FieldProblem(field=field, message=message) for field, message in exc.problems]
     elif exc.field:
         fields = [FieldProblem(field=exc.field, message=exc.message)]
-    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-    return error_response(request, exc.http_status, exc.code, exc.message, fields, headers)
+    return error_response(request, exc.http_status, exc.code, exc.message, fields, error_headers(exc))
+
+
+def error_headers(exc: OrchestratorError) -> dict[str, str] | None:
+    """The HTTP headers a domain error calls for, whichever envelope renders its body."""
+    if exc.http_status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return None
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,221 @@
+"""The operator's admin API under /admin/v1, behind its own bearer token (`GENRELAY_ADMIN_TOKEN`).
+
+Without a configured token every admin route answers 403 `admin_disabled`. A change to an account or
+a key applies at once on the API process that handled it, within 5 s on the others (their key cache).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from orchestrator import accounts, admin, sweeping
+from orchestrator.accounts import ppm_to_multiplier
+from orchestrator.api.context import AppContext, Context
+from orchestrator.api.routes_jobs import parse_job_id
+from orchestrator.api.routes_webhooks import delivery_view
+from orchestrator.errors import AccountNotFoundError, NotFoundError
+from orchestrator.models import JobOutput, WebhookAttempt
+from orchestrator.settings import Settings
+from orchestrator.views import job_view
+from schemas.admin import (
+    AccountCreate,
+    AccountCreated,
+    AccountLimits,
+    AdminAccount,
+    AdminJob,
+    ApiKeyCreate,
+    ApiKeyInfo,
+    CreditAmount,
+    IssuedApiKey,
+    JobFail,
+)
+from schemas.errors import ErrorResponse
+from schemas.webhooks import Delivery
+
+admin_bearer = HTTPBearer(
+    auto_error=False, scheme_name="AdminToken", description="The operator's `GENRELAY_ADMIN_TOKEN`."
+)
+
+
+def require_admin(
+    context: Context, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
+) -> None:
+    presented = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        presented = credentials.credentials
+    admin.check_token(context.settings.admin_token, presented)
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422)
+}
+router = APIRouter(
+    prefix="/admin/v1", tags=["admin"], responses=ERRORS, dependencies=[Depends(require_admin)]
+)
+
+
+def parse_account_id(account_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(account_id)
+    except ValueError:
+        raise AccountNotFoundError(f"no account {account_id!r}: account ids are UUIDs") from None
+
+
+def account_view(state: admin.AccountState, settings: Settings) -> AdminAccount:
+    account = state.account
+    balance = account.credits_added - account.captured
+    return AdminAccount(
+        account_id=str(account.account_id),
+        name=account.name,
+        status="active" if account.status == "active" else "disabled",
+        price_multiplier=ppm_to_multiplier(account.price_multiplier_ppm),
+        credits_added=account.credits_added,
+        captured=account.captured,
+        balance=balance,
+        held=account.held,
+        available=balance - account.held,
+        open_jobs=state.open_jobs,
+        rate_limit_rps=account.rate_limit_rps,
+        max_open_jobs=account.max_open_jobs,
+        effective_rate_limit_rps=account.rate_limit_rps or settings.rate_limit_rps,
+        effective_max_open_jobs=account.max_open_jobs or settings.max_open_jobs,
+        created_at=account.created_at,
+    )
+
+
+def _account(context: AppContext, account_id: uuid.UUID) -> AdminAccount:
+    with context.db.transaction() as session:
+        return account_view(admin.get_account(session, account_id), context.settings)
+
+
+@router.post("/accounts", status_code=201, response_model=AccountCreated, summary="Create a tenant")
+def create_account(body: AccountCreate, context: Context) -> AccountCreated:
+    with context.db.transaction() as session:
+        account_id, key = admin.create_account(session, body)
+    issued = IssuedApiKey(
+        key_id=str(key.key_id),
+        account_id=str(account_id),
+        name=body.key_name,
+        prefix=key.prefix,
+        secret=key.secret,
+    )
+    return AccountCreated(account=_account(context, account_id), api_key=issued)
+
+
+@router.get("/accounts/{account_id}", response_model=AdminAccount, summary="An account and its balances")
+def get_account(account_id: str, context: Context) -> AdminAccount:
+    return _account(context, parse_account_id(account_id))
+
+
+def _set_status(context: AppContext, account_id: str, status: Literal["active", "disabled"]) -> AdminAccount:
+    parsed = parse_account_id(account_id)
+    with context.db.transaction() as session:
+        admin.set_status(session, parsed, status)
+    context.forget(account_id=parsed)
+    return _account(context, parsed)
+
+
+@router.post("/accounts/{account_id}/disable", response_model=AdminAccount, summary="Refuse its keys")
+def disable_account(account_id: str, context: Context) -> AdminAccount:
+    return _set_status(context, account_id, "disabled")
+
+
+@router.post("/accounts/{account_id}/enable", response_model=AdminAccount, summary="Accept its keys again")
+def enable_account(account_id: str, context: Context) -> AdminAccount:
+    return _set_status(context, account_id, "active")
+
+
+@router.patch("/accounts/{account_id}/limits", response_model=AdminAccount, summary="Set its rate limits")
+def set_limits(account_id: str, body: AccountLimits, context: Context) -> AdminAccount:
+    parsed = parse_account_id(account_id)
+    with context.db.transaction() as session:
+        admin.set_limits(session, parsed, body.model_dump(exclude_unset=True))
+    context.forget(account_id=parsed)
+    return _account(context, parsed)
+
+
+@router.post("/accounts/{account_id}/credits", response_model=AdminAccount, summary="Add credits")
+def add_credits(account_id: str, body: CreditAmount, context: Context) -> AdminAccount:
+    parsed = parse_account_id(account_id)
+    with context.db.transaction() as session:
+        admin.add_credits(session, parsed, body)
+    return _account(context, parsed)
+
+
+@router.post(
+    "/accounts/{account_id}/keys", status_code=201, response_model=IssuedApiKey, summary="Issue an API key"
+)
+def create_key(account_id: str, body: ApiKeyCreate, context: Context) -> IssuedApiKey:
+    parsed = parse_account_id(account_id)
+    with context.db.transaction() as session:
+        key = accounts.issue_key(session, parsed, body.name)
+    return IssuedApiKey(
+        key_id=str(key.key_id), account_id=str(parsed), name=body.name, prefix=key.prefix, secret=key.secret
+    )
+
+
+@router.post("/keys/{prefix}/revoke", response_model=ApiKeyInfo, summary="Revoke an API key by its prefix")
+def revoke_key(prefix: str, context: Context) -> ApiKeyInfo:
+    with context.db.transaction() as session:
+        key = admin.revoke_key(session, prefix)
+    context.forget(key_id=key.key_id)
+    return ApiKeyInfo(
+        key_id=str(key.key_id),
+        account_id=str(key.account_id),
+        name=key.name,
+        prefix=key.prefix,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _job(context: AppContext, job_id: uuid.UUID) -> AdminJob:
+    with context.db.transaction() as session:
+        job = admin.find_job(session, job_id)
+        outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job_id)).scalars().all()
+    view = job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
+    return AdminJob(**view.model_dump(), account_id=str(job.account_id), next_check_at=job.next_check_at)
+
+
+@router.get("/jobs/{job_id}", response_model=AdminJob, summary="Any tenant's job")
+def get_job(job_id: str, context: Context) -> AdminJob:
+    return _job(context, parse_job_id(job_id))
+
+
+@router.post("/jobs/{job_id}/refresh", response_model=AdminJob, summary="Check an unfinished job now")
+def refresh_job(job_id: str, context: Context) -> AdminJob:
+    parsed = parse_job_id(job_id)
+    with context.db.transaction() as session:
+        admin.refresh_job(session, parsed)
+    # The sweep's own claim dispatches it by its state (submit, reconcile, poll or store), lease and all.
+    sweeping.sweep(context.db, context.dispatcher, context.settings, rounds=1)
+    return _job(context, parsed)
+
+
+@router.post("/jobs/{job_id}/fail", response_model=AdminJob, summary="Fail a job and release its hold")
+def fail_job(job_id: str, context: Context, body: JobFail | None = None) -> AdminJob:
+    parsed = parse_job_id(job_id)
+    with context.db.transaction() as session:
+        admin.fail_job(session, parsed, body.reason if body else None)
+    return _job(context, parsed)
+
+
+@router.post(
+    "/webhooks/{event_id}/redeliver", status_code=202, response_model=Delivery, summary="Send an event again"
+)
+def redeliver(event_id: str, context: Context) -> Delivery:
+    try:
+        parsed = uuid.UUID(event_id)
+    except ValueError:
+        raise NotFoundError(f"no webhook event {event_id!r}") from None
+    with context.db.transaction() as session:
+        event = admin.redeliver(session, parsed)
+        attempts = list(
+            session.execute(select(WebhookAttempt).where(WebhookAttempt.event_id == parsed)).scalars()
+        )
+    return delivery_view(event, attempts)

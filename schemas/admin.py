@@ -1,0 +1,108 @@
+"""What the operator's admin API (`/admin/v1`) takes and returns. Amounts are integer micro-credits
+(1 credit = 1,000,000); credits may also be given as a decimal string, never as a float."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.jobs import Job
+
+DECIMAL_CREDITS = r"^[0-9]{1,12}(\.[0-9]{1,6})?$"  # at most 6 places: a whole number of micro-credits
+MULTIPLIER = r"^[0-9]{1,3}(\.[0-9]{1,6})?$"
+
+
+class CreditAmount(BaseModel):
+    """Exactly one of `micro_credits` (an integer) or `credits` (a decimal string such as "12.5")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    micro_credits: int | None = Field(default=None, gt=0, examples=[12_500_000])
+    credits: str | None = Field(default=None, pattern=DECIMAL_CREDITS, examples=["12.5"])
+    note: str | None = Field(default=None, max_length=500, description="Kept in the ledger journal.")
+
+    @model_validator(mode="after")
+    def _exactly_one_positive(self) -> CreditAmount:
+        if (self.micro_credits is None) == (self.credits is None):
+            raise ValueError("give exactly one of `micro_credits` (integer) or `credits` (decimal string)")
+        if self.credits is not None and Decimal(self.credits) <= 0:
+            raise ValueError("`credits` must be above 0")
+        return self
+
+
+class AccountLimits(BaseModel):
+    """Per-account limits. A field left out is unchanged; `null` means the deployment's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_rps: int | None = Field(default=None, ge=1, description="Requests per second per API key.")
+    max_open_jobs: int | None = Field(default=None, ge=1, description="Unfinished jobs at once.")
+
+
+class AccountCreate(AccountLimits):
+    name: str = Field(min_length=1, max_length=200)
+    price_multiplier: str = Field(default="1", pattern=MULTIPLIER, examples=["0.8"])
+    initial_credits: CreditAmount | None = None
+    key_name: str = Field(default="default", max_length=200, description="Name of the first API key.")
+
+
+class AdminAccount(BaseModel):
+    account_id: str
+    name: str
+    status: Literal["active", "disabled"]
+    price_multiplier: str
+    credits_added: int
+    captured: int
+    balance: int = Field(description="credits_added - captured.")
+    held: int = Field(description="Sum of the holds of unfinished jobs.")
+    available: int = Field(description="balance - held.")
+    open_jobs: int = Field(description="Unfinished jobs right now.")
+    rate_limit_rps: int | None = Field(description="The account's own limit; null: the default.")
+    max_open_jobs: int | None = Field(description="The account's own limit; null: the default.")
+    effective_rate_limit_rps: int
+    effective_max_open_jobs: int
+    created_at: datetime
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+
+
+class ApiKeyInfo(BaseModel):
+    key_id: str
+    account_id: str
+    name: str
+    prefix: str = Field(description="The visible start of the key, e.g. `gr_1a2b3c4d`.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedApiKey(BaseModel):
+    key_id: str
+    account_id: str
+    name: str
+    prefix: str
+    secret: str = Field(description="The API key itself: shown only now, never stored.")
+
+
+class AccountCreated(BaseModel):
+    account: AdminAccount
+    api_key: IssuedApiKey
+
+
+class JobFail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500, description="Recorded in the job's error.")
+
+
+class AdminJob(Job):
+    """A job of any tenant, as the admin API shows it."""
+
+    account_id: str
+    next_check_at: datetime | None = Field(description="When the sweep next looks at the job.")
