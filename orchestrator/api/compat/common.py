@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from orchestrator import models
 from orchestrator.api.context import AppContext
+from orchestrator.api.errors import error_headers
 from orchestrator.errors import InvalidInputError, JobNotFoundError, OrchestratorError
 from orchestrator.models import Job, JobOutput
 
@@ -56,7 +57,9 @@ def compat_route(render: ErrorRenderer) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except OrchestratorError as exc:
-                    return render(request, _from_domain(exc))
+                    response = render(request, _from_domain(exc))
+                    response.headers.update(error_headers(exc) or {})  # e.g. Retry-After on 429
+                    return response
                 except RequestValidationError as exc:
                     return render(request, _from_validation(exc))
 

@@ -1,0 +1,96 @@
+"""A job as CometAPI's Veo video object (the OpenAI-style `/v1/videos` object): its status names,
+int 0-100 progress, unix-second timestamps, and our download link in `metadata.url`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from orchestrator.models import Job
+from schemas.jobs import JobStatus
+
+STATUS = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.SUBMITTING: "queued",
+    JobStatus.SUBMITTED: "queued",
+    JobStatus.RUNNING: "in_progress",
+    JobStatus.ACTION_REQUIRED: "in_progress",
+    JobStatus.STORING: "in_progress",
+    JobStatus.SUCCEEDED: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "failed",
+    JobStatus.EXPIRED: "failed",
+}
+# Our failure codes in the words CometAPI's video object uses; any other code passes through.
+ERROR_CODES = {"moderation_blocked": "content_policy_violation"}
+DEFAULT_SIZE = "16x9"
+
+
+def epoch_s(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment else None
+
+
+def video_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
+    """`GET /v1/videos/{id}`'s answer (and the body of the job's webhooks)."""
+    status = STATUS[JobStatus(job.state)]
+    video: dict[str, Any] = {
+        "id": str(job.job_id),
+        "task_id": str(job.job_id),
+        "object": "video",
+        "model": job.model,
+        "status": status,
+        "progress": _progress(job, status),
+        "seconds": _seconds(job) if status == "completed" else "",
+        "size": str(job.input.get("size", DEFAULT_SIZE)),
+        "created_at": epoch_s(job.created_at),
+    }
+    if status in {"completed", "failed"}:
+        video["completed_at"] = epoch_s(job.finished_at or job.updated_at)
+    if status == "failed":
+        code = job.error_code or "upstream_failed"
+        message = job.error_message or "the video could not be generated"
+        video["error"] = {"code": ERROR_CODES.get(code, code), "message": message}
+    url = video_url(urls)
+    if status == "completed" and url is not None:
+        video["metadata"] = {"url": url}
+        video["expires_at"] = link_expiry(url)
+    return video
+
+
+def video_url(urls: Mapping[str, str]) -> str | None:
+    """The clip among the outputs: the adapter labels it `video-0`."""
+    for label, url in urls.items():
+        if label.startswith("video"):
+            return url
+    return next(iter(urls.values()), None)
+
+
+def _progress(job: Job, status: str) -> int:
+    if status in {"completed", "failed"}:
+        return 100  # as new-api reports both ends
+    if status == "queued":
+        return 0
+    # Storing may already read 100; a client must not take "100" for done before `completed`.
+    return max(0, min(99, job.progress))
+
+
+def _seconds(job: Job) -> str:
+    seconds = (job.result or {}).get("seconds") or job.input.get("durationSeconds") or 8
+    return str(seconds)
+
+
+def link_expiry(url: str) -> int | None:
+    """When a download link stops working (unix seconds), read from its signature parameters:
+    `expires` (our local links), `X-Amz-Date` + `X-Amz-Expires` (SigV4) or `Expires` (SigV2)."""
+    query = {key.lower(): values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    try:
+        if "x-amz-date" in query and "x-amz-expires" in query:
+            signed = datetime.strptime(query["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            return int(signed.timestamp()) + int(query["x-amz-expires"])
+        if "expires" in query:
+            return int(query["expires"])
+    except ValueError:
+        return None
+    return None
