@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean flower
 
 install: $(STAMP)
 
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: install
 	$(BIN)/genrelay run
+
+# Flower on BROKER_URL (basic auth: GENRELAY_FLOWER_USER / GENRELAY_FLOWER_PASSWORD), http://127.0.0.1:5555
+flower: install
+	$(BIN)/genrelay flower
 
 test: install
 	$(BIN)/pytest

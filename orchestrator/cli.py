@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import click
@@ -42,6 +44,8 @@ def api(workers: int) -> None:
     """Serve the HTTP API."""
     import uvicorn  # noqa: PLC0415
 
+    from orchestrator.logs import logging_config  # noqa: PLC0415
+
     settings = get_settings()
     uvicorn.run(
         "orchestrator.api:create_app",
@@ -49,12 +53,22 @@ def api(workers: int) -> None:
         host=settings.api_host,
         port=settings.api_port,
         workers=workers,
-        log_level="info",
+        log_config=logging_config(settings),
+        log_level=settings.log_level.lower(),
         proxy_headers=True,
+        # On SIGTERM: stop accepting, finish in-flight requests for this long, then exit.
+        timeout_graceful_shutdown=int(settings.api_shutdown_timeout_s),
     )
 
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
+
+
+def _with_log_level(args: list[str]) -> list[str]:
+    """Celery logs at WARNING unless told otherwise; the transition log is INFO."""
+    if any(arg in {"-l", "--loglevel"} or arg.startswith(("-l", "--loglevel=")) for arg in args):
+        return args
+    return [*args, "--loglevel", get_settings().log_level.upper()]
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -66,7 +80,8 @@ def worker(ctx: click.Context, queues: str | None) -> None:
 
     from orchestrator.runner import worker_queues  # noqa: PLC0415
 
-    os.execv(sys.executable, [*CELERY, "worker", "-Q", queues or worker_queues(), *ctx.args])  # noqa: S606
+    argv = [*CELERY, "worker", "-Q", queues or worker_queues(), *_with_log_level(ctx.args)]
+    os.execv(sys.executable, argv)  # noqa: S606
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -75,7 +90,24 @@ def beat(ctx: click.Context) -> None:
     """Run the single beat scheduler that drives the sweep."""
     import os  # noqa: PLC0415
 
-    os.execv(sys.executable, [*CELERY, "beat", *ctx.args])  # noqa: S606
+    os.execv(sys.executable, [*CELERY, "beat", *_with_log_level(ctx.args)])  # noqa: S606
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def flower(ctx: click.Context) -> None:
+    """Run Flower on the broker (basic auth from GENRELAY_FLOWER_*); extra options go to Flower."""
+    import os  # noqa: PLC0415
+
+    from workers.console import flower_argv, flower_env  # noqa: PLC0415
+
+    settings = get_settings()
+    try:
+        settings.require_broker_url()
+        env = {**os.environ, **flower_env(settings)}
+    except (RuntimeError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    os.execve(sys.executable, [*flower_argv(settings), *ctx.args], env)  # noqa: S606
 
 
 @main.command()
@@ -247,6 +279,102 @@ def prices() -> None:
     click.echo(f"{path}: valid")
     for provider, operation, model in table.keys():  # noqa: SIM118 - PriceTable.keys(), not a dict
         click.echo(f"  {provider} {operation} {model}")
+
+
+def _client_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--url and --key: how the client commands reach a running genrelay as a tenant."""
+    command = click.option(
+        "--key",
+        "api_key",
+        envvar="GENRELAY_API_KEY",
+        show_envvar=True,
+        default=None,
+        help="Your API key (prefer the environment variable: it stays out of `ps`). Never printed.",
+    )(command)
+    return click.option(
+        "--url",
+        envvar="GENRELAY_URL",
+        show_envvar=True,
+        default="http://127.0.0.1:8000",
+        show_default=True,
+        help="Base URL of the running genrelay API.",
+    )(command)
+
+
+def _require_key(api_key: str | None) -> str:
+    if not api_key:
+        raise click.UsageError("no API key: pass --key or set GENRELAY_API_KEY")
+    return api_key
+
+
+@main.group()
+def batch() -> None:
+    """Batch production: many jobs from a JSONL file, against a running genrelay."""
+
+
+@batch.command("run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The batch folder: downloaded files, manifest.jsonl, batch.json. Re-run into it to resume.",
+)
+@click.option(
+    "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256), help="Jobs in flight."
+)
+@click.option("--retry-failed", is_flag=True, help="Resubmit lines whose job failed, as new jobs.")
+@click.option(
+    "--batch-id",
+    default=None,
+    help="Reuse this batch identity (printed at every start), e.g. after losing --out.",
+)
+@_client_options
+def batch_run(
+    file: Path,
+    out: Path,
+    concurrency: int,
+    retry_failed: bool,
+    batch_id: str | None,
+    url: str,
+    api_key: str | None,
+) -> None:
+    """Submit one job per line of FILE (JSONL of `POST /v1/jobs` bodies, optional "id"), follow them,
+    download every output into --out. Exit 0 when every line is done, 1 when some are not."""
+    from orchestrator.batch import (  # noqa: PLC0415
+        BatchFileError,
+        BatchFolderError,
+        BatchOptions,
+        BatchSetupError,
+        Connection,
+        run_batch,
+    )
+
+    options = BatchOptions(concurrency=concurrency, retry_failed=retry_failed, batch_id=batch_id)
+    try:
+        code = run_batch(file, out, Connection(url, _require_key(api_key)), options)
+    except (BatchFileError, BatchFolderError, BatchSetupError) as exc:
+        raise click.UsageError(str(exc)) from None
+    sys.exit(code)
+
+
+@main.group()
+def jobs() -> None:
+    """Your jobs on a running genrelay."""
+
+
+@jobs.command("watch")
+@click.argument("job_id")
+@click.option(
+    "--interval", default=1.0, show_default=True, type=click.FloatRange(0.05), help="Seconds between polls."
+)
+@_client_options
+def jobs_watch(job_id: str, interval: float, url: str, api_key: str | None) -> None:
+    """Follow JOB_ID's timeline live until it ends, then print its outputs or its error.
+    Exit 0 if it succeeded, 1 otherwise."""
+    from orchestrator.watching import watch_job  # noqa: PLC0415
+
+    sys.exit(watch_job(url, _require_key(api_key), job_id, interval))
 
 
 if __name__ == "__main__":

@@ -20,5 +20,11 @@ def new_uuid7() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+def uuid7_floor(unix_seconds: float) -> uuid.UUID:
+    """The smallest UUIDv7 of that instant: `id >= uuid7_floor(t)` selects ids made at or after `t`."""
+    millis = int(unix_seconds * 1000) & ((1 << 48) - 1)
+    return uuid.UUID(int=(millis << 80) | (0x7 << 76) | (0b10 << 62))
+
+
 def new_token(nbytes: int = 24) -> str:
     return secrets.token_urlsafe(nbytes)

@@ -7,6 +7,7 @@ released otherwise.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ from typing import Any
 from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session
 
-from orchestrator import ledger, outbox
+from orchestrator import ledger, logs, outbox
 from orchestrator.errors import InvalidTransitionError
 from orchestrator.models import Job, JobEvent
 from schemas.jobs import TERMINAL_STATUSES, JobStatus
 
+log = logging.getLogger(__name__)
 S = JobStatus
 _ENDINGS = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
 
@@ -100,7 +102,7 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
         update(Job)
         .where(Job.job_id == job_id, Job.state == expected.value)
         .values(values)
-        .returning(Job.event_seq, Job.progress, Job.account_id, Job.callback_url)
+        .returning(Job.event_seq, Job.progress, Job.account_id, Job.callback_url, Job.provider, Job.channel)
     ).one_or_none()
     if row is None:
         return None
@@ -121,7 +123,25 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
         ledger.release(session, job_id)
     if row.callback_url:
         outbox.record_state(session, job_id, change.to)
-    return Transition(job_id, expected, change.to, row.event_seq)
+    moved = Transition(job_id, expected, change.to, row.event_seq)
+    _log_on_commit(session, moved, row.provider, row.channel)
+    return moved
+
+
+def _log_on_commit(session: Session, moved: Transition, provider: str, channel: str | None) -> None:
+    # Ids and states only: never the job's input, keys or URLs.
+    logs.on_commit(
+        session,
+        log,
+        f"job {moved.job_id} {moved.from_state.value} -> {moved.to_state.value}",
+        event="job_transition",
+        job_id=str(moved.job_id),
+        provider=provider,
+        channel=channel,
+        from_state=moved.from_state.value,
+        state=moved.to_state.value,
+        sequence=moved.sequence,
+    )
 
 
 def record_progress(session: Session, job_id: uuid.UUID, state: JobStatus, progress: int) -> bool:

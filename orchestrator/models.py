@@ -33,6 +33,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 NON_TERMINAL_SQL = "state IN ('queued','submitting','submitted','running','action_required','storing')"
+# Jobs that hold a slot of their channel: a request may be, or a task is, upstream.
+UPSTREAM_ACTIVE_SQL = "state IN ('submitting','submitted','running','action_required')"
 
 
 class Base(DeclarativeBase):
@@ -50,6 +52,7 @@ class Account(Base):
         CheckConstraint("credits_added - captured - held >= 0", name="available_not_negative"),
         CheckConstraint("held >= 0 AND captured >= 0 AND credits_added >= 0", name="amounts_not_negative"),
         CheckConstraint("price_multiplier_ppm > 0", name="multiplier_positive"),
+        CheckConstraint("rate_limit_rps > 0 AND max_open_jobs > 0", name="limits_positive"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -59,6 +62,9 @@ class Account(Base):
     credits_added: Mapped[int] = mapped_column(BigInteger, server_default="0")
     captured: Mapped[int] = mapped_column(BigInteger, server_default="0")
     held: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Tenant limits; NULL means the deployment's default (settings.rate_limit_rps / max_open_jobs).
+    rate_limit_rps: Mapped[int | None] = mapped_column(Integer)
+    max_open_jobs: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
 
 
@@ -79,7 +85,23 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_account_id_job_id", "account_id", "job_id"),
         Index("ix_jobs_next_check_at", "next_check_at", postgresql_where=text(NON_TERMINAL_SQL)),
+        # Counts an account's unfinished jobs cheaply (its open-jobs limit).
+        Index("ix_jobs_account_id_open", "account_id", postgresql_where=text(NON_TERMINAL_SQL)),
         Index("ix_jobs_provider_external_id", "provider", "external_id"),
+        # /metrics reads the jobs that finished recently (orchestrator/metrics.py).
+        Index("ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
+        Index(
+            "ix_jobs_provider_channel_active",
+            "provider",
+            "channel",
+            postgresql_where=text(UPSTREAM_ACTIVE_SQL),
+        ),
+        Index(
+            "ix_jobs_provider_awaiting_capacity",
+            "provider",
+            "created_at",
+            postgresql_where=text("state = 'queued' AND awaiting_capacity"),
+        ),
         Index(
             "ix_jobs_account_id_client_reference",
             "account_id",
@@ -118,6 +140,8 @@ class Job(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     submit_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Queued with no channel able to take it (all at capacity or unhealthy): admitted first in, first out.
+    awaiting_capacity: Mapped[bool] = mapped_column(server_default="false")
     store_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     poll_count: Mapped[int] = mapped_column(Integer, server_default="0")
     callback_count: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -166,6 +190,7 @@ class Hold(Base):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("state IN ('open','captured','released')", name="state_known"),
+        Index("ix_holds_open", "account_id", postgresql_where=text("state = 'open'")),  # for /metrics
     )
 
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.job_id"), primary_key=True)
@@ -211,6 +236,7 @@ class OutboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "sequence"),
         Index("ix_outbox_next_attempt_at", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+        Index("ix_outbox_dead", "created_at", postgresql_where=text("state = 'dead'")),  # for /metrics
         CheckConstraint("state IN ('pending','delivered','dead','disabled')", name="state_known"),
     )
 
@@ -265,6 +291,23 @@ class DisabledEndpoint(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
     url: Mapped[str] = mapped_column(Text, primary_key=True)
     disabled_at: Mapped[datetime] = _now()
+
+
+class ChannelState(Base):
+    """What operators and health checks changed about a channel: overrides of the channel file
+    (enabled, weight, concurrency cap) and the circuit breaker's state."""
+
+    __tablename__ = "channel_states"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool | None]
+    weight: Mapped[int | None] = mapped_column(Integer)
+    max_concurrency: Mapped[int | None] = mapped_column(Integer)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    open_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _now()
 
 
 class IdempotencyKey(Base):

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret"  # noqa: S105 - refused outside dev by the validator below
+MIN_ADMIN_TOKEN_LENGTH = 24
 
 
 class PollPolicy(BaseModel):
@@ -100,6 +101,11 @@ class Settings(BaseSettings):
     )
     upstream_callbacks: bool = Field(default=True, description="Give providers a callback URL.")
 
+    breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive upstream failures that open a channel."
+    )
+    breaker_cooldown_s: float = Field(default=30.0, gt=0, description="How long an open channel rests.")
+
     webhook_allowlist: list[str] = Field(
         default_factory=list, description="Hosts or CIDRs tenant webhooks may reach although not public."
     )
@@ -128,6 +134,38 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = Field(default=30.0, gt=0)
     download_timeout_s: float = Field(default=120.0, gt=0)
 
+    # Operations: logs, /metrics, Flower, graceful shutdown.
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="Unset: text in dev, one JSON object per line elsewhere."
+    )
+    log_level: str = Field(default="INFO", description="Level of the API's, workers' and beat's logs.")
+    metrics_window_s: float = Field(
+        default=300.0, gt=0, description="/metrics reports jobs created and finished this recently."
+    )
+    api_shutdown_timeout_s: float = Field(
+        default=20.0, ge=0, description="On SIGTERM the API finishes in-flight requests for this long."
+    )
+    worker_soft_shutdown_s: float = Field(
+        default=20.0, ge=0, description="On SIGQUIT (REMAP_SIGTERM) running tasks get this long."
+    )
+    flower_host: str = "127.0.0.1"
+    flower_port: int = 5555
+    flower_user: str = Field(default="admin", pattern=r"^[^:,]+$")
+    flower_password: SecretStr | None = Field(default=None, description="Required outside dev.")
+    flower_cookie_secret: SecretStr | None = Field(
+        default=None, description="Unset: derived from url_signing_key, so it survives restarts."
+    )
+    flower_max_tasks: int = Field(default=10_000, ge=100, description="Tasks Flower keeps in memory.")
+    flower_purge_offline_s: int = Field(default=600, ge=1, description="Forget a worker gone this long.")
+    flower_url_prefix: str = Field(default="", description="When Flower is served under a path.")
+
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the /admin/v1 API; unset: the admin API is off."
+    )
+    rate_limit_rps: int = Field(default=50, ge=1, description="Requests/s per API key (burst = rate).")
+    max_open_jobs: int = Field(default=1000, ge=1, description="Unfinished jobs an account may have.")
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest request body.")
+
     @model_validator(mode="after")
     def _no_insecure_defaults_in_prod(self) -> Settings:
         if self.environment == "prod":
@@ -138,6 +176,21 @@ class Settings(BaseSettings):
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET is required when STORAGE_BACKEND=s3")
         return self
+
+    @model_validator(mode="after")
+    def _strong_admin_token_outside_dev(self) -> Settings:
+        token = self.admin_token.get_secret_value() if self.admin_token else None
+        weak = token is not None and (len(token) < MIN_ADMIN_TOKEN_LENGTH or token == DEV_SECRET)
+        if weak and self.environment != "dev":
+            raise ValueError(
+                f"GENRELAY_ADMIN_TOKEN must be a random string of at least {MIN_ADMIN_TOKEN_LENGTH} "
+                "characters outside dev, e.g. from `openssl rand -base64 32`"
+            )
+        return self
+
+    @property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        return self.log_format or ("text" if self.environment == "dev" else "json")
 
     @property
     def local_storage_dir(self) -> Path:

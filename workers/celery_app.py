@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import setup_logging, worker_init
 
-from orchestrator import messaging
+from orchestrator import logs, messaging
 from orchestrator.db import ensure_schema_current
 from orchestrator.errors import SchemaNotCurrentError
 from orchestrator.settings import Settings, get_settings
@@ -37,6 +37,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
+        # On SIGQUIT (a container's SIGTERM with REMAP_SIGTERM=SIGQUIT) running tasks get this long,
+        # then unacknowledged messages go back to Redis for another worker; idle workers too, so a
+        # retry waiting in memory is handed back rather than lost until the visibility timeout.
+        "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_s,
+        "worker_enable_soft_shutdown_on_idle": True,
         "beat_schedule": {
             "sweep": {
                 "task": messaging.SWEEP_TASK,
@@ -59,6 +64,12 @@ def create_celery() -> Celery:
 
 
 app = create_celery()
+
+
+@setup_logging.connect
+def _configure_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    # Connected, so Celery leaves logging to us: workers and beat log like the API (JSON outside dev).
+    logs.configure(get_settings(), loglevel)
 
 
 @worker_init.connect

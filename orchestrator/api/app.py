@@ -11,18 +11,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator import webhooks
 from orchestrator.api import (
     routes_account,
+    routes_admin,
     routes_callbacks,
     routes_files,
     routes_health,
     routes_jobs,
+    routes_metrics,
     routes_webhooks,
 )
 from orchestrator.api.compat import kling as kling_compat
+from orchestrator.api.compat import midjourney as midjourney_compat
+from orchestrator.api.compat import runway as runway_compat
+from orchestrator.api.compat import suno as suno_compat
+from orchestrator.api.compat import veo as veo_compat
 from orchestrator.api.context import AppContext
 from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.request_size import RequestSizeLimitMiddleware
 from orchestrator.channels import load_channels
 from orchestrator.db import Database, ensure_schema_current
 from orchestrator.ids import new_token
+from orchestrator.limits import RateLimiter
 from orchestrator.messaging import Dispatcher
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings, get_settings
@@ -65,7 +73,12 @@ def build_context(settings: Settings) -> AppContext:
     dispatcher = Dispatcher(settings.require_broker_url(), settings.broker_key_prefix)
     db.on_commit(webhooks.commit_hook(dispatcher))
     return AppContext(
-        settings=settings, db=db, storage=build_storage(settings), dispatcher=dispatcher, prices=prices
+        settings=settings,
+        db=db,
+        storage=build_storage(settings),
+        dispatcher=dispatcher,
+        prices=prices,
+        limiter=RateLimiter(settings.require_broker_url(), settings.broker_key_prefix),
     )
 
 
@@ -78,6 +91,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         yield
         if context is None:
             app.state.context.dispatcher.close()
+            app.state.context.limiter.close()
             app.state.context.db.dispose()
 
     app = FastAPI(
@@ -87,7 +101,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
     for module in (
         routes_jobs,
         routes_webhooks,
@@ -95,7 +110,13 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         routes_files,
         routes_callbacks,
         routes_health,
+        routes_metrics,
+        routes_admin,
         kling_compat,
+        midjourney_compat,
+        runway_compat,
+        suno_compat,
+        veo_compat,
     ):
         app.include_router(module.router)
     return app

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 04:04:23.619514
+Create Date: 2026-11-22 04:53:50.931011
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("credits_added", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("captured", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("held", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("rate_limit_rps", sa.Integer(), nullable=True),
+        sa.Column("max_open_jobs", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint(
             "credits_added - captured - held >= 0", name=op.f("ck_accounts_available_not_negative")
@@ -36,7 +38,23 @@ def upgrade() -> None:
             name=op.f("ck_accounts_amounts_not_negative"),
         ),
         sa.CheckConstraint("price_multiplier_ppm > 0", name=op.f("ck_accounts_multiplier_positive")),
+        sa.CheckConstraint(
+            "rate_limit_rps > 0 AND max_open_jobs > 0", name=op.f("ck_accounts_limits_positive")
+        ),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_accounts")),
+    )
+    op.create_table(
+        "channel_states",
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=True),
+        sa.Column("weight", sa.Integer(), nullable=True),
+        sa.Column("max_concurrency", sa.Integer(), nullable=True),
+        sa.Column("consecutive_failures", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("open_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("provider", "name", name=op.f("pk_channel_states")),
     )
     op.create_table(
         "api_keys",
@@ -105,6 +123,7 @@ def upgrade() -> None:
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("submit_attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("awaiting_capacity", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("store_attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("poll_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("callback_count", sa.Integer(), server_default="0", nullable=False),
@@ -140,6 +159,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_jobs_account_id_job_id", "jobs", ["account_id", "job_id"], unique=False)
     op.create_index(
+        "ix_jobs_account_id_open",
+        "jobs",
+        ["account_id"],
+        unique=False,
+        postgresql_where=sa.text(
+            "state IN ('queued','submitting','submitted','running','action_required','storing')"
+        ),
+    )
+    op.create_index(
+        "ix_jobs_finished_at",
+        "jobs",
+        ["finished_at"],
+        unique=False,
+        postgresql_where=sa.text("finished_at IS NOT NULL"),
+    )
+    op.create_index(
         "ix_jobs_next_check_at",
         "jobs",
         ["next_check_at"],
@@ -147,6 +182,20 @@ def upgrade() -> None:
         postgresql_where=sa.text(
             "state IN ('queued','submitting','submitted','running','action_required','storing')"
         ),
+    )
+    op.create_index(
+        "ix_jobs_provider_awaiting_capacity",
+        "jobs",
+        ["provider", "created_at"],
+        unique=False,
+        postgresql_where=sa.text("state = 'queued' AND awaiting_capacity"),
+    )
+    op.create_index(
+        "ix_jobs_provider_channel_active",
+        "jobs",
+        ["provider", "channel"],
+        unique=False,
+        postgresql_where=sa.text("state IN ('submitting','submitted','running','action_required')"),
     )
     op.create_index("ix_jobs_provider_external_id", "jobs", ["provider", "external_id"], unique=False)
     op.create_table(
@@ -166,6 +215,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("job_id", name=op.f("pk_holds")),
     )
     op.create_index(op.f("ix_holds_account_id"), "holds", ["account_id"], unique=False)
+    op.create_index(
+        "ix_holds_open", "holds", ["account_id"], unique=False, postgresql_where=sa.text("state = 'open'")
+    )
     op.create_table(
         "idempotency_keys",
         sa.Column("account_id", sa.Uuid(), nullable=False),
@@ -276,6 +328,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("job_id", "sequence", name=op.f("uq_outbox_job_id_sequence")),
     )
     op.create_index(
+        "ix_outbox_dead", "outbox", ["created_at"], unique=False, postgresql_where=sa.text("state = 'dead'")
+    )
+    op.create_index(
         "ix_outbox_next_attempt_at",
         "outbox",
         ["next_attempt_at"],
@@ -309,6 +364,7 @@ def downgrade() -> None:
     op.drop_index(
         "ix_outbox_next_attempt_at", table_name="outbox", postgresql_where=sa.text("state = 'pending'")
     )
+    op.drop_index("ix_outbox_dead", table_name="outbox", postgresql_where=sa.text("state = 'dead'"))
     op.drop_table("outbox")
     op.drop_index(
         "uq_ledger_entries_resolution",
@@ -323,11 +379,32 @@ def downgrade() -> None:
     op.drop_table("job_outputs")
     op.drop_table("job_events")
     op.drop_table("idempotency_keys")
+    op.drop_index("ix_holds_open", table_name="holds", postgresql_where=sa.text("state = 'open'"))
     op.drop_index(op.f("ix_holds_account_id"), table_name="holds")
     op.drop_table("holds")
     op.drop_index("ix_jobs_provider_external_id", table_name="jobs")
     op.drop_index(
+        "ix_jobs_provider_channel_active",
+        table_name="jobs",
+        postgresql_where=sa.text("state IN ('submitting','submitted','running','action_required')"),
+    )
+    op.drop_index(
+        "ix_jobs_provider_awaiting_capacity",
+        table_name="jobs",
+        postgresql_where=sa.text("state = 'queued' AND awaiting_capacity"),
+    )
+    op.drop_index(
         "ix_jobs_next_check_at",
+        table_name="jobs",
+        postgresql_where=sa.text(
+            "state IN ('queued','submitting','submitted','running','action_required','storing')"
+        ),
+    )
+    op.drop_index(
+        "ix_jobs_finished_at", table_name="jobs", postgresql_where=sa.text("finished_at IS NOT NULL")
+    )
+    op.drop_index(
+        "ix_jobs_account_id_open",
         table_name="jobs",
         postgresql_where=sa.text(
             "state IN ('queued','submitting','submitted','running','action_required','storing')"
@@ -345,4 +422,5 @@ def downgrade() -> None:
     op.drop_table("disabled_endpoints")
     op.drop_index(op.f("ix_api_keys_account_id"), table_name="api_keys")
     op.drop_table("api_keys")
+    op.drop_table("channel_states")
     op.drop_table("accounts")
