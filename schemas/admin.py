@@ -106,3 +106,35 @@ class AdminJob(Job):
 
     account_id: str
     next_check_at: datetime | None = Field(description="When the sweep next looks at the job.")
+
+
+class ChannelBreaker(BaseModel):
+    consecutive_failures: int
+    open_until: datetime | None
+    last_error: str | None
+
+
+class ChannelView(BaseModel):
+    """A channel as admission sees it: its file settings with operators' overrides applied."""
+
+    provider: str
+    name: str
+    base_url: str
+    mode: str
+    enabled: bool
+    weight: int
+    max_concurrency: int | None
+    active_jobs: int = Field(
+        description="Jobs holding a slot: submitting, submitted, running, action_required."
+    )
+    breaker: ChannelBreaker
+
+
+class ChannelUpdate(BaseModel):
+    """Overrides of the channel file; a field left out is unchanged, `null` returns it to the file's value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    weight: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)

@@ -12,6 +12,7 @@ from orchestrator import webhooks
 from orchestrator.api import (
     routes_account,
     routes_admin,
+    routes_admin_channels,
     routes_callbacks,
     routes_files,
     routes_health,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         routes_health,
         routes_metrics,
         routes_admin,
+        routes_admin_channels,
         kling_compat,
         midjourney_compat,
         runway_compat,
