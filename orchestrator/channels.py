@@ -99,3 +99,21 @@ def channel_for(settings: Settings, provider: str, name: str | None = None) -> C
 def upstream_callback_url(settings: Settings, provider: str, token: str) -> str:
     """The URL a provider calls back on: unguessable per job, so a callback cannot touch another job."""
     return f"{settings.public_base_url.rstrip('/')}/callbacks/{provider}/{token}"
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every upstream credential this deployment holds (the settings' key and each channel's)."""
+    values = [settings.upstream_api_key.get_secret_value()]
+    if settings.channels_file is not None:
+        for config in load_channels(settings.channels_file):
+            channel = config.channel()
+            values += [channel.api_key, channel.secret_key]
+    return [value for value in values if len(value) >= 6]
+
+
+def redact(settings: Settings, text: str) -> str:
+    """`text` (an upstream's error message, say) with any of our upstream credentials blanked out:
+    providers sometimes echo the key they were given, and these messages reach tenants."""
+    for secret in secrets_of(settings):
+        text = text.replace(secret, "[redacted]")
+    return text

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator.channels import channel_for
+from orchestrator.channels import channel_for, redact
 from orchestrator.db import Database
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job, JobOutput
@@ -198,7 +198,8 @@ def _retry_or_fail(db: Database, settings: Settings, job: Job, exc: Exception) -
     with db.transaction() as session:
         if job.store_attempts >= settings.max_store_attempts:
             change = Change(
-                S.FAILED, columns={"error_code": "storage_failed", "error_message": str(exc)[:500]}
+                S.FAILED,
+                columns={"error_code": "storage_failed", "error_message": redact(settings, str(exc))[:500]},
             )
             advance(session, job.job_id, S.STORING, change)
             return S.FAILED

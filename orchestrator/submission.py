@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orchestrator import admission, capacity, channel_health, tracking
-from orchestrator.channels import channel_for, upstream_callback_url
+from orchestrator.channels import channel_for, redact, upstream_callback_url
 from orchestrator.db import Database
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job
@@ -83,11 +83,13 @@ def send(
     except ProviderUnavailableError as exc:
         return _retry_later(db, settings, job, exc)
     except ProviderRejectedError as exc:
-        return _fail(db, job, exc.code, exc.message)
+        return _fail(db, job, exc.code, redact(settings, exc.message))
     except SubmitOutcomeUnknownError as exc:
         log.warning("submit of job %s is ambiguous, reconciling: %s", job.job_id, exc)
         with db.transaction() as session:
-            channel_health.record_failure(session, settings, job.provider, channel.name, str(exc), None)
+            channel_health.record_failure(
+                session, settings, job.provider, channel.name, redact(settings, str(exc)), None
+            )
         return S.SUBMITTING  # stays claimed; the sweep reconciles it when the lease runs out
     return _submitted(db, settings, job, external_id)
 
@@ -119,7 +121,7 @@ def _retry_later(db: Database, settings: Settings, job: Job, exc: ProviderUnavai
     """Nothing was created upstream: retry, at once on another healthy channel, else after a back-off."""
     with db.transaction() as session:
         channel_health.record_failure(
-            session, settings, job.provider, job.channel or "", str(exc), exc.retry_after
+            session, settings, job.provider, job.channel or "", redact(settings, str(exc)), exc.retry_after
         )
         if job.submit_attempts >= settings.max_submit_attempts:
             return _fail_in(session, job, "upstream_unavailable", f"the provider stayed unavailable: {exc}")

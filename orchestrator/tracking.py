@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.channels import channel_for
+from orchestrator.channels import channel_for, redact
 from orchestrator.db import Database
 from orchestrator.lifecycle import RANK, Change, Transition, advance, record_progress
 from orchestrator.models import Job
@@ -179,7 +179,9 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
         columns["next_check_at"] = func.now()  # the sweep stores it if the direct dispatch is lost
     elif target is S.FAILED:
         columns["error_code"] = report.error_code or "upstream_failed"
-        columns["error_message"] = report.error_message or "the provider reported the task failed"
+        columns["error_message"] = redact(
+            settings, report.error_message or "the provider reported the task failed"
+        )
     else:
         columns["next_check_at"] = _next_poll_at(settings, job)
     return columns
