@@ -116,7 +116,8 @@ class LocalStorage:
         return f"{self.public_base_url}/v1/files/{quote(key)}?{query}"
 
     def verify(self, key: str, expires: int, signature: str) -> bool:
-        return expires >= time.time() and hmac.compare_digest(self._sign(key, expires), signature)
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a link's signature is user input.
+        return expires >= time.time() and hmac.compare_digest(self._sign(key, expires).encode(), signature.encode())
 
     def path_for(self, key: str) -> Path:
         path = (self.root / key).resolve()

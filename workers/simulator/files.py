@@ -58,7 +58,7 @@ def router_factory(sim: Simulator) -> APIRouter:
         if kind not in KINDS:
             return JSONResponse({"code": "NoSuchKey", "message": "no such file"}, status_code=404)
         expected = _signature(sim.file_secret, task_id, index, expires)
-        if not hmac.compare_digest(expected, sig):
+        if not hmac.compare_digest(expected.encode(), sig.encode()):
             return _denied("signature does not match")
         if expires < time.time():
             return _denied("link expired")
