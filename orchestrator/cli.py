@@ -31,11 +31,12 @@ def main() -> None:
 @click.option(
     "--speed", default=0.05, show_default=True, help="Simulator time factor (1.0 = real latencies)."
 )
-def run(speed: float) -> None:
-    """Start everything: embedded PostgreSQL/Redis (unless configured), simulator, API, worker, beat."""
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Run one job per provider at start.")
+def run(speed: float, demo: bool) -> None:
+    """Start it all: embedded PostgreSQL/Redis (unless set), simulator, API, worker, beat, Flower."""
     from orchestrator.runner import run as run_all  # noqa: PLC0415
 
-    sys.exit(run_all(get_settings(), speed))
+    sys.exit(run_all(get_settings(), speed, demo_jobs=demo))
 
 
 @main.command()

@@ -4,9 +4,11 @@ DATABASE_URL / BROKER_URL are set, the simulator as upstream, the API, a worker 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ import httpx
 from orchestrator import demo, embedded
 from orchestrator.db import Database, upgrade
 from orchestrator.messaging import DELIVER_TASK, STORE_TASK, SWEEP_TASK, poll_task, submit_task
+from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
 from workers.providers import PROVIDERS
 
@@ -108,7 +111,7 @@ def banner(api_url: str, api_key: str) -> str:
     )
 
 
-def run(settings: Settings, simulator_speed: float) -> int:
+def run(settings: Settings, simulator_speed: float, *, demo_jobs: bool = True) -> int:
     python = sys.executable
     with ExitStack() as stack:
         database_url = settings.database_url or embedded.start_postgres(settings.data_dir, stack)
@@ -144,7 +147,20 @@ def run(settings: Settings, simulator_speed: float) -> int:
         supervisor.start("api", [python, "-m", "orchestrator.cli", "api"], env)
         supervisor.start("worker", [*celery, "worker", "-Q", worker_queues(), "-c", "2", "-l", "INFO"], env)
         supervisor.start("beat", [*celery, "beat", "-l", "WARNING"], env)
+        flower_password = secrets.token_urlsafe(12)
+        flower_env = {**env, "GENRELAY_FLOWER_USER": "admin", "GENRELAY_FLOWER_PASSWORD": flower_password}
+        supervisor.start("flower", [python, "-m", "orchestrator.cli", "flower"], flower_env)
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_ready(api_url, supervisor)
-        print(banner(api_url, api_key), flush=True)
+        flower_url = f"http://{settings.flower_host}:{settings.flower_port}"
+        print(banner(api_url, api_key) + f"Flower   {flower_url}   (admin / {flower_password})\n", flush=True)
+        if demo_jobs:
+            prices = load_price_table(settings.prices_path)
+            threading.Thread(
+                target=demo.run_demo_jobs, args=(api_url, api_key, prices, _say), daemon=True
+            ).start()
         return supervisor.wait()
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)

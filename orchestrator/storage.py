@@ -117,7 +117,9 @@ class LocalStorage:
 
     def verify(self, key: str, expires: int, signature: str) -> bool:
         # Bytes, not str: compare_digest refuses non-ASCII text, and a link's signature is user input.
-        return expires >= time.time() and hmac.compare_digest(self._sign(key, expires).encode(), signature.encode())
+        return expires >= time.time() and hmac.compare_digest(
+            self._sign(key, expires).encode(), signature.encode()
+        )
 
     def path_for(self, key: str) -> Path:
         path = (self.root / key).resolve()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
 
 from orchestrator import audit, storing, submission, tracking
 from orchestrator.db import Database
+from orchestrator.demo import example_input as example
 from orchestrator.models import Job, JobOutput
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
@@ -63,12 +62,6 @@ DOCUMENTED: dict[str, dict[str, UpstreamStatus]] = {
         "failed": UpstreamStatus.FAILED,
     },
 }
-
-
-def example(model: type[BaseModel]) -> dict[str, Any] | None:
-    extra = model.model_config.get("json_schema_extra")
-    examples = extra.get("examples") if isinstance(extra, dict) else None
-    return dict(examples[0]) if isinstance(examples, list) and examples else None
 
 
 def standalone_operations() -> list[tuple[str, str]]:

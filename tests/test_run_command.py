@@ -68,6 +68,19 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
         download = httpx.get(done["outputs"][0]["url"])
         assert download.status_code == 200
         assert len(download.content) == done["outputs"][0]["size_bytes"]
+        demo = services.wait_until(
+            lambda: (text := log_path.read_text()).count("demo: ") >= 6 and text, timeout=90, interval=0.5
+        )
+        finished = [line for line in demo.splitlines() if line.startswith("demo: ") and " after " in line]
+        assert sorted(line.split()[1] for line in finished) == [
+            "kling",
+            "midjourney",
+            "runway",
+            "suno",
+            "veo",
+        ]
+        assert all(" succeeded after " in line for line in finished), finished
+        assert "Flower   http://" in banner
     finally:
         process.send_signal(signal.SIGINT)
         try:
