@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean flower
+.PHONY: install run test lint format bench clean flower chaos
 
 install: $(STAMP)
 
@@ -35,3 +35,6 @@ format: install
 
 clean:
 	rm -rf $(VENV) .genrelay .pytest_cache .mypy_cache .ruff_cache
+
+chaos: install
+	$(BIN)/pytest -m chaos -s

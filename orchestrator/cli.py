@@ -266,6 +266,17 @@ def webhook_verify(secret: str, message_id: str, timestamp: str, signature: str,
     click.echo("valid: the body was signed with this secret and is fresh")
 
 
+@main.command("settings")
+def settings_table() -> None:
+    """Print every setting: its environment variable, default and meaning (a Markdown table)."""
+    from orchestrator.settings import describe  # noqa: PLC0415
+
+    click.echo("| variable | default | meaning |\n|---|---|---|")
+    for env, default, meaning in describe():
+        shown = f"`{default}`" if default else "unset"
+        click.echo(f"| `{env}` | {shown} | {meaning} |")
+
+
 @main.command()
 def prices() -> None:
     """Validate the price file and list what it prices."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -31,52 +32,71 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    environment: Literal["dev", "test", "prod"] = "dev"
+    environment: Literal["dev", "test", "prod"] = Field(
+        default="dev", description="`dev`, `test` or `prod`; `prod` refuses insecure defaults."
+    )
     data_dir: Path = Field(default=PROJECT_ROOT / ".genrelay", description="Embedded servers' data.")
 
     database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "GENRELAY_DATABASE_URL")
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "GENRELAY_DATABASE_URL"),
+        description="PostgreSQL, `postgresql+psycopg://user@host/db`; unset: `genrelay run` embeds one.",
     )
     broker_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("BROKER_URL", "GENRELAY_BROKER_URL")
+        default=None,
+        validation_alias=AliasChoices("BROKER_URL", "GENRELAY_BROKER_URL"),
+        description="Redis, `redis://host:6379/0`; unset, `genrelay run` starts an embedded one.",
     )
     broker_key_prefix: str = Field(
         default="", description="Prefix of every broker key, so several deployments can share one Redis."
     )
 
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_host: str = Field(default="127.0.0.1", description="Where `genrelay api` listens.")
+    api_port: int = Field(default=8000, description="Where `genrelay api` listens.")
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="How others reach the API.")
 
     storage_backend: Literal["local", "s3"] = Field(
         default="local",
         validation_alias=AliasChoices("STORAGE_BACKEND", "GENRELAY_STORAGE_BACKEND"),
+        description="`local` (files served by the API behind signed links) or `s3` (S3, R2, MinIO).",
     )
     storage_dir: Path | None = Field(
         default=None, description="Local backend root; default data_dir/storage."
     )
     s3_bucket: str | None = Field(
-        default=None, validation_alias=AliasChoices("S3_BUCKET", "GENRELAY_S3_BUCKET")
+        default=None,
+        validation_alias=AliasChoices("S3_BUCKET", "GENRELAY_S3_BUCKET"),
+        description="Bucket of the `s3` backend.",
     )
     s3_endpoint_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL", "GENRELAY_S3_ENDPOINT_URL")
+        default=None,
+        validation_alias=AliasChoices("S3_ENDPOINT_URL", "GENRELAY_S3_ENDPOINT_URL"),
+        description="S3-compatible endpoint (R2: `https://<account>.r2.cloudflarestorage.com`); unset: AWS.",
     )
     s3_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("S3_REGION", "GENRELAY_S3_REGION")
+        default="us-east-1",
+        validation_alias=AliasChoices("S3_REGION", "GENRELAY_S3_REGION"),
+        description="Region (R2: `auto`).",
     )
     s3_access_key_id: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("S3_ACCESS_KEY_ID", "GENRELAY_S3_ACCESS_KEY_ID")
+        default=None,
+        validation_alias=AliasChoices("S3_ACCESS_KEY_ID", "GENRELAY_S3_ACCESS_KEY_ID"),
+        description="Storage credentials (unset: the usual AWS credential chain).",
     )
     s3_secret_access_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("S3_SECRET_ACCESS_KEY", "GENRELAY_S3_SECRET_ACCESS_KEY"),
+        description="Storage credentials.",
     )
     s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
         default="auto",
         validation_alias=AliasChoices("S3_ADDRESSING_STYLE", "GENRELAY_S3_ADDRESSING_STYLE"),
+        description="`auto`, `path` (MinIO) or `virtual`.",
     )
     download_url_ttl_s: int = Field(default=3600, ge=1, le=604_800, description="Presigned URL lifetime.")
-    url_signing_key: SecretStr = SecretStr(DEV_SECRET)
+    url_signing_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="Signs local download links; required outside dev."
+    )
 
     upstream_base_url: str = Field(default="http://127.0.0.1:8700", description="CometAPI or the simulator.")
     simulator_port: int = Field(default=8700, description="Where `genrelay run` starts the simulator.")
@@ -84,17 +104,24 @@ class Settings(BaseSettings):
         default=None,
         description="Upstream channels per provider; unset: CometAPI (upstream_base_url) for all.",
     )
-    upstream_api_key: SecretStr = SecretStr("sk-simulator")
+    upstream_api_key: SecretStr = Field(
+        default=SecretStr("sk-simulator"), description="Key of the default upstream (CometAPI)."
+    )
 
     prices_path: Path = Field(
         default=PROJECT_ROOT / "deploy" / "prices", description="A price file, or a folder of them (*.toml)."
     )
 
-    sweep_interval_s: float = Field(default=1.0, gt=0)
-    sweep_batch: int = Field(default=500, ge=1)
-    poll_batch: int = Field(default=50, ge=1)
-    poll_concurrency: int = Field(default=16, ge=1)
-    poll: dict[str, PollPolicy] = Field(default_factory=lambda: {"default": PollPolicy()})
+    sweep_interval_s: float = Field(
+        default=1.0, gt=0, description="How often beat sweeps for due jobs and webhook events."
+    )
+    sweep_batch: int = Field(default=500, ge=1, description="Jobs claimed per sweep transaction.")
+    poll_batch: int = Field(default=50, ge=1, description="Jobs per poll task.")
+    poll_concurrency: int = Field(default=16, ge=1, description="Upstream queries a poll task makes at once.")
+    poll: dict[str, PollPolicy] = Field(
+        default_factory=lambda: {"default": PollPolicy()},
+        description="Poll cadence per provider (or `default`): `initial_s`, times `factor`, up to `max_s`.",
+    )
     callback_poll: PollPolicy = Field(
         default_factory=lambda: PollPolicy(initial_s=60.0, factor=2.0, max_s=600.0),
         description="Safety-net polling once a job's provider has called back at least once.",
@@ -113,7 +140,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
         description="Waits before each retry of a failed delivery (then it is dead-lettered).",
     )
-    webhook_timeout_s: float = Field(default=15.0, gt=0)
+    webhook_timeout_s: float = Field(
+        default=15.0, gt=0, description="A tenant's receiver must answer within this."
+    )
     webhook_rotation_overlap_s: float = Field(default=86400.0, ge=0, description="Old secret stays valid.")
     deadline_s: dict[str, float] = Field(
         default_factory=lambda: {
@@ -127,12 +156,20 @@ class Settings(BaseSettings):
         description="Per provider, or per `provider/model`.",
     )
     submit_lease_s: float = Field(default=60.0, gt=0, description="After this, a submit is presumed lost.")
-    store_lease_s: float = Field(default=300.0, gt=0)
+    store_lease_s: float = Field(
+        default=300.0, gt=0, description="After this, a store presumed lost is retried."
+    )
     redispatch_after_s: float = Field(default=10.0, gt=0, description="Re-enqueue a queued job after this.")
-    max_submit_attempts: int = Field(default=8, ge=1)
-    max_store_attempts: int = Field(default=5, ge=1)
-    upstream_timeout_s: float = Field(default=30.0, gt=0)
-    download_timeout_s: float = Field(default=120.0, gt=0)
+    max_submit_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Submits that found the provider unavailable before the job fails (hold released).",
+    )
+    max_store_attempts: int = Field(
+        default=5, ge=1, description="Failed downloads of a result before the job fails (hold released)."
+    )
+    upstream_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of upstream API calls.")
+    download_timeout_s: float = Field(default=120.0, gt=0, description="Timeout of result downloads.")
 
     # Operations: logs, /metrics, Flower, graceful shutdown.
     log_format: Literal["json", "text"] | None = Field(
@@ -148,9 +185,9 @@ class Settings(BaseSettings):
     worker_soft_shutdown_s: float = Field(
         default=20.0, ge=0, description="On SIGQUIT (REMAP_SIGTERM) running tasks get this long."
     )
-    flower_host: str = "127.0.0.1"
-    flower_port: int = 5555
-    flower_user: str = Field(default="admin", pattern=r"^[^:,]+$")
+    flower_host: str = Field(default="127.0.0.1", description="Where `genrelay flower` listens.")
+    flower_port: int = Field(default=5555, description="Where `genrelay flower` listens.")
+    flower_user: str = Field(default="admin", pattern=r"^[^:,]+$", description="Flower's basic-auth user.")
     flower_password: SecretStr | None = Field(default=None, description="Required outside dev.")
     flower_cookie_secret: SecretStr | None = Field(
         default=None, description="Unset: derived from url_signing_key, so it survives restarts."
@@ -217,3 +254,30 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """Every setting as (environment variable, default, meaning), for `genrelay settings` and the README."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        env = alias.choices[0] if isinstance(alias, AliasChoices) else f"GENRELAY_{name.upper()}"
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = "(dev-only value)" if default.get_secret_value() else ""
+        elif isinstance(default, dict):
+            default = json.dumps(
+                {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in default.items()}
+            )
+        elif isinstance(default, BaseModel):
+            default = default.model_dump_json()
+        elif isinstance(default, list):
+            default = json.dumps(default)
+        elif isinstance(default, Path):
+            default = (
+                str(default.relative_to(PROJECT_ROOT))
+                if default.is_relative_to(PROJECT_ROOT)
+                else str(default)
+            )
+        rows.append((str(env), "" if default is None else str(default), field.description or ""))
+    return rows
