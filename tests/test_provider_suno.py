@@ -620,7 +620,8 @@ def test_suno_duplicate_and_reordered_callbacks_all_parse(
     SUNO.submit(http, channel, SubmitRequest("job-dup", "music", "chirp-v4", music().input, callback_url=url))
     wait_until(lambda: sim.stats()["suno"].callbacks_sent == 6)
     statuses = [SUNO.parse_callback(json.dumps(b).encode()).status for b in bodies]
-    assert statuses[:2] == [UpstreamStatus.SUCCEEDED] * 2  # the terminal state first, stale ones after
+    # Callbacks falling due together are sent concurrently, like a real provider's: only the multiset
+    # of what arrives is certain, not its order.
     assert sorted(statuses) == sorted(
         [UpstreamStatus.PENDING, UpstreamStatus.RUNNING, UpstreamStatus.SUCCEEDED] * 2
     )

@@ -4,6 +4,7 @@ real ones: one attempt each, unsigned, failures only counted."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import threading
@@ -80,15 +81,20 @@ async def deliver_callbacks(sim: Simulator) -> None:
 
     queue.set_waker(wake_up)
     sending: set[asyncio.Task[None]] = set()
+    # The last send to each URL: a task's callbacks leave in the order they fell due (out of order only
+    # when `reorder_callbacks` says so), while different receivers are served concurrently.
+    tails: dict[str, asyncio.Task[None]] = {}
     try:
         async with httpx.AsyncClient(timeout=SEND_TIMEOUT_S) as client:
             try:
                 while True:
                     for callback in queue.pop_due():
-                        # Concurrently: a slow receiver must not hold back everyone else's.
-                        send = asyncio.create_task(_send(sim, client, callback))
+                        previous = tails.get(callback.url)
+                        send = asyncio.create_task(_send_after(previous, sim, client, callback))
+                        tails[callback.url] = send
                         sending.add(send)
                         send.add_done_callback(sending.discard)
+                        send.add_done_callback(functools.partial(_forget, tails, callback.url))
                     wake.clear()  # before next_delay(), so a push in between is not missed
                     with suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), queue.next_delay())
@@ -98,6 +104,20 @@ async def deliver_callbacks(sim: Simulator) -> None:
                 await asyncio.gather(*sending, return_exceptions=True)
     finally:
         queue.set_waker(None)
+
+
+def _forget(tails: dict[str, asyncio.Task[None]], url: str, done: asyncio.Task[None]) -> None:
+    if tails.get(url) is done:
+        del tails[url]
+
+
+async def _send_after(
+    previous: asyncio.Task[None] | None, sim: Simulator, client: httpx.AsyncClient, callback: PendingCallback
+) -> None:
+    if previous is not None:
+        with suppress(asyncio.CancelledError):
+            await asyncio.shield(previous)
+    await _send(sim, client, callback)
 
 
 async def _send(sim: Simulator, client: httpx.AsyncClient, callback: PendingCallback) -> None:
