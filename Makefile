@@ -33,6 +33,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark in bench/ (see README "Performance"); writes bench/results/latest.json.
+# BENCH_ARGS=--quick for a short run, --full to add 100,000 waiting jobs.
+bench: install
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .genrelay .pytest_cache .mypy_cache .ruff_cache
 

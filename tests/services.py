@@ -48,9 +48,9 @@ def postgres_admin_url() -> str:
         if _pg_reachable(url):
             return url
     try:
-        import pgserver
+        from pgserver.postgres_server import get_server
 
-        server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="genrelay-pg-")), cleanup_mode="delete")
+        server = get_server(Path(tempfile.mkdtemp(prefix="genrelay-pg-")), cleanup_mode="delete")
         return server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
     except Exception as exc:
         unavailable(f"no PostgreSQL reachable at {candidates} and the embedded one failed: {exc}")
