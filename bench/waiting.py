@@ -125,7 +125,7 @@ def fill_slice(settings: Settings, api_key: str, bodies: list[dict[str, Any]], c
                         JobCreate.model_validate(bodies[i % len(bodies)]),
                         prices,
                         settings,
-                    )
+                    ).job_id
                     for i in range(start, min(count, start + FILL_BATCH))
                 ]
             for job_id in batch:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import SecretStr
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator import accounts, ledger, lifecycle, webhooks
@@ -25,7 +25,7 @@ from orchestrator.errors import (
     JobNotFoundError,
     NotFoundError,
 )
-from orchestrator.models import NON_TERMINAL_SQL, Account, ApiKey, Job, OutboxEvent
+from orchestrator.models import Account, ApiKey, Job, OutboxEvent
 from schemas.admin import AccountCreate, CreditAmount
 from schemas.jobs import JobStatus
 
@@ -80,10 +80,7 @@ def get_account(session: Session, account_id: uuid.UUID) -> AccountState:
     ).scalar_one_or_none()
     if account is None:
         raise AccountNotFoundError(f"no account {account_id}")
-    open_jobs = session.execute(
-        select(func.count()).select_from(Job).where(Job.account_id == account_id, text(NON_TERMINAL_SQL))
-    ).scalar_one()
-    return AccountState(account, open_jobs)
+    return AccountState(account, account.open_jobs)
 
 
 def set_status(session: Session, account_id: uuid.UUID, status: Literal["active", "disabled"]) -> None:

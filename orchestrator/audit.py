@@ -26,6 +26,12 @@ CHECKS: dict[str, str] = {
         LEFT JOIN (SELECT account_id, sum(amount) AS open FROM holds WHERE state = 'open'
                    GROUP BY account_id) h USING (account_id)
         WHERE a.held <> coalesce(h.open, 0)""",
+    "account_open_jobs_matches_open_holds": """
+        SELECT a.account_id::text, format('open_jobs=%s open holds=%s', a.open_jobs, coalesce(h.open, 0))
+        FROM accounts a
+        LEFT JOIN (SELECT account_id, count(*) AS open FROM holds WHERE state = 'open'
+                   GROUP BY account_id) h USING (account_id)
+        WHERE a.open_jobs <> coalesce(h.open, 0)""",
     "available_not_negative": """
         SELECT account_id::text, format('available=%s', credits_added - captured - held)
         FROM accounts WHERE credits_added - captured - held < 0 OR held < 0""",

@@ -81,6 +81,20 @@ class RateLimitedError(OrchestratorError):
         self.retry_after_s = max(1, retry_after_s)
 
 
+class OpenJobsLimitError(RateLimitedError):
+    """The account has as many unfinished jobs as its limit allows."""
+
+    # No one knows when a job will finish; this is a sensible time to try again.
+    RETRY_AFTER_S = 10
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"this account already has {limit} unfinished jobs, its limit; wait for some to finish "
+            "(or ask the operator to raise the limit)",
+            retry_after_s=self.RETRY_AFTER_S,
+        )
+
+
 class AccountDisabledError(OrchestratorError):
     code = "account_disabled"
     http_status = 403

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from orchestrator import egress, ledger, lifecycle, limits, outbox, tracking
+from orchestrator import egress, ledger, lifecycle, outbox, tracking
 from orchestrator.accounts import Principal
 from orchestrator.errors import (
     InvalidInputError,
@@ -80,8 +80,9 @@ def create_job(
     prices: PriceTable,
     settings: Settings,
     origin: Origin = UNIFIED,
-) -> uuid.UUID:
-    """Insert the job, its first timeline entry and its hold, all in the caller's transaction."""
+) -> Job:
+    """Insert the job, its first timeline entry and its hold, all in the caller's transaction;
+    returns the new job as inserted (a new job has no outputs)."""
     _, input_model = resolve_provider(request.provider, request.operation)
     job_input = validate_input(input_model, request.input)
     parent_job_id = _parent_of(session, principal.account_id, request.provider, job_input)
@@ -96,8 +97,9 @@ def create_job(
     )
     job_id = new_uuid7()
     now = datetime.now(UTC)
-    session.execute(
-        insert(Job).values(
+    job = session.scalars(
+        insert(Job)
+        .values(
             job_id=job_id,
             account_id=principal.account_id,
             api_key_id=principal.key_id,
@@ -117,22 +119,13 @@ def create_job(
             next_check_at=now + timedelta(seconds=settings.redispatch_after_s),
             deadline_at=now + timedelta(seconds=settings.deadline_for(request.provider, request.model)),
         )
-    )
-    session.execute(
-        insert(JobEvent).values(
-            job_id=job_id,
-            sequence=1,
-            from_state=None,
-            to_state=JobStatus.QUEUED.value,
-            progress=0,
-            detail={"price": price},
-        )
-    )
-    ledger.reserve(session, principal.account_id, job_id, price)
-    limits.check_open_jobs(session, principal.account_id, settings.max_open_jobs)  # after reserve's lock
+        .returning(Job)
+    ).one()
+    lifecycle.record_event(session, job_id, 1, None, JobStatus.QUEUED, 0, {"price": price})
+    ledger.reserve(session, principal.account_id, job_id, price, max_open_jobs=settings.max_open_jobs)
     if request.callback_url:
         outbox.record_state(session, job_id, JobStatus.QUEUED)
-    return job_id
+    return job
 
 
 def _parent_of(

@@ -1,5 +1,5 @@
-"""Tenant limits: requests per second per API key (a token bucket in Redis, shared by every API
-process) and unfinished jobs per account (counted under the account's row lock)."""
+"""Tenant request rate: requests per second per API key, a token bucket in Redis shared by every API
+process. (The other tenant limit, unfinished jobs per account, is checked by `ledger.reserve`.)"""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ import time
 import uuid
 
 import redis
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
 
 from orchestrator.errors import RateLimitedError
-from orchestrator.models import NON_TERMINAL_SQL, Account, Job
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +38,6 @@ return {allowed, wait}
 # being refused; it is tried again after this long, so a dead Redis costs one timeout per interval.
 FAIL_OPEN_S = 5.0
 REDIS_TIMEOUT_S = 0.5
-# No one knows when a job will finish; this is a sensible time to try again.
-OPEN_JOBS_RETRY_AFTER_S = 10
 
 
 class RateLimiter:
@@ -76,27 +71,3 @@ class RateLimiter:
 
     def close(self) -> None:
         self._redis.close()
-
-
-def check_open_jobs(session: Session, account_id: uuid.UUID, default_limit: int) -> None:
-    """Refuse a new job (raise, so the caller's transaction rolls back) when the account would have
-    more unfinished jobs than its limit.
-
-    Call it with the new job inserted and the account row locked (`ledger.reserve` locks it):
-    concurrent creates for one account queue on that lock, and each one counts the jobs the previous
-    ones committed, so together they never overshoot.
-    """
-    configured = session.execute(
-        select(Account.max_open_jobs).where(Account.account_id == account_id)
-    ).scalar_one_or_none()
-    limit = configured or default_limit
-    # The literal predicate matches ix_jobs_account_id_open's, so the count is an index scan.
-    open_jobs = session.execute(
-        select(func.count()).select_from(Job).where(Job.account_id == account_id, text(NON_TERMINAL_SQL))
-    ).scalar_one()
-    if open_jobs > limit:
-        raise RateLimitedError(
-            f"this account already has {limit} unfinished jobs, its limit; wait for some to finish "
-            "(or ask the operator to raise the limit)",
-            retry_after_s=OPEN_JOBS_RETRY_AFTER_S,
-        )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -42,6 +43,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}
 
 
+def table(model: type[Base]) -> Table:
+    """The model's table, for Core statements built once and executed with bound values."""
+    return Base.metadata.tables[model.__tablename__]
+
+
 def _now() -> Mapped[datetime]:
     return mapped_column(server_default=func.now())
 
@@ -51,6 +57,7 @@ class Account(Base):
     __table_args__ = (
         CheckConstraint("credits_added - captured - held >= 0", name="available_not_negative"),
         CheckConstraint("held >= 0 AND captured >= 0 AND credits_added >= 0", name="amounts_not_negative"),
+        CheckConstraint("open_jobs >= 0", name="open_jobs_not_negative"),
         CheckConstraint("price_multiplier_ppm > 0", name="multiplier_positive"),
         CheckConstraint("rate_limit_rps > 0 AND max_open_jobs > 0", name="limits_positive"),
     )
@@ -62,6 +69,9 @@ class Account(Base):
     credits_added: Mapped[int] = mapped_column(BigInteger, server_default="0")
     captured: Mapped[int] = mapped_column(BigInteger, server_default="0")
     held: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Unfinished jobs, i.e. open holds: kept with `held` by the ledger, so the open-jobs limit is
+    # checked in the reserving statement itself instead of by counting the account's jobs.
+    open_jobs: Mapped[int] = mapped_column(Integer, server_default="0")
     # Tenant limits; NULL means the deployment's default (settings.rate_limit_rps / max_open_jobs).
     rate_limit_rps: Mapped[int | None] = mapped_column(Integer)
     max_open_jobs: Mapped[int | None] = mapped_column(Integer)

@@ -39,4 +39,5 @@ def create_job(db: Database, tenant: Tenant, settings: Settings, **overrides: An
     with db.transaction() as session:
         principal = accounts.authenticate(session, tenant.api_key)
         request = JobCreate.model_validate(kling_request(**overrides))
-        return jobs.create_job(session, principal, request, load_price_table(settings.prices_path), settings)
+        prices = load_price_table(settings.prices_path)
+        return jobs.create_job(session, principal, request, prices, settings).job_id

@@ -57,6 +57,27 @@ def test_ledger_reserve_refuses_when_available_falls_short(
     assert balances(db, poor.account_id) == (PRICE + PRICE // 2, PRICE, 0)
 
 
+def open_jobs(db: Database, account_id: uuid.UUID) -> int:
+    with db.transaction() as session:
+        return int(
+            session.execute(select(Account.open_jobs).where(Account.account_id == account_id)).scalar_one()
+        )
+
+
+def test_ledger_counts_unfinished_jobs_with_their_holds(
+    db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
+) -> None:
+    first, second = create_job(db, tenant, make_settings()), create_job(db, tenant, make_settings())
+    assert open_jobs(db, tenant.account_id) == 2
+    drive_to(db, first, S.SUBMITTING, S.SUBMITTED, S.STORING, S.SUCCEEDED)
+    assert open_jobs(db, tenant.account_id) == 1
+    drive_to(db, second, S.FAILED)
+    with db.transaction() as session:  # settling again counts nothing twice
+        assert ledger.release(session, second) == 0
+        assert ledger.capture(session, first) == PRICE
+    assert open_jobs(db, tenant.account_id) == 0
+
+
 def test_ledger_success_captures_once(
     db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
 ) -> None:
@@ -124,6 +145,7 @@ def test_ledger_database_refuses_a_second_resolution(
 
 CORRUPTIONS = {
     "account_held_matches_open_holds": "UPDATE accounts SET held = held + 1",
+    "account_open_jobs_matches_open_holds": "UPDATE accounts SET open_jobs = open_jobs + 1",
     "hold_state_follows_job_state": "UPDATE holds SET state = 'captured'",
     "charged_iff_captured": "UPDATE jobs SET charged = price",
     "journal_matches_each_hold": "DELETE FROM ledger_entries WHERE kind = 'hold'",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from orchestrator.api import create_app
-from orchestrator.db import Database, ensure_schema_current
+from orchestrator.db import Database, ensure_schema_current, upgrade
 from orchestrator.errors import SchemaNotCurrentError
 from orchestrator.models import Base
 from orchestrator.settings import Settings
@@ -35,3 +37,40 @@ def test_migrations_api_refuses_to_start_unmigrated(
     app = create_app(make_settings(database_url=empty_database_url))
     with pytest.raises(SchemaNotCurrentError), TestClient(app):
         pass
+
+
+def test_migrations_0002_counts_existing_unfinished_jobs(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0001")
+    database = Database(empty_database_url, pool_size=1)
+    account_id = uuid.uuid4()
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO accounts (account_id, name, credits_added, held) VALUES (:a, 'x', 10, 6)"),
+            {"a": account_id},
+        )
+        for index, state in enumerate(["open", "open", "captured", "open"]):
+            job_id = uuid.uuid4()
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (job_id, account_id, provider, operation, model, input, state, price,"
+                    " callback_token, api_format, deadline_at) VALUES (:j, :a, 'kling', 'text2video', 'm',"
+                    " '{}', :s, 2, :t, 'genrelay', now())"
+                ),
+                {
+                    "j": job_id,
+                    "a": account_id,
+                    "s": "queued" if state == "open" else "succeeded",
+                    "t": str(index),
+                },
+            )
+            connection.execute(
+                text("INSERT INTO holds (job_id, account_id, amount, state) VALUES (:j, :a, 2, :s)"),
+                {"j": job_id, "a": account_id, "s": state},
+            )
+    upgrade(empty_database_url)
+    with database.engine.connect() as connection:
+        counted = connection.execute(
+            text("SELECT open_jobs FROM accounts WHERE account_id = :a"), {"a": account_id}
+        ).scalar_one()
+    database.dispose()
+    assert counted == 3

@@ -49,9 +49,9 @@ def accept(
             stored = idempotency.claim(session, caller.account_id, key, fingerprint)
             if stored is not None:
                 return Intake(stored.status, stored.body, replayed=True)
-        job_id = jobs.create_job(session, caller, request, context.prices, context.settings, origin)
-        job, outputs = jobs.get_job(session, caller.account_id, job_id)
-        status, body = render(job, outputs)
+        job = jobs.create_job(session, caller, request, context.prices, context.settings, origin)
+        job_id = job.job_id
+        status, body = render(job, ())
         if key is not None:
             stored_response = idempotency.StoredResponse(status, body)
             idempotency.remember(session, caller.account_id, key, fingerprint, job_id, stored_response)
