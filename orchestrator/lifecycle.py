@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session
 
 from orchestrator import ledger, logs, outbox
-from orchestrator.errors import InvalidTransitionError
+from orchestrator.errors import InvalidTransitionError, LedgerError
 from orchestrator.models import Job, JobEvent, table
 from schemas.jobs import TERMINAL_STATUSES, JobStatus
 
@@ -99,26 +99,33 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
     if change.to in TERMINAL_STATUSES:
         values.update(finished_at=func.now(), next_check_at=None)
     if change.to is S.SUCCEEDED:
-        values["progress"] = 100
+        # The hold is the price (ledger.reserve), and it is captured below in this transaction.
+        values.update(progress=100, charged=Job.price)
     row = session.execute(
         update(Job)
         .where(Job.job_id == job_id, Job.state == expected.value)
         .values(values)
-        .returning(Job.event_seq, Job.progress, Job.account_id, Job.callback_url, Job.provider, Job.channel)
+        .returning(Job.event_seq, Job.progress, Job.price, Job.callback_url, Job.provider, Job.channel)
     ).one_or_none()
     if row is None:
         return None
     record_event(session, job_id, row.event_seq, expected, change.to, row.progress, change.detail)
-    if change.to is S.SUCCEEDED:
-        charged = ledger.capture(session, job_id)
-        session.execute(update(Job).where(Job.job_id == job_id).values(charged=charged))
-    elif change.to in _ENDINGS:
-        ledger.release(session, job_id)
+    _settle(session, job_id, change.to, row.price)
     if row.callback_url:
         outbox.record_state(session, job_id, change.to)
     moved = Transition(job_id, expected, change.to, row.event_seq)
     _log_on_commit(session, moved, row.provider, row.channel)
     return moved
+
+
+def _settle(session: Session, job_id: uuid.UUID, to_state: JobStatus, price: int) -> None:
+    """Capture the hold on success, release it on any other ending."""
+    if to_state is S.SUCCEEDED:
+        captured = ledger.capture(session, job_id)
+        if captured != price:  # `charged` was set to the price in the same statement as the state
+            raise LedgerError(f"job {job_id} captured {captured}, not its price {price}")
+    elif to_state in _ENDINGS:
+        ledger.release(session, job_id)
 
 
 def record_event(

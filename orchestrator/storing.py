@@ -13,6 +13,7 @@ import logging
 import mimetypes
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -56,41 +57,55 @@ def store(
 ) -> JobStatus | None:
     """Store every output of a `storing` job; returns its state afterwards, None if it was not storing."""
     with db.transaction() as session:
-        job = _claim(session, settings, job_id)
-    if job is None:
+        claimed = _claim(session, settings, job_id)
+    if claimed is None:
         return None
+    job, done = claimed
     try:
         try:
-            _copy_all(db, http, storage, settings, job)
+            last = _copy_all(db, http, storage, settings, job, done)
         except DownloadError as exc:
             if exc.status not in EXPIRED_LINK_STATUSES or not _refresh_links(db, http, settings, job):
                 raise
-            _copy_all(db, http, storage, settings, job)
+            last = _copy_all(db, http, storage, settings, job, done)
     except (DownloadError, OSError) as exc:
         return _retry_or_fail(db, settings, job, exc)
     with db.transaction() as session:
+        if last is not None:
+            _record(session, job.job_id, last)
         change = Change(S.SUCCEEDED, progress=100, columns={"pending_outputs": None})
         advance(session, job_id, S.STORING, change)
     return S.SUCCEEDED
 
 
-def _copy_all(db: Database, http: httpx.Client, storage: Storage, settings: Settings, job: Job) -> None:
-    with db.transaction() as session:
-        done = set(
-            session.execute(select(JobOutput.output_index).where(JobOutput.job_id == job.job_id)).scalars()
-        )
+@dataclass(frozen=True)
+class Copied:
+    index: int
+    stored: StoredObject
+    label: str | None
+
+
+def _copy_all(
+    db: Database, http: httpx.Client, storage: Storage, settings: Settings, job: Job, done: set[int]
+) -> Copied | None:
+    """Copy the outputs not yet in `done`, recording each as it lands (a retry resumes after it),
+    except the last: that one is returned, to be recorded with the job's success."""
     provider = PROVIDERS[job.provider]
-    for index, ref in enumerate(job.pending_outputs or []):
-        if index in done:
-            continue
+    pending = [(index, ref) for index, ref in enumerate(job.pending_outputs or []) if index not in done]
+    last: Copied | None = None
+    for index, ref in pending:
         headers = (
             provider.download_headers(channel_for(settings, job.provider, job.channel))
             if ref.get("authenticated")
             else {}
         )
+        if last is not None:
+            with db.transaction() as session:
+                _record(session, job.job_id, last)
+            done.add(last.index)
         stored = copy_output(http, storage, settings, job.job_id, index, ref, headers)
-        with db.transaction() as session:
-            _record(session, job.job_id, index, stored, ref.get("label"))
+        last = Copied(index, stored, ref.get("label"))
+    return last
 
 
 def _refresh_links(db: Database, http: httpx.Client, settings: Settings, job: Job) -> bool:
@@ -112,14 +127,19 @@ def _refresh_links(db: Database, http: httpx.Client, settings: Settings, job: Jo
     return True
 
 
-def _claim(session: Session, settings: Settings, job_id: uuid.UUID) -> Job | None:
+def _claim(session: Session, settings: Settings, job_id: uuid.UUID) -> tuple[Job, set[int]] | None:
+    """Lease the storing job; returns it with the indexes of the outputs an earlier run recorded."""
     lease = after(datetime.now(UTC), settings.store_lease_s)
-    return session.execute(
+    job = session.execute(
         update(Job)
         .where(Job.job_id == job_id, Job.state == S.STORING.value)
         .values(store_attempts=Job.store_attempts + 1, next_check_at=lease)
         .returning(Job)
     ).scalar_one_or_none()
+    if job is None:
+        return None
+    done = session.execute(select(JobOutput.output_index).where(JobOutput.job_id == job_id)).scalars()
+    return job, set(done)
 
 
 def copy_output(
@@ -179,17 +199,18 @@ def _content_type(response: httpx.Response, ref: dict[str, Any]) -> str:
     return str(hinted or "application/octet-stream")
 
 
-def _record(session: Session, job_id: uuid.UUID, index: int, stored: StoredObject, label: str | None) -> None:
+def _record(session: Session, job_id: uuid.UUID, copied: Copied) -> None:
+    stored = copied.stored
     values = {
         "storage_key": stored.key,
         "content_type": stored.content_type,
         "size_bytes": stored.size_bytes,
         "sha256": stored.sha256,
-        "label": label,
+        "label": copied.label,
     }
     session.execute(
         insert(JobOutput)
-        .values(job_id=job_id, output_index=index, **values)
+        .values(job_id=job_id, output_index=copied.index, **values)
         .on_conflict_do_update(index_elements=[JobOutput.job_id, JobOutput.output_index], set_=values)
     )
 

@@ -176,7 +176,9 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
         columns["started_at"] = func.coalesce(Job.started_at, func.now())
     if target is S.STORING:
         columns["pending_outputs"] = pending_outputs(report.outputs)
-        columns["next_check_at"] = func.now()  # the sweep stores it if the direct dispatch is lost
+        # Dispatched to a store task right after commit; should that publish be lost, the sweep sends
+        # it later. Not due at once: the sweep would send a second store for nearly every job.
+        columns["next_check_at"] = after(datetime.now(UTC), settings.redispatch_after_s)
     elif target is S.FAILED:
         columns["error_code"] = report.error_code or "upstream_failed"
         columns["error_message"] = redact(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from orchestrator import audit, reconciliation, storing, submission, sweeping, tracking
+from orchestrator import audit, lifecycle, reconciliation, storing, submission, sweeping, tracking
 from orchestrator.db import Database
 from orchestrator.models import Account, ChannelState, Job, JobOutput
 from orchestrator.settings import Settings
@@ -281,4 +281,35 @@ def test_pipeline_sweep_dispatches_by_state_and_expires_overdue_queued_jobs(
     assert job_row(db, overdue).state == "expired"
     with db.transaction() as session:  # claimed jobs carry a lease: a second sweep finds nothing due
         assert sweeping.claim_due(session, settings, limit=10).claimed == 0
+    assert_ledger_sound(db)
+
+
+def test_pipeline_storing_resumes_after_the_outputs_it_recorded(
+    db: Database, http: httpx.Client, tenant: Tenant, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(max_store_attempts=5)
+    job_id = create_job(db, tenant, settings)
+    unreachable = "http://127.0.0.1:9/gone.mp4"  # the discard port: connection refused
+    first, second = "data:text/plain,first", "data:text/plain,second"
+    with db.transaction() as session:
+        for state in (S.SUBMITTING, S.SUBMITTED):
+            session.execute(update(Job).where(Job.job_id == job_id).values(state=state.value))
+        outputs = [{"url": first, "label": "a"}, {"url": unreachable, "label": "b"}]
+        change = lifecycle.Change(S.STORING, columns={"pending_outputs": outputs})
+        assert lifecycle.advance(session, job_id, S.SUBMITTED, change) is not None
+    storage = build_storage(settings)
+
+    assert storing.store(db, http, storage, settings, job_id) is S.STORING  # the second output failed
+    with db.transaction() as session:
+        recorded = session.execute(select(JobOutput.label).where(JobOutput.job_id == job_id)).scalars().all()
+        assert recorded == ["a"]
+        # The first output's link dies and the second's comes back: only the second is fetched again.
+        outputs = [{"url": unreachable, "label": "a"}, {"url": second, "label": "b"}]
+        session.execute(update(Job).where(Job.job_id == job_id).values(pending_outputs=outputs))
+
+    assert storing.store(db, http, storage, settings, job_id) is S.SUCCEEDED
+    with db.transaction() as session:
+        rows = session.execute(select(JobOutput).where(JobOutput.job_id == job_id)).scalars().all()
+    assert sorted((row.label, row.size_bytes) for row in rows) == [("a", 5), ("b", 6)]
+    assert job_row(db, job_id).charged == PRICE
     assert_ledger_sound(db)
