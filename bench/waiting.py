@@ -21,7 +21,7 @@ from bench.harness import Processes, Shape, processes, start_genrelay, start_sim
 from bench.measure import Report, Spread, cpu_of, tree_rss_mb
 from bench.services import Services, bench_settings, create_tenants, services
 from bench.workload import cores, progress, provider_mix, submit_count
-from orchestrator import accounts, jobs, submission
+from orchestrator import accounts, creating, submission
 from orchestrator.db import Database
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
@@ -122,17 +122,15 @@ def fill_slice(settings: Settings, api_key: str, bodies: list[dict[str, Any]], c
         principal = accounts.authenticate(session, api_key)
     with httpx.Client(timeout=settings.upstream_timeout_s) as http:
         for start in range(0, count, FILL_BATCH):
+            prepared = [
+                creating.prepare(
+                    principal, JobCreate.model_validate(bodies[i % len(bodies)]), prices, settings
+                )
+                for i in range(start, min(count, start + FILL_BATCH))
+            ]
             with db.transaction() as session:
-                batch = [
-                    jobs.create_job(
-                        session,
-                        principal,
-                        JobCreate.model_validate(bodies[i % len(bodies)]),
-                        prices,
-                        settings,
-                    ).job_id
-                    for i in range(start, min(count, start + FILL_BATCH))
-                ]
+                outcomes = creating.write(session, prepared, settings)
+            batch = [outcome.job.job_id for outcome in outcomes if isinstance(outcome, creating.Created)]
             for job_id in batch:
                 submission.submit(db, http, settings, job_id)
     db.dispose()

@@ -1,151 +1,31 @@
-"""Job use-cases for tenants: create (with its hold), read, list, cancel, and the timeline."""
+"""Job use-cases for tenants after creation (see `creating`): read, list, cancel, continue, and the
+timeline."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import egress, ledger, lifecycle, outbox, tracking
-from orchestrator.accounts import Principal
+from orchestrator import lifecycle, tracking
+from orchestrator.creating import validate_input
 from orchestrator.errors import (
-    InvalidInputError,
     InvalidRequestError,
     JobNotCancellableError,
     JobNotContinuableError,
     JobNotFoundError,
-    UnknownOperationError,
-    UnknownProviderError,
 )
-from orchestrator.ids import new_token, new_uuid7
 from orchestrator.models import Job, JobEvent, JobOutput
-from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
-from schemas.jobs import JobCreate, JobStatus
-from workers.providers import PROVIDERS, Provider
+from schemas.jobs import JobStatus
+from workers.providers import PROVIDERS
 
 MAX_PAGE = 100
-
-
-def resolve_provider(name: str, operation: str) -> tuple[Provider, type[BaseModel]]:
-    provider = PROVIDERS.get(name)
-    if provider is None:
-        raise UnknownProviderError(
-            f"unknown provider {name!r}; choose one of {sorted(PROVIDERS)}", field="provider"
-        )
-    input_model = provider.operations.get(operation)
-    if input_model is None:
-        raise UnknownOperationError(
-            f"{name} has no operation {operation!r}; choose one of {sorted(provider.operations)}",
-            field="operation",
-        )
-    return provider, input_model
-
-
-def validate_input(input_model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
-    try:
-        parsed = input_model.model_validate(raw)
-    except ValidationError as exc:
-        problems = [
-            (".".join(["input", *(str(part) for part in error["loc"])]), error["msg"])
-            for error in exc.errors()
-        ]
-        summary = "; ".join(f"{field}: {message}" for field, message in problems)
-        raise InvalidInputError(f"the job input is not valid: {summary}", problems) from exc
-    return parsed.model_dump(mode="json", exclude_none=True)
-
-
-@dataclass(frozen=True)
-class Origin:
-    """How a job came in: the route family whose shape its webhooks speak, and the client's own id."""
-
-    api_format: str = "unified"
-    client_reference: str | None = None
-
-
-UNIFIED = Origin()
-
-
-def create_job(
-    session: Session,
-    principal: Principal,
-    request: JobCreate,
-    prices: PriceTable,
-    settings: Settings,
-    origin: Origin = UNIFIED,
-) -> Job:
-    """Insert the job, its first timeline entry and its hold, all in the caller's transaction;
-    returns the new job as inserted (a new job has no outputs)."""
-    _, input_model = resolve_provider(request.provider, request.operation)
-    job_input = validate_input(input_model, request.input)
-    parent_job_id = _parent_of(session, principal.account_id, request.provider, job_input)
-    if request.callback_url:
-        egress.resolve(request.callback_url, settings.webhook_allowlist)  # refuses internal targets
-    price = prices.quote(
-        request.provider,
-        request.operation,
-        request.model,
-        job_input,
-        principal.price_multiplier_ppm,
-    )
-    job_id = new_uuid7()
-    now = datetime.now(UTC)
-    job = session.scalars(
-        insert(Job)
-        .values(
-            job_id=job_id,
-            account_id=principal.account_id,
-            api_key_id=principal.key_id,
-            provider=request.provider,
-            operation=request.operation,
-            model=request.model,
-            input=job_input,
-            metadata=request.metadata,
-            callback_url=request.callback_url,
-            callback_token=new_token(),
-            api_format=origin.api_format,
-            client_reference=origin.client_reference,
-            parent_job_id=parent_job_id,
-            state=JobStatus.QUEUED.value,
-            price=price,
-            event_seq=1,
-            next_check_at=now + timedelta(seconds=settings.redispatch_after_s),
-            deadline_at=now + timedelta(seconds=settings.deadline_for(request.provider, request.model)),
-        )
-        .returning(Job)
-    ).one()
-    lifecycle.record_event(session, job_id, 1, None, JobStatus.QUEUED, 0, {"price": price})
-    ledger.reserve(session, principal.account_id, job_id, price, max_open_jobs=settings.max_open_jobs)
-    if request.callback_url:
-        outbox.record_state(session, job_id, JobStatus.QUEUED)
-    return job
-
-
-def _parent_of(
-    session: Session, account_id: uuid.UUID, provider: str, job_input: dict[str, Any]
-) -> uuid.UUID | None:
-    """The job a follow-up acts on (a Midjourney action's parent): the tenant's own, succeeded job."""
-    raw = job_input.get("parent_job_id")
-    if raw is None:
-        return None
-    try:
-        parent = find_job(session, account_id, uuid.UUID(str(raw)))
-    except (ValueError, JobNotFoundError):
-        raise InvalidRequestError(f"no job {raw} in this account", field="input.parent_job_id") from None
-    if parent.provider != provider or parent.state != JobStatus.SUCCEEDED:
-        raise InvalidRequestError(
-            f"the parent job must be a succeeded {provider} job; "
-            f"it is a {parent.state} {parent.provider} job",
-            field="input.parent_job_id",
-        )
-    return parent.job_id
 
 
 def find_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:

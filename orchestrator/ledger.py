@@ -8,6 +8,8 @@ account's running totals and appends one `ledger_entries` row; a job's hold is r
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +20,7 @@ from orchestrator.errors import (
     InsufficientCreditsError,
     LedgerError,
     OpenJobsLimitError,
+    OrchestratorError,
 )
 from orchestrator.models import Account, Hold, LedgerEntry, table
 
@@ -27,17 +30,50 @@ MICROS_PER_CREDIT = 1_000_000
 # prepared Core statement costs a fraction of building an ORM statement from values on each call.
 _INSERT_HOLD = insert(table(Hold))
 _INSERT_ENTRY = insert(table(LedgerEntry))
-_RESERVE = (
-    update(table(Account))
-    .where(
-        Account.account_id == bindparam("reserving_account"),
-        Account.status == "active",
-        Account.credits_added - Account.captured - Account.held >= bindparam("reserving"),
-        Account.open_jobs < func.coalesce(Account.max_open_jobs, bindparam("default_max_open_jobs")),
+_LOCK_ACCOUNTS = (
+    select(
+        Account.account_id,
+        Account.status,
+        Account.credits_added,
+        Account.captured,
+        Account.held,
+        Account.open_jobs,
+        Account.max_open_jobs,
     )
-    .values(held=Account.held + bindparam("reserving"), open_jobs=Account.open_jobs + 1)
-    .returning(Account.account_id)
+    .where(Account.account_id.in_(bindparam("account_ids", expanding=True)))
+    # One order for every transaction, so two batches sharing accounts never deadlock; NO KEY UPDATE,
+    # because inserting the jobs already took KEY SHARE on these rows (their foreign key), which a
+    # FOR UPDATE of another transaction would wait on while it waits on ours.
+    .order_by(Account.account_id)
+    .with_for_update(key_share=True)
 )
+_ADD_HELD = (
+    update(table(Account))
+    .where(table(Account).c.account_id == bindparam("reserving_account"))
+    .values(
+        held=table(Account).c.held + bindparam("reserving"),
+        open_jobs=table(Account).c.open_jobs + bindparam("reserving_jobs"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    account_id: uuid.UUID
+    job_id: uuid.UUID
+    amount: int
+
+
+@dataclass
+class _Balance:
+    """An account as locked for reserving, with the holds this batch has taken from it so far."""
+
+    status: str
+    available: int
+    open_jobs: int
+    max_open_jobs: int | None
+    reserving: int = 0
+    reserving_jobs: int = 0
 
 
 def add_credits(session: Session, account_id: uuid.UUID, amount: int, note: str | None = None) -> None:
@@ -54,24 +90,75 @@ def add_credits(session: Session, account_id: uuid.UUID, amount: int, note: str 
 
 
 def reserve(
-    session: Session, account_id: uuid.UUID, job_id: uuid.UUID, amount: int, *, max_open_jobs: int
-) -> None:
-    """Hold `amount` for the job and count it among the account's unfinished jobs.
+    session: Session, requests: Sequence[HoldRequest], *, max_open_jobs: int
+) -> list[OrchestratorError | None]:
+    """Hold each request's amount for its job and count the job among its account's unfinished ones.
 
-    Raises InsufficientCreditsError when the available credits fall short, and RateLimitedError
-    when the account already has its limit of unfinished jobs (its own, else `max_open_jobs`). The
-    job row must already be inserted in this transaction. Both checks are in the one statement that
-    locks the account row, and that lock is taken last, so concurrent creates of one tenant queue
-    only for that statement and the commit, and together never overshoot either bound.
+    Requests are judged in order, each against what the ones before it left: its entry in the
+    returned list is None when held, else why not — InsufficientCreditsError when the available
+    credits fall short, OpenJobsLimitError when the account has its limit of unfinished jobs (its
+    own, else `max_open_jobs`), AccountDisabledError. The jobs must already be inserted in this
+    transaction. The accounts are locked together in one statement, so concurrent batches never
+    overshoot either bound.
     """
-    session.execute(_INSERT_HOLD, {"job_id": job_id, "account_id": account_id, "amount": amount})
-    _journal(session, account_id, job_id, "hold", amount, None)
-    row = session.execute(
-        _RESERVE,
-        {"reserving_account": account_id, "reserving": amount, "default_max_open_jobs": max_open_jobs},
-    ).one_or_none()
-    if row is None:
-        _raise_why_not_reserved(session, account_id, amount, max_open_jobs)
+    accounts = {request.account_id for request in requests}
+    balances = {
+        row.account_id: _Balance(
+            row.status, row.credits_added - row.captured - row.held, row.open_jobs, row.max_open_jobs
+        )
+        for row in session.execute(_LOCK_ACCOUNTS, {"account_ids": sorted(accounts)})
+    }
+    decisions = [_judge(balances.get(r.account_id), r, max_open_jobs) for r in requests]
+    held = [r for r, refused in zip(requests, decisions, strict=True) if refused is None]
+    if held:
+        session.execute(
+            _INSERT_HOLD, [{"job_id": r.job_id, "account_id": r.account_id, "amount": r.amount} for r in held]
+        )
+        session.execute(
+            _INSERT_ENTRY,
+            [
+                {
+                    "account_id": r.account_id,
+                    "job_id": r.job_id,
+                    "kind": "hold",
+                    "amount": r.amount,
+                    "note": None,
+                }
+                for r in held
+            ],
+        )
+        session.execute(
+            _ADD_HELD,
+            [
+                {
+                    "reserving_account": account_id,
+                    "reserving": balance.reserving,
+                    "reserving_jobs": balance.reserving_jobs,
+                }
+                for account_id, balance in balances.items()
+                if balance.reserving_jobs
+            ],
+        )
+    return decisions
+
+
+def _judge(balance: _Balance | None, request: HoldRequest, max_open_jobs: int) -> OrchestratorError | None:
+    if balance is None:
+        return AccountNotFoundError(f"no account {request.account_id}")
+    if balance.status != "active":
+        return AccountDisabledError("this account is disabled; contact the operator")
+    limit = balance.max_open_jobs or max_open_jobs
+    if balance.open_jobs + balance.reserving_jobs >= limit:
+        return OpenJobsLimitError(limit)
+    available = balance.available - balance.reserving
+    if available < request.amount:
+        return InsufficientCreditsError(
+            f"this job costs {format_credits(request.amount)} credits but only {format_credits(available)} "
+            "are available (the rest is held by unfinished jobs); add credits or wait for jobs to finish"
+        )
+    balance.reserving += request.amount
+    balance.reserving_jobs += 1
+    return None
 
 
 def capture(session: Session, job_id: uuid.UUID) -> int:
@@ -125,22 +212,6 @@ def _already(session: Session, job_id: uuid.UUID, wanted: str) -> int:
     if hold.state != wanted:
         raise LedgerError(f"job {job_id}'s hold is already {hold.state}, cannot be {wanted}")
     return int(hold.amount) if wanted == "captured" else 0
-
-
-def _raise_why_not_reserved(session: Session, account_id: uuid.UUID, amount: int, max_open_jobs: int) -> None:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise AccountNotFoundError(f"no account {account_id}")
-    if account.status != "active":
-        raise AccountDisabledError("this account is disabled; contact the operator")
-    limit = account.max_open_jobs or max_open_jobs
-    if account.open_jobs >= limit:
-        raise OpenJobsLimitError(limit)
-    available = account.credits_added - account.captured - account.held
-    raise InsufficientCreditsError(
-        f"this job costs {format_credits(amount)} credits but only {format_credits(available)} are "
-        "available (the rest is held by unfinished jobs); add credits or wait for jobs to finish"
-    )
 
 
 def _journal(

@@ -138,7 +138,23 @@ def record_event(
     detail: dict[str, Any] | None,
 ) -> None:
     """Append the job's timeline entry number `sequence`."""
-    values = {
+    session.execute(_INSERT_EVENT, event_row(job_id, sequence, from_state, to_state, progress, detail))
+
+
+def record_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append many timeline entries (`event_row`s) in one statement."""
+    session.execute(_INSERT_EVENT, rows)
+
+
+def event_row(
+    job_id: uuid.UUID,
+    sequence: int,
+    from_state: JobStatus | None,
+    to_state: JobStatus,
+    progress: int,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
         "job_id": job_id,
         "sequence": sequence,
         "from_state": from_state.value if from_state else None,
@@ -146,7 +162,6 @@ def record_event(
         "progress": progress,
         "detail": detail,
     }
-    session.execute(_INSERT_EVENT, values)
 
 
 def _log_on_commit(session: Session, moved: Transition, provider: str, channel: str | None) -> None:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator import accounts, jobs
+from orchestrator import accounts, creating
 from orchestrator.db import Database
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
@@ -40,4 +40,4 @@ def create_job(db: Database, tenant: Tenant, settings: Settings, **overrides: An
         principal = accounts.authenticate(session, tenant.api_key)
         request = JobCreate.model_validate(kling_request(**overrides))
         prices = load_price_table(settings.prices_path)
-        return jobs.create_job(session, principal, request, prices, settings).job_id
+        return creating.create_job(session, principal, request, prices, settings).job_id

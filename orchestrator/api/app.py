@@ -26,6 +26,7 @@ from orchestrator.api.compat import runway as runway_compat
 from orchestrator.api.compat import suno as suno_compat
 from orchestrator.api.compat import veo as veo_compat
 from orchestrator.api.context import AppContext
+from orchestrator.api.create_writer import CreateWriter
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.request_size import RequestSizeLimitMiddleware
 from orchestrator.channels import load_channels
@@ -80,6 +81,7 @@ def build_context(settings: Settings) -> AppContext:
         dispatcher=dispatcher,
         prices=prices,
         limiter=RateLimiter(settings.require_broker_url(), settings.broker_key_prefix),
+        writer=CreateWriter(db, dispatcher, settings),
     )
 
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         app.state.context = context or build_context(settings)
         yield
         if context is None:
+            app.state.context.writer.close()
             app.state.context.dispatcher.close()
             app.state.context.limiter.close()
             app.state.context.db.dispose()

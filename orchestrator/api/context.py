@@ -9,9 +9,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from orchestrator import accounts
 from orchestrator.accounts import Principal
+from orchestrator.api.create_writer import CreateWriter
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
 from orchestrator.limits import RateLimiter
@@ -33,13 +35,18 @@ class AppContext:
     dispatcher: Dispatcher
     prices: PriceTable
     limiter: RateLimiter
+    writer: CreateWriter
     _keys: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
-    def authenticate(self, secret: str) -> Principal:
+    def cached_principal(self, secret: str) -> Principal | None:
         cached = self._keys.get(secret)
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+    def authenticate(self, secret: str) -> Principal:
+        cached = self.cached_principal(secret)
+        if cached is not None:
+            return cached
         now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
         with self.db.transaction() as session:
             principal = accounts.authenticate(session, secret)
         if len(self._keys) > 10_000:
@@ -54,7 +61,9 @@ class AppContext:
                 self._keys.pop(secret, None)
 
 
-def get_context(request: Request) -> AppContext:
+# The dependencies are coroutines so that no request pays a thread hop for them: a cached key costs
+# no I/O, and only a cache miss reads the database, in the thread pool.
+async def get_context(request: Request) -> AppContext:
     context: AppContext = request.app.state.context
     return context
 
@@ -62,13 +71,15 @@ def get_context(request: Request) -> AppContext:
 bearer = HTTPBearer(auto_error=False, description="Your API key: `Authorization: Bearer gr_...`")
 
 
-def get_principal(
+async def get_principal(
     context: Annotated[AppContext, Depends(get_context)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
-    principal = context.authenticate(credentials.credentials)
+    principal = context.cached_principal(credentials.credentials)
+    if principal is None:
+        principal = await run_in_threadpool(context.authenticate, credentials.credentials)
     context.limiter.take(principal.key_id, principal.rate_limit_rps or context.settings.rate_limit_rps)
     return principal
 

@@ -1,22 +1,22 @@
-"""Accepting a new job for any route, unified or provider-compatible: one transaction holding the
-job, its hold and its idempotency record, then the submit dispatched after commit."""
+"""Accepting a new job for any route, unified or provider-compatible: checked and priced in the
+request's thread, then written with its hold and idempotency record by the process's create writer,
+which commits it (with the creates of other requests) and dispatches its submit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from orchestrator import idempotency, jobs, messaging, models
+from orchestrator import creating, idempotency
 from orchestrator.accounts import Principal
 from orchestrator.api.context import AppContext
-from orchestrator.jobs import UNIFIED, Origin
+from orchestrator.creating import UNIFIED, Origin, Render
+from orchestrator.errors import OrchestratorError
 from schemas.jobs import JobCreate
-
-# Renders the answer to a creation: (HTTP status, JSON body) from the new job and its outputs.
-Render = Callable[[models.Job, Sequence[models.JobOutput]], tuple[int, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,46 @@ def accept(
     origin: Origin = UNIFIED,
 ) -> Intake:
     """Create the job (or replay the answer stored under the idempotency key) and dispatch it."""
-    fingerprint = idempotency.request_fingerprint(
-        {**request.model_dump(mode="json"), "origin": [origin.api_format, origin.client_reference]}
-    )
-    key = idempotency.validate_key(idempotency_key) if idempotency_key is not None else None
-    with context.db.transaction() as session:
-        if key is not None:
-            stored = idempotency.claim(session, caller.account_id, key, fingerprint)
-            if stored is not None:
-                return Intake(stored.status, stored.body, replayed=True)
-        job = jobs.create_job(session, caller, request, context.prices, context.settings, origin)
-        job_id = job.job_id
-        status, body = render(job, ())
-        if key is not None:
-            stored_response = idempotency.StoredResponse(status, body)
-            idempotency.remember(session, caller.account_id, key, fingerprint, job_id, stored_response)
-    # After commit: if this publish is lost, the sweep dispatches the job when next_check_at comes.
-    context.dispatcher.send(messaging.submit_task(request.provider), [str(job_id)])
+    prepared = _prepare(context, caller, request, render, idempotency_key, origin)
+    return _answer(context.writer.create(prepared), render)
+
+
+async def accept_async(
+    context: AppContext,
+    caller: Principal,
+    request: JobCreate,
+    render: Render,
+    *,
+    idempotency_key: str | None = None,
+) -> Intake:
+    """`accept` for a coroutine route: the request waits for its batch without holding a thread."""
+    args = (context, caller, request, render, idempotency_key, UNIFIED)
+    # Checking a callback URL resolves its host, which blocks: that one goes to the thread pool.
+    prepared = await run_in_threadpool(_prepare, *args) if request.callback_url else _prepare(*args)
+    return _answer(await asyncio.wrap_future(context.writer.submit(prepared)), render)
+
+
+def _prepare(
+    context: AppContext,
+    caller: Principal,
+    request: JobCreate,
+    render: Render,
+    idempotency_key: str | None,
+    origin: Origin,
+) -> creating.PreparedJob:
+    keyed = None
+    if idempotency_key is not None:
+        fingerprint = idempotency.request_fingerprint(
+            {**request.model_dump(mode="json"), "origin": [origin.api_format, origin.client_reference]}
+        )
+        keyed = creating.Keyed(idempotency.validate_key(idempotency_key), fingerprint, render)
+    return creating.prepare(caller, request, context.prices, context.settings, origin, keyed)
+
+
+def _answer(outcome: creating.Outcome, render: Render) -> Intake:
+    if isinstance(outcome, OrchestratorError):
+        raise outcome
+    if isinstance(outcome, creating.Replayed):
+        return Intake(outcome.answer.status, outcome.answer.body, replayed=True)
+    status, body = (outcome.answer.status, outcome.answer.body) if outcome.answer else render(outcome.job, ())
     return Intake(status, body, replayed=False)

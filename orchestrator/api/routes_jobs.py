@@ -37,7 +37,7 @@ def _view(context: AppContext, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:
 
 
 @router.post("", status_code=202, response_model=Job, summary="Create a job and hold its price")
-def create_job(
+async def create_job(
     body: JobCreate,
     context: Context,
     caller: Caller,
@@ -47,7 +47,8 @@ def create_job(
         view = job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
         return 202, view.model_dump(mode="json")
 
-    return intake.accept(context, caller, body, render, idempotency_key=idempotency_key).response()
+    accepted = await intake.accept_async(context, caller, body, render, idempotency_key=idempotency_key)
+    return accepted.response()
 
 
 @router.get("", response_model=JobPage, summary="List your jobs, newest first")

@@ -13,7 +13,7 @@ from orchestrator import models
 from orchestrator.api import intake
 from orchestrator.api.compat.common import CompatError, compat_route, load_job, output_urls
 from orchestrator.api.context import AppContext, Caller, Context
-from orchestrator.jobs import Origin
+from orchestrator.creating import Origin
 from orchestrator.projections import kling
 from schemas.jobs import JobCreate
 

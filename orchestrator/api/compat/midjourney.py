@@ -20,8 +20,8 @@ from orchestrator.accounts import Principal
 from orchestrator.api import intake
 from orchestrator.api.compat.common import CompatError, compat_route, output_urls
 from orchestrator.api.context import AppContext, Context, bearer, get_principal
+from orchestrator.creating import Origin
 from orchestrator.errors import AuthenticationError, InvalidRequestError, JobNotFoundError
-from orchestrator.jobs import Origin
 from orchestrator.models import Job, JobOutput
 from orchestrator.projections import midjourney
 from schemas.jobs import JobCreate, JobStatus
@@ -46,7 +46,7 @@ TOKENS = {
 }
 # Our names for the client's fields, as the client sent them.
 FIELDS = {"parent_job_id": "taskId", "custom_id": "customId", "callback_url": "notifyHook"}
-INPUT_PREFIX = "the job input is not valid: "  # jobs.validate_input's; the client sent no "input"
+INPUT_PREFIX = "the job input is not valid: "  # creating.validate_input's; the client sent no "input"
 
 
 def render_error(request: Request, error: CompatError) -> Response:
@@ -77,7 +77,7 @@ mj_api_secret = APIKeyHeader(
 )
 
 
-def get_mj_caller(
+async def get_mj_caller(
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     secret: Annotated[str | None, Depends(mj_api_secret)],
@@ -90,7 +90,7 @@ def get_mj_caller(
                 "send your API key as `Authorization: Bearer <key>` or `mj-api-secret: <key>`"
             )
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=secret)
-    return get_principal(context, credentials)
+    return await get_principal(context, credentials)
 
 
 MjCaller = Annotated[Principal, Depends(get_mj_caller)]

@@ -15,8 +15,8 @@ from orchestrator import jobs, messaging, models
 from orchestrator.api import intake
 from orchestrator.api.compat.common import CompatError, compat_route, load_job, output_urls
 from orchestrator.api.context import AppContext, Caller, Context
+from orchestrator.creating import Origin
 from orchestrator.errors import InvalidRequestError, JobNotCancellableError
-from orchestrator.jobs import Origin
 from orchestrator.projections import runway
 from schemas.jobs import JobCreate, JobStatus
 from schemas.runway import RUNWAY_VERSION

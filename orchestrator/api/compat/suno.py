@@ -17,8 +17,8 @@ from orchestrator import models
 from orchestrator.api import intake
 from orchestrator.api.compat.common import CompatError, compat_route, load_job, output_urls
 from orchestrator.api.context import AppContext, Caller, Context
+from orchestrator.creating import Origin
 from orchestrator.errors import InvalidRequestError
-from orchestrator.jobs import Origin
 from orchestrator.models import Job, JobOutput
 from orchestrator.projections import suno
 from schemas.jobs import JobCreate
@@ -37,7 +37,7 @@ CODES = {
 }
 # Our names for the client's fields, as the client sent them.
 FIELDS = {"callback_url": "notify_hook", "model": "mv"}
-INPUT_PREFIX = "the job input is not valid: "  # jobs.validate_input's; the client sent no "input"
+INPUT_PREFIX = "the job input is not valid: "  # creating.validate_input's; the client sent no "input"
 
 
 def render_error(request: Request, error: CompatError) -> Response:

@@ -22,8 +22,8 @@ from orchestrator import models
 from orchestrator.api import intake
 from orchestrator.api.compat.common import CompatError, compat_route, load_job, output_urls
 from orchestrator.api.context import AppContext, Caller, Context
+from orchestrator.creating import Origin
 from orchestrator.errors import InvalidRequestError, NotFoundError
-from orchestrator.jobs import Origin
 from orchestrator.projections import veo
 from orchestrator.storage import LocalStorage
 from schemas.jobs import JobCreate, JobStatus
