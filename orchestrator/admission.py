@@ -10,17 +10,23 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator import capacity
-from orchestrator.lifecycle import Change, advance
-from orchestrator.models import Job
+from orchestrator.lifecycle import Change, Sql, advance
+from orchestrator.models import Job, table
 from orchestrator.schedule import after
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
 
 S = JobStatus
+
+
+_jobs = table(Job)
+_QUEUED_PROVIDER = select(_jobs.c.provider).where(
+    _jobs.c.job_id == bindparam("claiming_job"), _jobs.c.state == S.QUEUED.value
+)
 
 
 def claim(session: Session, settings: Settings, job_id: uuid.UUID) -> Job | None:
@@ -29,9 +35,7 @@ def claim(session: Session, settings: Settings, job_id: uuid.UUID) -> Job | None
     Returns the claimed job (maybe not `job_id`), or None when `job_id` is not queued or no channel
     can take anything now — then it waits, `awaiting_capacity`, holding no worker.
     """
-    provider = session.execute(
-        select(Job.provider).where(Job.job_id == job_id, Job.state == S.QUEUED.value)
-    ).scalar()
+    provider = session.execute(_QUEUED_PROVIDER, {"claiming_job": job_id}).scalar()
     if provider is None:
         return None
     channel = capacity.choose(session, settings, provider)
@@ -52,7 +56,7 @@ def claim_waiting(session: Session, settings: Settings, provider: str) -> Job | 
 
 def _take(session: Session, settings: Settings, job_id: uuid.UUID, channel: str) -> Job | None:
     columns = {
-        "submit_attempts": Job.submit_attempts + 1,
+        "submit_attempts": Sql.INCREMENT,
         "next_check_at": after(datetime.now(UTC), settings.submit_lease_s),
         "awaiting_capacity": False,
         # Recorded before sending, so a reconcile asks the channel the request went to.

@@ -14,11 +14,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from orchestrator import channel_health, channels
-from orchestrator.models import ChannelState, Job
+from orchestrator.models import ChannelState, Job, table
 from orchestrator.settings import Settings
 
 ACTIVE_STATES = ("submitting", "submitted", "running", "action_required")
@@ -101,15 +101,23 @@ def _active(session: Session, provider: str, option: Option) -> int:
     )
 
 
+_jobs = table(Job)
+_OLDEST_WAITING = (
+    select(_jobs.c.job_id)
+    .where(
+        _jobs.c.provider == bindparam("waiting_provider"),
+        _jobs.c.state == "queued",
+        _jobs.c.awaiting_capacity.is_(True),
+    )
+    .order_by(_jobs.c.created_at)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+
+
 def oldest_waiting(session: Session, provider: str) -> uuid.UUID | None:
     """The job that has waited longest for capacity, locked for this transaction."""
-    return session.execute(
-        select(Job.job_id)
-        .where(Job.provider == provider, Job.state == "queued", Job.awaiting_capacity.is_(True))
-        .order_by(Job.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).scalar()
+    return session.execute(_OLDEST_WAITING, {"waiting_provider": provider}).scalar()
 
 
 def providers_waiting(session: Session) -> list[str]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator.models import ChannelState
+from orchestrator.models import ChannelState, table
 from orchestrator.settings import Settings
 
 
@@ -51,13 +51,18 @@ def record_failure(
         )
 
 
-def record_success(session: Session, provider: str, name: str) -> None:
-    session.execute(
-        update(ChannelState)
-        .where(
-            ChannelState.provider == provider,
-            ChannelState.name == name,
-            or_(ChannelState.consecutive_failures > 0, ChannelState.open_until.is_not(None)),
-        )
-        .values(consecutive_failures=0, open_until=None, updated_at=func.now())
+_channels = table(ChannelState)
+# Only a channel that had failures is written to: on a healthy channel this changes no row.
+_CLOSE = (
+    update(_channels)
+    .where(
+        _channels.c.provider == bindparam("closing_provider"),
+        _channels.c.name == bindparam("closing_name"),
+        or_(_channels.c.consecutive_failures > 0, _channels.c.open_until.is_not(None)),
     )
+    .values(consecutive_failures=0, open_until=None, updated_at=func.now())
+)
+
+
+def record_success(session: Session, provider: str, name: str) -> None:
+    session.execute(_CLOSE, {"closing_provider": provider, "closing_name": name})

@@ -56,6 +56,24 @@ _ADD_HELD = (
     )
 )
 
+_holds, _accounts = table(Hold), table(Account)
+_RESOLVE = (
+    update(_holds)
+    .where(_holds.c.job_id == bindparam("resolving_job"), _holds.c.state == "open")
+    .values(state=bindparam("resolution"), resolved_at=func.now())
+    .returning(_holds.c.account_id, _holds.c.amount)
+)
+# A resolved hold leaves `held` and the unfinished jobs; a captured one is added to `captured`.
+_SETTLE = (
+    update(_accounts)
+    .where(_accounts.c.account_id == bindparam("settling_account"))
+    .values(
+        held=_accounts.c.held - bindparam("settling"),
+        captured=_accounts.c.captured + bindparam("charging"),
+        open_jobs=_accounts.c.open_jobs - 1,
+    )
+)
+
 
 @dataclass(frozen=True)
 class HoldRequest:
@@ -167,13 +185,7 @@ def capture(session: Session, job_id: uuid.UUID) -> int:
     if hold is None:
         return _already(session, job_id, "captured")
     account_id, amount = hold
-    session.execute(
-        update(Account)
-        .where(Account.account_id == account_id)
-        .values(
-            held=Account.held - amount, captured=Account.captured + amount, open_jobs=Account.open_jobs - 1
-        )
-    )
+    session.execute(_SETTLE, {"settling_account": account_id, "settling": amount, "charging": amount})
     _journal(session, account_id, job_id, "capture", amount, None)
     return amount
 
@@ -185,22 +197,13 @@ def release(session: Session, job_id: uuid.UUID) -> int:
         _already(session, job_id, "released")
         return 0
     account_id, amount = hold
-    session.execute(
-        update(Account)
-        .where(Account.account_id == account_id)
-        .values(held=Account.held - amount, open_jobs=Account.open_jobs - 1)
-    )
+    session.execute(_SETTLE, {"settling_account": account_id, "settling": amount, "charging": 0})
     _journal(session, account_id, job_id, "release", amount, None)
     return amount
 
 
 def _resolve(session: Session, job_id: uuid.UUID, to_state: str) -> tuple[uuid.UUID, int] | None:
-    row = session.execute(
-        update(Hold)
-        .where(Hold.job_id == job_id, Hold.state == "open")
-        .values(state=to_state, resolved_at=func.now())
-        .returning(Hold.account_id, Hold.amount)
-    ).one_or_none()
+    row = session.execute(_RESOLVE, {"resolving_job": job_id, "resolution": to_state}).one_or_none()
     return None if row is None else (row.account_id, row.amount)
 
 

@@ -7,14 +7,17 @@ released otherwise.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import SmallInteger, Update, bindparam, func, insert, null, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
 from orchestrator import ledger, logs, outbox
 from orchestrator.errors import InvalidTransitionError, LedgerError
@@ -57,9 +60,22 @@ RANK: Mapping[JobStatus, int] = {
 }
 
 
+class Sql(Enum):
+    """A column value the database computes in the changing statement itself (see `Change.columns`)."""
+
+    NOW = "now()"
+    INCREMENT = "the column plus one"
+    NOW_IF_UNSET = "now(), unless the column is already set"
+
+
 @dataclass(frozen=True)
 class Change:
-    """A requested move to `to`, with the columns it sets and what the timeline should say."""
+    """A requested move to `to`, with the columns it sets and what the timeline should say.
+
+    `columns` maps column names to plain values, None (SQL NULL) or a `Sql` value; nothing else, so
+    that each shape of change is one statement built once (building a statement per call cost more
+    CPU than executing it).
+    """
 
     to: JobStatus
     progress: int | None = None
@@ -88,25 +104,15 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
         return None
     if not is_legal(expected, change.to):
         raise InvalidTransitionError(f"a job cannot go from {expected} to {change.to}")
-    values: dict[str, Any] = {
-        "state": change.to.value,
-        "updated_at": func.now(),
-        "event_seq": Job.event_seq + 1,
-        **change.columns,
+    shape = tuple(sorted((key, _kind(key, value)) for key, value in change.columns.items()))
+    params = {
+        "cas_job_id": job_id,
+        "cas_expected": expected.value,
+        "cas_progress": change.progress,
+        **{f"v_{key}": value for key, value in change.columns.items() if _kind(key, value) == _VALUE},
     }
-    if change.progress is not None:
-        values["progress"] = func.greatest(Job.progress, change.progress)
-    if change.to in TERMINAL_STATUSES:
-        values.update(finished_at=func.now(), next_check_at=None)
-    if change.to is S.SUCCEEDED:
-        # The hold is the price (ledger.reserve), and it is captured below in this transaction.
-        values.update(progress=100, charged=Job.price)
-    row = session.execute(
-        update(Job)
-        .where(Job.job_id == job_id, Job.state == expected.value)
-        .values(values)
-        .returning(Job.event_seq, Job.progress, Job.price, Job.callback_url, Job.provider, Job.channel)
-    ).one_or_none()
+    statement = _advance_statement(change.to, change.progress is not None, shape)
+    row = session.execute(statement, params).one_or_none()
     if row is None:
         return None
     record_event(session, job_id, row.event_seq, expected, change.to, row.progress, change.detail)
@@ -116,6 +122,66 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
     moved = Transition(job_id, expected, change.to, row.event_seq)
     _log_on_commit(session, moved, row.provider, row.channel)
     return moved
+
+
+_VALUE, _NULL = "value", "null"
+Shape = tuple[tuple[str, str | Sql], ...]  # (column, _VALUE | _NULL | Sql) for each column a change sets
+_RETURNED = ("event_seq", "progress", "price", "callback_url", "provider", "channel")
+
+
+def _kind(key: str, value: Any) -> str | Sql:
+    if isinstance(value, Sql):
+        return value
+    if isinstance(value, ClauseElement):
+        raise TypeError(f"column {key!r}: pass a plain value or a lifecycle.Sql, not an SQL expression")
+    return _NULL if value is None else _VALUE
+
+
+@functools.lru_cache(maxsize=256)
+def _advance_statement(
+    to: JobStatus, with_progress: bool, shape: tuple[tuple[str, str | Sql], ...]
+) -> Update:
+    """The compare-and-set UPDATE for one shape of change, executed with bound values."""
+    jobs = table(Job)
+    values: dict[str, Any] = {
+        "state": to.value,
+        "updated_at": func.now(),
+        "event_seq": jobs.c.event_seq + 1,
+    }
+    for key, kind in shape:
+        values[key] = _column_value(jobs.c[key], kind)
+    if with_progress:
+        values["progress"] = func.greatest(jobs.c.progress, bindparam("cas_progress", type_=SmallInteger))
+    if to in TERMINAL_STATUSES:
+        values.update(finished_at=func.now(), next_check_at=null())
+    if to is S.SUCCEEDED:
+        # The hold is the price (ledger.reserve), and it is captured below in this transaction.
+        values.update(progress=100, charged=jobs.c.price)
+    return (
+        update(jobs)
+        .where(jobs.c.job_id == bindparam("cas_job_id"), jobs.c.state == bindparam("cas_expected"))
+        .values(values)
+        .returning(
+            jobs.c.event_seq,
+            jobs.c.progress,
+            jobs.c.price,
+            jobs.c.callback_url,
+            jobs.c.provider,
+            jobs.c.channel,
+        )
+    )
+
+
+def _column_value(column: ColumnElement[Any], kind: str | Sql) -> ColumnElement[Any]:
+    if kind == _VALUE:
+        return bindparam(f"v_{column.key}", type_=column.type)
+    if kind == _NULL:
+        return null()
+    if kind is Sql.INCREMENT:
+        return column + 1
+    if kind is Sql.NOW_IF_UNSET:
+        return func.coalesce(column, func.now())
+    return func.now()
 
 
 def _settle(session: Session, job_id: uuid.UUID, to_state: JobStatus, price: int) -> None:
@@ -180,12 +246,22 @@ def _log_on_commit(session: Session, moved: Transition, provider: str, channel: 
     )
 
 
+_jobs = table(Job)
+_RAISE_PROGRESS = (
+    update(_jobs)
+    .where(
+        _jobs.c.job_id == bindparam("raising_job"),
+        _jobs.c.state == bindparam("raising_state"),
+        _jobs.c.progress < bindparam("raising_to", type_=SmallInteger),
+    )
+    .values(progress=bindparam("raising_to", type_=SmallInteger), updated_at=func.now())
+)
+
+
 def record_progress(session: Session, job_id: uuid.UUID, state: JobStatus, progress: int) -> bool:
     """Raise the progress of a job still in `state`; progress never goes backwards."""
     result = session.execute(
-        update(Job)
-        .where(Job.job_id == job_id, Job.state == state.value, Job.progress < progress)
-        .values(progress=progress, updated_at=func.now())
+        _RAISE_PROGRESS, {"raising_job": job_id, "raising_state": state.value, "raising_to": progress}
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False

@@ -7,13 +7,13 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from orchestrator import tracking
 from orchestrator.channels import channel_for
 from orchestrator.db import Database
-from orchestrator.lifecycle import Change, advance
+from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job
 from orchestrator.schedule import after, at_most, retry_delay
 from orchestrator.settings import Settings
@@ -62,7 +62,7 @@ def _settle_not_found(session: Session, settings: Settings, job: Job) -> JobStat
         _reschedule(session, job, (settled_at - now).total_seconds())
         return S.SUBMITTING
     # Nothing upstream carries our id although the lease outlived any request: safe to send again.
-    change = Change(S.QUEUED, detail={"reconciled": "not_found"}, columns={"next_check_at": func.now()})
+    change = Change(S.QUEUED, detail={"reconciled": "not_found"}, columns={"next_check_at": Sql.NOW})
     return S.QUEUED if advance(session, job.job_id, S.SUBMITTING, change) else None
 
 

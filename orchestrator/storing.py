@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from orchestrator.channels import channel_for, redact
 from orchestrator.db import Database
 from orchestrator.lifecycle import Change, advance
-from orchestrator.models import Job, JobOutput
+from orchestrator.models import Job, JobOutput, table
 from orchestrator.schedule import after, retry_delay
 from orchestrator.settings import Settings
 from orchestrator.storage import Storage, StoredObject, output_key
@@ -208,11 +208,19 @@ def _record(session: Session, job_id: uuid.UUID, copied: Copied) -> None:
         "sha256": stored.sha256,
         "label": copied.label,
     }
-    session.execute(
-        insert(JobOutput)
-        .values(job_id=job_id, output_index=copied.index, **values)
-        .on_conflict_do_update(index_elements=[JobOutput.job_id, JobOutput.output_index], set_=values)
-    )
+    session.execute(_RECORD_OUTPUT, {"job_id": job_id, "output_index": copied.index, **values})
+
+
+_outputs = table(JobOutput)
+_upsert = insert(_outputs)
+# A repeated store overwrites the output's row, as it overwrote the object.
+_RECORD_OUTPUT = _upsert.on_conflict_do_update(
+    index_elements=[_outputs.c.job_id, _outputs.c.output_index],
+    set_={
+        name: _upsert.excluded[name]
+        for name in ("storage_key", "content_type", "size_bytes", "sha256", "label")
+    },
+)
 
 
 def _retry_or_fail(db: Database, settings: Settings, job: Job, exc: Exception) -> JobStatus:

@@ -9,13 +9,13 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import admission, capacity, channel_health, tracking
 from orchestrator.channels import channel_for, redact, upstream_callback_url
 from orchestrator.db import Database
-from orchestrator.lifecycle import Change, advance
+from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job
 from orchestrator.schedule import after, at_most, poll_delay, retry_delay
 from orchestrator.settings import Settings
@@ -98,7 +98,7 @@ def _submitted(db: Database, settings: Settings, job: Job, external_id: str) -> 
     first_poll = after(datetime.now(UTC), poll_delay(settings.poll_policy(job.provider), 0))
     columns = {
         "external_id": external_id,
-        "submitted_at": func.now(),
+        "submitted_at": Sql.NOW,
         "next_check_at": at_most(first_poll, job.deadline_at),
     }
     with db.transaction() as session:

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.channels import channel_for, redact
 from orchestrator.db import Database
-from orchestrator.lifecycle import RANK, Change, Transition, advance, record_progress
-from orchestrator.models import Job
+from orchestrator.lifecycle import RANK, Change, Sql, Transition, advance, record_progress
+from orchestrator.models import Job, table
 from orchestrator.schedule import after, at_most, poll_delay
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -46,6 +46,18 @@ TARGETS: Mapping[UpstreamStatus, JobStatus | None] = {
 
 MAX_RACES = 3  # a report re-judged after losing its compare-and-set to a concurrent one
 CONTINUATION_KEY = "modal"  # where a job's continuation input lives (see jobs.continue_job)
+
+_jobs = table(Job)
+# Built once, executed with bound values (cheaper than building a statement per report).
+_COUNT_POLL = (
+    update(_jobs).where(_jobs.c.job_id == bindparam("counting_job")).values(poll_count=_jobs.c.poll_count + 1)
+)
+_COUNT_CALLBACK = (
+    update(_jobs)
+    .where(_jobs.c.job_id == bindparam("counting_job"))
+    .values(callback_count=_jobs.c.callback_count + 1)
+)
+_SCHEDULE = update(_jobs).where(_jobs.c.job_id == bindparam("scheduling_job"))
 
 # Progress to show when a provider reports none (Kling, Veo): enough to tell the stages apart.
 STAGE_PROGRESS: Mapping[JobStatus, int] = {S.SUBMITTED: 5, S.RUNNING: 10, S.STORING: 95}
@@ -95,7 +107,7 @@ def _poll_one(http: httpx.Client, settings: Settings, job: Job) -> PollOutcome:
 
 
 def _apply_outcome(session: Session, settings: Settings, job: Job, outcome: PollOutcome) -> Transition | None:
-    session.execute(update(Job).where(Job.job_id == job.job_id).values(poll_count=Job.poll_count + 1))
+    session.execute(_COUNT_POLL, {"counting_job": job.job_id})
     if outcome.update is not None:
         transition = apply_update(session, settings, job.job_id, outcome.update)
         if transition is not None:
@@ -119,7 +131,7 @@ def apply_update(
     """Apply one provider report to the job; None when it changes no state (stale, repeated, unknown)."""
     if via_callback:
         # Callbacks arrive for this job: polling becomes the slower safety net from now on.
-        session.execute(update(Job).where(Job.job_id == job_id).values(callback_count=Job.callback_count + 1))
+        session.execute(_COUNT_CALLBACK, {"counting_job": job_id})
     for _ in range(MAX_RACES):
         job = session.execute(
             select(Job).where(Job.job_id == job_id).execution_options(populate_existing=True)
@@ -173,7 +185,7 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
     if report.result is not None:
         columns["result"] = dict(report.result)
     if target is S.RUNNING:
-        columns["started_at"] = func.coalesce(Job.started_at, func.now())
+        columns["started_at"] = Sql.NOW_IF_UNSET
     if target is S.STORING:
         columns["pending_outputs"] = pending_outputs(report.outputs)
         # Dispatched to a store task right after commit; should that publish be lost, the sweep sends
@@ -204,9 +216,7 @@ def _next_poll_at(settings: Settings, job: Job) -> datetime:
 
 
 def _schedule_next_poll(session: Session, settings: Settings, job: Job) -> None:
-    session.execute(
-        update(Job).where(Job.job_id == job.job_id).values(next_check_at=_next_poll_at(settings, job))
-    )
+    session.execute(_SCHEDULE, {"scheduling_job": job.job_id, "next_check_at": _next_poll_at(settings, job)})
 
 
 def _no_output(report: ProviderUpdate) -> ProviderUpdate:
