@@ -1,8 +1,11 @@
 """Detection latency: each upstream task ends at a random moment (uniform 5-60 s after it is created);
-how long until the tenant's `job.succeeded` webhook arrives, (a) with upstream callbacks, (b) polling
-only (the default poll policy), (c) polling only at a fixed 15 s, with the upstream polls each job cost.
+how long until the tenant's `job.succeeded` webhook arrives, with the upstream polls each job cost.
+Kling, which reports no progress: (a) with upstream callbacks, (b) polling only (the default poll
+policy), (c) polling only at a fixed 15 s. Veo's video API, which reports progress and sends no
+callbacks: (d) polling only (the default policy, and a poll where the progress predicts the end),
+(e) a fixed 15 s.
 
-The three cases run side by side, each a whole genrelay (API, worker, beat, own database and broker
+The cases run side by side, each a whole genrelay (API, worker, beat, own database and broker
 prefix) against its own simulator with the same scripted durations. Simulators and the webhook
 receiver run in this process, so the task's end (`TaskRecord.finished_mono`) and the webhook's arrival
 are read on one clock.
@@ -34,14 +37,16 @@ from tests.services import serving
 from workers.simulator import SimConfig, Simulator
 from workers.simulator import create_app as create_simulator_app
 from workers.simulator.engine import Outcome
+from workers.simulator.veo import ID_PREFIX as VEO_ID_PREFIX
 
-MODES: dict[str, dict[str, Any]] = {
-    "callback": {},
-    "polling": {"upstream_callbacks": False},
-    "fixed15": {
-        "upstream_callbacks": False,
-        "poll": {"default": PollPolicy(initial_s=15.0, factor=1.0, max_s=15.0)},
-    },
+FIXED_15 = {"default": PollPolicy(initial_s=15.0, factor=1.0, max_s=15.0)}
+# mode: (provider, settings)
+MODES: dict[str, tuple[str, dict[str, Any]]] = {
+    "callback": ("kling", {}),
+    "polling": ("kling", {"upstream_callbacks": False}),
+    "fixed15": ("kling", {"upstream_callbacks": False, "poll": FIXED_15}),
+    "progress": ("veo", {"upstream_callbacks": False}),
+    "progress_fixed15": ("veo", {"upstream_callbacks": False, "poll": FIXED_15}),
 }
 QUEUED_S = 1.0  # of each task's duration, the part before it starts running
 
@@ -73,13 +78,13 @@ class Arrivals:
 
 
 @contextmanager
-def simulator(durations: list[float]) -> Iterator[tuple[Simulator, str]]:
+def simulator(provider: str, durations: list[float]) -> Iterator[tuple[Simulator, str]]:
     # Every query finds the task: the default first "not found" answer would cost a slow poller a
     # whole interval, which says more about the simulator than about the poll policy.
     sim = Simulator(SimConfig(seed=7, not_found_polls=0))
     outcomes = [Outcome(result="succeed", submitted_s=QUEUED_S, processing_s=d - QUEUED_S) for d in durations]
     app = create_simulator_app(sim)  # registers the providers, so scripts can be queued after it
-    sim.script("kling", outcomes)
+    sim.script(provider, outcomes)
     with serving(app) as server:
         yield sim, server.url
 
@@ -89,6 +94,7 @@ class Case:
     """One running genrelay with its own simulator, tenant and job body."""
 
     space: Services
+    provider: str
     sim: Simulator
     api_url: str
     keys: list[str]
@@ -98,31 +104,28 @@ class Case:
 def start_case(
     stack: ExitStack, svc: Services, procs: Processes, mode: str, durations: list[float], hooks: str
 ) -> Case:
+    provider, overrides = MODES[mode]
     space = stack.enter_context(sibling(svc, f"detect{mode}"))
-    sim, sim_url = stack.enter_context(simulator(durations))
-    settings = bench_settings(
-        space, upstream_base_url=sim_url, webhook_allowlist=["127.0.0.1"], **MODES[mode]
-    )
+    sim, sim_url = stack.enter_context(simulator(provider, durations))
+    settings = bench_settings(space, upstream_base_url=sim_url, webhook_allowlist=["127.0.0.1"], **overrides)
     api_url = start_genrelay(procs, settings, Shape(api_workers=1, workers=1, concurrency=2, beat=True), mode)
-    body = {**job_body(settings, "kling"), "callback_url": f"{hooks}/hooks/{mode}"}
-    return Case(space, sim, api_url, create_tenants(space.database_url), body)
+    body = {**job_body(settings, provider), "callback_url": f"{hooks}/hooks/{mode}"}
+    return Case(space, provider, sim, api_url, create_tenants(space.database_url), body)
 
 
-def measure(sim: Simulator, arrived: dict[str, float]) -> tuple[list[float], list[int]]:
+def measure(case: Case, arrived: dict[str, float]) -> tuple[list[float], list[int]]:
     """Per job: seconds from the task's end to the webhook; upstream polls per task."""
-    latencies = []
+    external_ids = dict(case.space.sql("SELECT job_id::text, external_id FROM jobs"))
+    # Our external id is the provider's task id, in its own form (Veo's "video_<id>").
+    task_of = {job_id: (ref or "").removeprefix(VEO_ID_PREFIX) for job_id, ref in external_ids.items()}
+    latencies, polls = [], []
+    stats = case.sim.stats()[case.provider]
     for job_id, at in arrived.items():
-        task = sim.task_by_external_id(job_id, "kling")
+        task = case.sim.task(task_of.get(job_id, ""))
         if task is not None:
             latencies.append(at - task.finished_mono)
-    stats = sim.stats()["kling"]
-    polls = [stats.queries_by_task.get(task_id, 0) for task_id in _task_ids(sim, arrived)]
+            polls.append(stats.queries_by_task.get(task.task_id, 0))
     return latencies, polls
-
-
-def _task_ids(sim: Simulator, arrived: dict[str, float]) -> list[str]:
-    tasks = (sim.task_by_external_id(job_id, "kling") for job_id in arrived)
-    return [task.task_id for task in tasks if task is not None]
 
 
 def run(jobs: int, low: float, high: float, spread_s: float) -> Report:
@@ -144,7 +147,7 @@ def run(jobs: int, low: float, high: float, spread_s: float) -> Report:
         while time.monotonic() < deadline and any(arrivals.count(m) < jobs for m in MODES):
             procs.check_alive()
             time.sleep(0.5)
-        results = {mode: measure(cases[mode].sim, arrivals.seen[mode]) for mode in MODES}
+        results = {mode: measure(cases[mode], arrivals.seen[mode]) for mode in MODES}
     _fill(report, results)
     report.note("jobs_per_mode", jobs)
     report.note("answers_per_mode", answers)
@@ -158,9 +161,9 @@ def _fill(report: Report, results: dict[str, tuple[list[float], list[int]]]) -> 
     callback, _ = results["callback"]
     report.add("detect_p50_s_callback", _over_jobs(callback, 50), "callback: p50 s [min to max over jobs]", 2)
     report.add("detect_p99_s_callback", percentile(callback, 99), "callback: p99 s", 2)
-    for mode in ("polling", "fixed15"):
+    for mode in ("polling", "fixed15", "progress", "progress_fixed15"):
         latencies, polls = results[mode]
-        suffix = "" if mode == "polling" else "_fixed15"
+        suffix = "" if mode == "polling" else f"_{mode.removeprefix('polling_')}"
         report.add(f"detect_mean_s_{mode}", _mean(latencies), f"{mode}: mean s [min to max]", 2)
         report.add(f"detect_p50_s_{mode}", percentile(latencies, 50), f"{mode}: p50 s", 2)
         report.add(f"detect_p99_s_{mode}", percentile(latencies, 99), f"{mode}: p99 s", 2)
@@ -185,7 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.detection", description=__doc__)
     parser.add_argument("--jobs", type=int, default=200, help="per mode")
     parser.add_argument("--quick", action="store_true", help="100 jobs per mode")
-    parser.add_argument("--spread", type=float, default=25.0, help="submit each mode's jobs over this long")
+    parser.add_argument("--spread", type=float, default=40.0, help="submit each mode's jobs over this long")
     parser.add_argument("--min-s", type=float, default=5.0)
     parser.add_argument("--max-s", type=float, default=60.0)
     args = parser.parse_args()

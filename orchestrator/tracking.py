@@ -23,7 +23,7 @@ from orchestrator.channels import channel_for, redact
 from orchestrator.db import Database
 from orchestrator.lifecycle import RANK, Change, Sql, Transition, advance, record_progress
 from orchestrator.models import Job, table
-from orchestrator.schedule import after, at_most, poll_delay
+from orchestrator.schedule import after, at_most, next_poll_delay, progress_eta_s
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
 from workers.providers import PROVIDERS
@@ -140,9 +140,11 @@ def apply_update(
             return None  # a late report for a job that has moved past what any provider can tell us
         current, target, report = _target(job, report)
         if target is None or target == current or RANK[target] < RANK[current]:
+            # Read before the progress is recorded: that re-reads the job, and the rise is from before.
+            eta_s = _progress_eta_s(job, report, datetime.now(UTC))
             if report.progress is not None and target == current:
                 record_progress(session, job_id, current, report.progress)
-            _schedule_next_poll(session, settings, job)
+            _schedule_next_poll(session, settings, job, eta_s)
             return None
         progress = report.progress if report.progress is not None else STAGE_PROGRESS.get(target)
         columns = _columns(settings, job, report, target)
@@ -209,14 +211,23 @@ def pending_outputs(outputs: Sequence[OutputRef]) -> list[dict[str, Any]]:
     ]
 
 
-def _next_poll_at(settings: Settings, job: Job) -> datetime:
+def _next_poll_at(settings: Settings, job: Job, eta_s: float | None = None) -> datetime:
     policy = settings.callback_poll if job.callback_count else settings.poll_policy(job.provider)
-    delay = poll_delay(policy, job.poll_count)
+    delay = next_poll_delay(policy, job.poll_count, eta_s)
     return at_most(after(datetime.now(UTC), delay), job.deadline_at)
 
 
-def _schedule_next_poll(session: Session, settings: Settings, job: Job) -> None:
-    session.execute(_SCHEDULE, {"scheduling_job": job.job_id, "next_check_at": _next_poll_at(settings, job)})
+def _progress_eta_s(job: Job, report: ProviderUpdate, now: datetime) -> float | None:
+    """When the report's progress predicts the end of a job that was already running: from the rise
+    since the job's last change of progress (`updated_at`). Not once callbacks arrive: they tell."""
+    if report.progress is None or job.callback_count or job.state != S.RUNNING:
+        return None
+    return progress_eta_s(report.progress, job.progress, (now - job.updated_at).total_seconds())
+
+
+def _schedule_next_poll(session: Session, settings: Settings, job: Job, eta_s: float | None = None) -> None:
+    next_check_at = _next_poll_at(settings, job, eta_s)
+    session.execute(_SCHEDULE, {"scheduling_job": job.job_id, "next_check_at": next_check_at})
 
 
 def _no_output(report: ProviderUpdate) -> ProviderUpdate:
