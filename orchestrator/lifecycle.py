@@ -27,6 +27,7 @@ from schemas.jobs import TERMINAL_STATUSES, JobStatus
 log = logging.getLogger(__name__)
 # Built once with bound values (cheaper per call than an ORM statement built from values).
 _INSERT_EVENT = insert(table(JobEvent))
+_jobs = table(Job)
 S = JobStatus
 _ENDINGS = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
 
@@ -126,7 +127,6 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
 
 _VALUE, _NULL = "value", "null"
 Shape = tuple[tuple[str, str | Sql], ...]  # (column, _VALUE | _NULL | Sql) for each column a change sets
-_RETURNED = ("event_seq", "progress", "price", "callback_url", "provider", "channel")
 
 
 def _kind(key: str, value: Any) -> str | Sql:
@@ -138,36 +138,33 @@ def _kind(key: str, value: Any) -> str | Sql:
 
 
 @functools.lru_cache(maxsize=256)
-def _advance_statement(
-    to: JobStatus, with_progress: bool, shape: tuple[tuple[str, str | Sql], ...]
-) -> Update:
+def _advance_statement(to: JobStatus, with_progress: bool, shape: Shape) -> Update:
     """The compare-and-set UPDATE for one shape of change, executed with bound values."""
-    jobs = table(Job)
     values: dict[str, Any] = {
         "state": to.value,
         "updated_at": func.now(),
-        "event_seq": jobs.c.event_seq + 1,
+        "event_seq": _jobs.c.event_seq + 1,
     }
     for key, kind in shape:
-        values[key] = _column_value(jobs.c[key], kind)
+        values[key] = _column_value(_jobs.c[key], kind)
     if with_progress:
-        values["progress"] = func.greatest(jobs.c.progress, bindparam("cas_progress", type_=SmallInteger))
+        values["progress"] = func.greatest(_jobs.c.progress, bindparam("cas_progress", type_=SmallInteger))
     if to in TERMINAL_STATUSES:
         values.update(finished_at=func.now(), next_check_at=null())
     if to is S.SUCCEEDED:
         # The hold is the price (ledger.reserve), and it is captured below in this transaction.
-        values.update(progress=100, charged=jobs.c.price)
+        values.update(progress=100, charged=_jobs.c.price)
     return (
-        update(jobs)
-        .where(jobs.c.job_id == bindparam("cas_job_id"), jobs.c.state == bindparam("cas_expected"))
+        update(_jobs)
+        .where(_jobs.c.job_id == bindparam("cas_job_id"), _jobs.c.state == bindparam("cas_expected"))
         .values(values)
         .returning(
-            jobs.c.event_seq,
-            jobs.c.progress,
-            jobs.c.price,
-            jobs.c.callback_url,
-            jobs.c.provider,
-            jobs.c.channel,
+            _jobs.c.event_seq,
+            _jobs.c.progress,
+            _jobs.c.price,
+            _jobs.c.callback_url,
+            _jobs.c.provider,
+            _jobs.c.channel,
         )
     )
 
@@ -246,7 +243,6 @@ def _log_on_commit(session: Session, moved: Transition, provider: str, channel: 
     )
 
 
-_jobs = table(Job)
 _RAISE_PROGRESS = (
     update(_jobs)
     .where(

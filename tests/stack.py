@@ -18,6 +18,7 @@ from orchestrator.storage import S3Storage, build_storage
 from tests import services
 from tests.factories import Tenant
 from tests.processes import celery_worker
+from workers.simulator import Simulator
 
 
 class Stack:
@@ -45,7 +46,11 @@ class Stack:
 
 @pytest.fixture
 def start_stack(
-    make_settings: Callable[..., Settings], db: Database, broker: redis.Redis, tmp_path: Path
+    make_settings: Callable[..., Settings],
+    db: Database,
+    broker: redis.Redis,
+    tmp_path: Path,
+    simulator: Simulator,  # reset: a stack never inherits what an earlier test configured upstream
 ) -> Iterator[Callable[..., Stack]]:
     started: list[Any] = []
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import Response
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from orchestrator import lifecycle, webhooks
 from orchestrator.api import create_app
@@ -78,7 +78,7 @@ def test_metrics_report_jobs_lag_backlog_and_holds_from_the_database(
     failed = create_job(db, tenant, settings)
     # Submitted on channel "cn", then due again 30 s ago: the sweep is that late for kling.
     advance(db, overdue, S.QUEUED, lifecycle.Change(S.SUBMITTING, columns={"channel": "cn"}))
-    late = func.now() - timedelta(seconds=30)
+    late = datetime.now(UTC) - timedelta(seconds=30)
     advance(db, overdue, S.SUBMITTING, lifecycle.Change(S.SUBMITTED, columns={"next_check_at": late}))
     advance(db, failed, S.QUEUED, lifecycle.Change(S.SUBMITTING, columns={"channel": "cn"}))
     advance(db, failed, S.SUBMITTING, lifecycle.Change(S.FAILED, columns={"error_code": "upstream_failed"}))
