@@ -55,6 +55,16 @@ TARGETS: list[tuple[str, str, Check]] = [
         "<= polls_per_job_fixed15",
         lambda f: _at_most(f, "polls_per_job", f.get("polls_per_job_fixed15")),
     ),
+    (
+        "detect_mean_s_progress",
+        "<= 3 s (Veo, reports progress)",
+        lambda f: _at_most(f, "detect_mean_s_progress", 3),
+    ),
+    (
+        "polls_per_job_progress",
+        "<= polls_per_job_fixed15",
+        lambda f: _at_most(f, "polls_per_job_progress", f.get("polls_per_job_fixed15")),
+    ),
     ("speedup_vs_naive", "ratio, reported", lambda f: None),
 ]
 
