@@ -116,7 +116,8 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
     row = session.execute(statement, params).one_or_none()
     if row is None:
         return None
-    record_event(session, job_id, row.event_seq, expected, change.to, row.progress, change.detail)
+    event = event_row(job_id, row.event_seq, expected, change.to, row.progress, change.detail)
+    record_events(session, [event])
     _settle(session, job_id, change.to, row.price)
     if row.callback_url:
         outbox.record_state(session, job_id, change.to)
@@ -191,21 +192,8 @@ def _settle(session: Session, job_id: uuid.UUID, to_state: JobStatus, price: int
         ledger.release(session, job_id)
 
 
-def record_event(
-    session: Session,
-    job_id: uuid.UUID,
-    sequence: int,
-    from_state: JobStatus | None,
-    to_state: JobStatus,
-    progress: int,
-    detail: dict[str, Any] | None,
-) -> None:
-    """Append the job's timeline entry number `sequence`."""
-    session.execute(_INSERT_EVENT, event_row(job_id, sequence, from_state, to_state, progress, detail))
-
-
 def record_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append many timeline entries (`event_row`s) in one statement."""
+    """Append timeline entries (`event_row`s), in one statement however many."""
     session.execute(_INSERT_EVENT, rows)
 
 
@@ -217,6 +205,7 @@ def event_row(
     progress: int,
     detail: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """The job's timeline entry number `sequence`."""
     return {
         "job_id": job_id,
         "sequence": sequence,
