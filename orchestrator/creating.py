@@ -206,12 +206,13 @@ def write(session: Session, prepared: Sequence[PreparedJob], settings: Settings)
     ]
     refusals = ledger.reserve(session, requests, max_open_jobs=settings.max_open_jobs)
     created: list[tuple[int, Job]] = []
+    refused_ids = []
     for i, row, refused in zip(pending, rows, refusals, strict=True):
         if refused is None:
             created.append((i, _as_job(row)))
         else:
             batch.outcomes[i] = refused
-    refused_ids = [r.job_id for r, refused in zip(requests, refusals, strict=True) if refused is not None]
+            refused_ids.append(row["job_id"])
     if refused_ids:  # inserted before their accounts were judged; gone before anyone could see them
         session.execute(delete(Job).where(Job.job_id.in_(refused_ids)))
     if created:

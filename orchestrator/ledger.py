@@ -47,16 +47,15 @@ _LOCK_ACCOUNTS = (
     .order_by(Account.account_id)
     .with_for_update(key_share=True)
 )
+_holds, _accounts = table(Hold), table(Account)
 _ADD_HELD = (
-    update(table(Account))
-    .where(table(Account).c.account_id == bindparam("reserving_account"))
+    update(_accounts)
+    .where(_accounts.c.account_id == bindparam("reserving_account"))
     .values(
-        held=table(Account).c.held + bindparam("reserving"),
-        open_jobs=table(Account).c.open_jobs + bindparam("reserving_jobs"),
+        held=_accounts.c.held + bindparam("reserving"),
+        open_jobs=_accounts.c.open_jobs + bindparam("reserving_jobs"),
     )
 )
-
-_holds, _accounts = table(Hold), table(Account)
 _RESOLVE = (
     update(_holds)
     .where(_holds.c.job_id == bindparam("resolving_job"), _holds.c.state == "open")
@@ -132,19 +131,7 @@ def reserve(
         session.execute(
             _INSERT_HOLD, [{"job_id": r.job_id, "account_id": r.account_id, "amount": r.amount} for r in held]
         )
-        session.execute(
-            _INSERT_ENTRY,
-            [
-                {
-                    "account_id": r.account_id,
-                    "job_id": r.job_id,
-                    "kind": "hold",
-                    "amount": r.amount,
-                    "note": None,
-                }
-                for r in held
-            ],
-        )
+        session.execute(_INSERT_ENTRY, [_entry(r.account_id, r.job_id, "hold", r.amount, None) for r in held])
         session.execute(
             _ADD_HELD,
             [
@@ -225,10 +212,13 @@ def _journal(
     amount: int,
     note: str | None,
 ) -> None:
-    session.execute(
-        _INSERT_ENTRY,
-        {"account_id": account_id, "job_id": job_id, "kind": kind, "amount": amount, "note": note},
-    )
+    session.execute(_INSERT_ENTRY, _entry(account_id, job_id, kind, amount, note))
+
+
+def _entry(
+    account_id: uuid.UUID, job_id: uuid.UUID | None, kind: str, amount: int, note: str | None
+) -> dict[str, object]:
+    return {"account_id": account_id, "job_id": job_id, "kind": kind, "amount": amount, "note": note}
 
 
 def format_credits(micros: int) -> str:

@@ -105,12 +105,13 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
         return None
     if not is_legal(expected, change.to):
         raise InvalidTransitionError(f"a job cannot go from {expected} to {change.to}")
-    shape = tuple(sorted((key, _kind(key, value)) for key, value in change.columns.items()))
+    kinds = {key: _kind(key, value) for key, value in change.columns.items()}
+    shape = tuple(sorted(kinds.items()))
     params = {
         "cas_job_id": job_id,
         "cas_expected": expected.value,
         "cas_progress": change.progress,
-        **{f"v_{key}": value for key, value in change.columns.items() if _kind(key, value) == _VALUE},
+        **{f"v_{key}": change.columns[key] for key, kind in kinds.items() if kind == _VALUE},
     }
     statement = _advance_statement(change.to, change.progress is not None, shape)
     row = session.execute(statement, params).one_or_none()

@@ -76,11 +76,11 @@ class CreateWriter:
                 batch.append(more)
             try:
                 self._write(batch)
-            except BaseException as exc:  # the thread must outlive any batch; its requests get the error
+            except Exception as exc:  # the thread must outlive any batch; its requests get the error
+                log.exception("a batch of new jobs failed")
                 for request in batch:
                     if not request.future.done():
                         request.future.set_exception(exc)
-                raise
             if stop:
                 return
 
