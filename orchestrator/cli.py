@@ -100,7 +100,7 @@ def flower(ctx: click.Context) -> None:
     """Run Flower on the broker (basic auth from GENRELAY_FLOWER_*); extra options go to Flower."""
     import os  # noqa: PLC0415
 
-    from workers.console import flower_argv, flower_env  # noqa: PLC0415
+    from orchestrator.console import flower_argv, flower_env  # noqa: PLC0415
 
     settings = get_settings()
     try:
@@ -279,7 +279,7 @@ def settings_table() -> None:
 
 @main.command()
 def prices() -> None:
-    """Validate the price file and list what it prices."""
+    """Validate the price files and list what they price."""
     from orchestrator.pricing import load_price_table  # noqa: PLC0415
 
     path = get_settings().prices_path
@@ -288,9 +288,36 @@ def prices() -> None:
     except ValueError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"{path}: valid")
+    source = path or "each provider's own price file"
+    click.echo(f"{source}: valid")
     for provider, operation, model in table.keys():  # noqa: SIM118 - PriceTable.keys(), not a dict
         click.echo(f"  {provider} {operation} {model}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="As JSON, for scripts.")
+@click.option("--markdown", "as_markdown", is_flag=True, help="As the README's Markdown table.")
+def providers(as_json: bool, as_markdown: bool) -> None:
+    """List every provider with its operations, models and list prices (in credits)."""
+    import json  # noqa: PLC0415
+
+    from orchestrator import catalog  # noqa: PLC0415
+    from orchestrator.pricing import load_price_table  # noqa: PLC0415
+    from workers.providers import PROVIDERS  # noqa: PLC0415
+
+    described = catalog.catalog(PROVIDERS, load_price_table(get_settings().prices_path))
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+    elif as_markdown:
+        click.echo(catalog.markdown(described), nl=False)
+    else:
+        from rich.console import Console  # noqa: PLC0415
+        from rich.table import Table  # noqa: PLC0415
+
+        table = Table("provider", "operation", "models", "credits")
+        for row in catalog.rows(described):
+            table.add_row(*row)
+        Console().print(table)
 
 
 def _client_options(command: Callable[..., None]) -> Callable[..., None]:

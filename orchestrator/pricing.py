@@ -1,4 +1,5 @@
-"""The price table (`deploy/prices/*.toml`): validated at load, quoted per job in integer micro-credits."""
+"""The price table: each provider's own `prices.toml`, or the operator's price files in their place;
+validated at load, quoted per job in integer micro-credits."""
 
 from __future__ import annotations
 
@@ -96,6 +97,9 @@ class PriceTable:
     def keys(self) -> list[tuple[str, str, str]]:
         return sorted(self._rules)
 
+    def rules(self, provider: str, operation: str, model: str) -> list[PriceRule]:
+        return list(self._rules.get((provider, operation, model), []))
+
     def models(self, provider: str, operation: str) -> list[str]:
         return sorted(m for (p, o, m) in self._rules if (p, o) == (provider, operation))
 
@@ -142,10 +146,17 @@ def _check_unambiguous(key: tuple[str, str, str], rules: list[PriceRule]) -> Non
             )
 
 
-def load_price_table(path: Path) -> PriceTable:
-    """Every rule of a price file, or of all `*.toml` files in a folder (one per provider)."""
-    files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
-    return PriceTable([rule for file in files for rule in _read_rules(file)])
+def load_price_table(path: Path | None = None) -> PriceTable:
+    """The operator's rules (a price file, or every `*.toml` in a folder) when `path` is given, and
+    each provider's own price file for the providers those rules do not price."""
+    files = (sorted(path.glob("*.toml")) if path.is_dir() else [path]) if path is not None else []
+    rules = [rule for file in files for rule in _read_rules(file)]
+    priced = {rule.provider for rule in rules}
+    for name, provider in PROVIDERS.items():
+        own = provider.price_file()
+        if name not in priced and own is not None:
+            rules += [rule for rule in _read_rules(own) if rule.provider == name]
+    return PriceTable(rules)
 
 
 def _read_rules(path: Path) -> list[PriceRule]:
@@ -160,5 +171,5 @@ def _read_rules(path: Path) -> list[PriceRule]:
 
 
 @lru_cache(maxsize=4)
-def cached_price_table(path: Path) -> PriceTable:
+def cached_price_table(path: Path | None) -> PriceTable:
     return load_price_table(path)

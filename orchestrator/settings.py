@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.providers import PROVIDERS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret"  # noqa: S105 - refused outside dev by the validator below
 MIN_ADMIN_TOKEN_LENGTH = 24
@@ -108,8 +110,10 @@ class Settings(BaseSettings):
         default=SecretStr("sk-simulator"), description="Key of the default upstream (CometAPI)."
     )
 
-    prices_path: Path = Field(
-        default=PROJECT_ROOT / "deploy" / "prices", description="A price file, or a folder of them (*.toml)."
+    prices_path: Path | None = Field(
+        default=None,
+        description="A price file, or a folder of them (*.toml), replacing the prices of the providers "
+        "it prices; unset: each provider's own price file.",
     )
 
     sweep_interval_s: float = Field(
@@ -145,15 +149,9 @@ class Settings(BaseSettings):
     )
     webhook_rotation_overlap_s: float = Field(default=86400.0, ge=0, description="Old secret stays valid.")
     deadline_s: dict[str, float] = Field(
-        default_factory=lambda: {
-            "default": 3600.0,
-            "midjourney": 1200.0,
-            "suno": 900.0,
-            "kling": 1800.0,
-            "runway": 1800.0,
-            "veo": 1800.0,
-        },
-        description="Per provider, or per `provider/model`.",
+        default_factory=lambda: {"default": 3600.0},
+        description="Per provider, or per `provider/model`; a provider not named here keeps its own "
+        "default (`genrelay providers`), and `default` covers the rest.",
     )
     submit_lease_s: float = Field(default=60.0, gt=0, description="After this, a submit is presumed lost.")
     store_lease_s: float = Field(
@@ -244,11 +242,21 @@ class Settings(BaseSettings):
         return self.broker_url
 
     def poll_policy(self, provider: str) -> PollPolicy:
-        return self.poll.get(provider) or self.poll.get("default") or PollPolicy()
+        """The operator's cadence for `provider`, else the provider's own, else the default."""
+        if provider in self.poll:
+            return self.poll[provider]
+        hint = PROVIDERS[provider].poll_hint if provider in PROVIDERS else None
+        if hint is not None:
+            return PollPolicy(initial_s=hint.initial_s, factor=hint.factor, max_s=hint.max_s)
+        return self.poll.get("default") or PollPolicy()
 
     def deadline_for(self, provider: str, model: str) -> float:
+        """The operator's deadline for the model or provider, else the provider's own, else the default."""
         table = self.deadline_s
-        return table.get(f"{provider}/{model}") or table.get(provider) or table.get("default", 3600.0)
+        chosen = table.get(f"{provider}/{model}") or table.get(provider)
+        if chosen is None and provider in PROVIDERS:
+            chosen = PROVIDERS[provider].deadline_s
+        return chosen or table.get("default", 3600.0)
 
 
 @lru_cache(maxsize=1)

@@ -12,8 +12,8 @@ from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
-from schemas.kling import KlingEnvelope, KlingTask
 from tests.conftest import Tenant
+from workers.providers.kling.schemas import KlingEnvelope, KlingTask
 from workers.simulator import Outcome, Simulator
 
 T2V = "/kling/v1/videos/text2video"

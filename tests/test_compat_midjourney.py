@@ -21,18 +21,18 @@ from orchestrator.projections import midjourney as projection
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus
-from schemas.midjourney import PNG_1X1, MidjourneyAnswer, MidjourneyTask
 from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.midjourney.schemas import PNG_1X1, MidjourneyAnswer, MidjourneyTask
 from workers.simulator import Outcome, Simulator
 
 IMAGINE = "/mj/submit/imagine"
 ACTION = "/mj/submit/action"
 MODAL = "/mj/submit/modal"
-# deploy/prices/midjourney.toml, in micro-credits.
+# workers/providers/midjourney/prices.toml, in micro-credits.
 PRICE_GRID, PRICE_UPSAMPLE, PRICE_DESCRIBE = 60_000, 30_000, 20_000
 ENDED = frozenset({"SUCCESS", "FAILURE"})
 

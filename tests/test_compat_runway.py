@@ -25,12 +25,12 @@ from orchestrator.projections import runway as projection
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus
-from schemas.runway import RUNWAY_VERSION, RunwayTask
 from tests import services
 from tests.conftest import BROKER_PREFIX, CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayTask
 from workers.simulator import Outcome, Simulator
 
 BASE = "/runwayml/v1"

@@ -21,12 +21,12 @@ from orchestrator.projections import suno as projection
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus
-from schemas.suno import SunoClip, SunoEnvelope, SunoLyrics, SunoTask
 from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.suno.schemas import SunoClip, SunoEnvelope, SunoLyrics, SunoTask
 from workers.simulator import Outcome, Simulator
 
 MUSIC = "/suno/submit/music"
@@ -37,7 +37,7 @@ CUSTOM = {
     "title": "Neon Rain",
     "mv": "chirp-v4",
 }
-PRICE_V4 = 120_000  # deploy/prices/suno.toml: chirp-v4 music, 0.12 credits
+PRICE_V4 = 120_000  # workers/providers/suno/prices.toml: chirp-v4 music, 0.12 credits
 SUCCESS = {"code": "success", "message": ""}
 
 

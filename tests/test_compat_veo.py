@@ -24,12 +24,12 @@ from orchestrator.projections import PROJECTIONS, veo
 from orchestrator.settings import Settings
 from orchestrator.storage import S3Storage, build_storage
 from schemas.jobs import JobStatus
-from schemas.veo import EXAMPLE_PNG, MAX_IMAGE_BYTES, CometVideo
 from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.veo.schemas import EXAMPLE_PNG, MAX_IMAGE_BYTES, CometVideo
 from workers.simulator import Outcome, Simulator
 
 VIDEOS = "/v1/videos"

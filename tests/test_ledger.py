@@ -19,7 +19,7 @@ from tests.conftest import CREDITS, Tenant
 from tests.factories import create_job
 
 S = JobStatus
-PRICE = 200_000  # kling-v1-6 text2video std 5 s in deploy/prices/kling.toml
+PRICE = 200_000  # kling-v1-6 text2video std 5 s in workers/providers/kling/prices.toml
 
 
 def balances(db: Database, account_id: uuid.UUID) -> tuple[int, int, int]:

@@ -19,7 +19,7 @@ def table(tmp_path: Path, text: str) -> PriceTable:
 
 
 def test_pricing_shipped_price_file_is_valid() -> None:
-    prices = load_price_table(Path(__file__).parent.parent / "deploy" / "prices")
+    prices = load_price_table()
     assert prices.list_price("kling", "text2video", "kling-v1-6", {"mode": "std", "duration": "5"}) == 200_000
 
 

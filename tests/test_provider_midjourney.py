@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,14 +15,6 @@ from fastapi import FastAPI, Request
 from pydantic import ValidationError
 
 from orchestrator.pricing import load_price_table
-from schemas.midjourney import (
-    PNG_1X1,
-    MidjourneyActionInput,
-    MidjourneyBlendInput,
-    MidjourneyModalInput,
-    MidjourneyTask,
-    action_kind,
-)
 from tests.services import free_port, serving, wait_until
 from workers.providers import PROVIDERS
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
@@ -33,8 +24,16 @@ from workers.providers.errors import (
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from workers.providers.midjourney import Midjourney
-from workers.providers.midjourney_wire import parse_progress, submit_call
+from workers.providers.midjourney.adapter import Midjourney
+from workers.providers.midjourney.schemas import (
+    PNG_1X1,
+    MidjourneyActionInput,
+    MidjourneyBlendInput,
+    MidjourneyModalInput,
+    MidjourneyTask,
+    action_kind,
+)
+from workers.providers.midjourney.wire import parse_progress, submit_call
 from workers.simulator import Outcome, SimConfig, Simulator, create_app
 
 API_KEY = "sk-test-midjourney"
@@ -188,7 +187,7 @@ def test_midjourney_inputs_check_images_and_modal_needs_something() -> None:
 
 
 def test_midjourney_prices_differ_per_action_kind() -> None:
-    prices = load_price_table(Path(__file__).parent.parent / "deploy" / "prices")
+    prices = load_price_table()
 
     def action(custom: str) -> int:
         parsed = MidjourneyActionInput.model_validate({"parent_job_id": "p", "custom_id": custom})

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from schemas.runway import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
 from workers.providers import PROVIDERS
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
 from workers.providers.errors import (
@@ -22,8 +21,9 @@ from workers.providers.errors import (
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from workers.providers.runway import Runway
-from workers.providers.runway_wire import percent, read_update
+from workers.providers.runway.adapter import Runway
+from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
+from workers.providers.runway.wire import percent, read_update
 from workers.simulator import Outcome, Simulator
 from workers.simulator.runway import RunwaySettings, state_for
 

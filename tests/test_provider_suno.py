@@ -14,8 +14,6 @@ from fastapi import FastAPI, Request
 from pydantic import ValidationError
 
 from orchestrator.pricing import load_price_table
-from orchestrator.settings import Settings
-from schemas.suno import SunoLyricsInput, SunoMusicInput, task_status_from_clips
 from tests.services import serving, wait_until
 from workers.providers import PROVIDERS
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
@@ -25,8 +23,9 @@ from workers.providers.errors import (
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from workers.providers.suno import Suno
-from workers.providers.suno_wire import task_from_data, update_from_task
+from workers.providers.suno.adapter import Suno
+from workers.providers.suno.schemas import SunoLyricsInput, SunoMusicInput, task_status_from_clips
+from workers.providers.suno.wire import task_from_data, update_from_task
 from workers.simulator import Outcome, SimConfig, Simulator, create_app
 
 API_KEY = "sk-test-suno"
@@ -161,7 +160,7 @@ def test_suno_lyrics_input_needs_a_prompt(prompt: str) -> None:
 
 
 def test_suno_prices_music_per_model_and_lyrics() -> None:
-    prices = load_price_table(Settings.model_fields["prices_path"].default / "suno.toml")
+    prices = load_price_table()
     job_input = music().input
     assert prices.list_price("suno", "music", "chirp-v4", job_input) == 120_000
     assert prices.list_price("suno", "music", "chirp-v3-0", music(**INSPIRATION).input) == 100_000

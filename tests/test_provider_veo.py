@@ -13,7 +13,6 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from schemas.veo import EXAMPLE_PNG, CometVideo, GeminiOperation, VeoImageToVideoInput, VeoTextToVideoInput
 from tests.services import serving, wait_until
 from workers.providers import PROVIDERS
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
@@ -23,9 +22,16 @@ from workers.providers.errors import (
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from workers.providers.kling import auth_headers as kling_auth_headers
-from workers.providers.veo import Veo
-from workers.providers.veo_wire import comet_update, gemini_update
+from workers.providers.kling.adapter import auth_headers as kling_auth_headers
+from workers.providers.veo.adapter import Veo
+from workers.providers.veo.schemas import (
+    EXAMPLE_PNG,
+    CometVideo,
+    GeminiOperation,
+    VeoImageToVideoInput,
+    VeoTextToVideoInput,
+)
+from workers.providers.veo.wire import comet_update, gemini_update
 from workers.simulator import Outcome, SimConfig, Simulator, create_app
 
 API_KEY = "sk-test-veo"

@@ -9,8 +9,8 @@ from typing import Any
 
 from orchestrator.models import Job
 from schemas.jobs import JobStatus
-from schemas.midjourney import action_kind
-from workers.providers.midjourney_wire import CONTINUATION_KEY
+from workers.providers.midjourney.schemas import action_kind
+from workers.providers.midjourney.wire import CONTINUATION_KEY
 
 STATUS = {
     # Not yet handed to the upstream: the proxy's own name for a task not yet sent to Discord.
@@ -27,7 +27,7 @@ STATUS = {
     JobStatus.EXPIRED: "FAILURE",
 }
 OPERATIONS = {"imagine": "IMAGINE", "blend": "BLEND", "describe": "DESCRIBE"}
-# A button's kind (schemas.midjourney.action_kind) as the proxy names the task it starts.
+# A button's kind (workers.providers.midjourney.schemas.action_kind) as the proxy names the task it starts.
 ACTIONS = {
     "upsample": "UPSCALE",
     "upscale": "UPSCALE",

@@ -1,20 +1,9 @@
-"""Upstream provider adapters, registered explicitly by name."""
+"""Upstream providers: one package each (adapter, wire parsing, schemas, prices, defaults), built on
+`base.ProviderPlugin` and found through the registry, built in or installed as plugins."""
 
-from collections.abc import Mapping
+from workers.providers.base import Provider, ProviderPlugin
+from workers.providers.registry import ProviderRegistry
 
-from workers.providers.base import Provider
-from workers.providers.kling import Kling
-from workers.providers.midjourney import Midjourney
-from workers.providers.runway import Runway
-from workers.providers.suno import Suno
-from workers.providers.veo import Veo
+PROVIDERS = ProviderRegistry()
 
-PROVIDERS: Mapping[str, Provider] = {
-    "kling": Kling(),
-    "midjourney": Midjourney(),
-    "runway": Runway(),
-    "suno": Suno(),
-    "veo": Veo(),
-}
-
-__all__ = ["PROVIDERS", "Provider"]
+__all__ = ["PROVIDERS", "Provider", "ProviderPlugin"]

@@ -1,18 +1,24 @@
-"""The `Provider` seam: the types an adapter takes and returns, and the protocol it implements.
+"""The `Provider` seam: the types an adapter takes and returns, the protocol the core calls, and
+`ProviderPlugin`, the base every provider package builds on.
 
 An adapter speaks one provider's wire format over an `httpx.Client` it is given. It never touches
-the database, Celery or storage; it turns answers into `ProviderUpdate`s in our own terms.
+the database, Celery or storage; it turns answers into `ProviderUpdate`s in our own terms. What it
+declares besides (deadline, poll cadence, price file, worker group) the core reads as data.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import httpx
 from pydantic import BaseModel
+
+from workers.providers.errors import ProviderRejectedError
 
 
 class UpstreamStatus(StrEnum):
@@ -107,6 +113,16 @@ class Provider(Protocol):
     # True when `find` can tell "no such task": an ambiguous submit can then be settled before
     # its deadline; otherwise the job keeps its hold until the deadline and is never resent.
     finds_by_job_id: bool
+    # Defaults an operator's settings override: how long a job may take, how often to poll it.
+    deadline_s: float
+    poll_hint: PollHint | None
+    title: str
+    # The worker group that runs its submit and poll queues (the deploy files are rendered from it).
+    queue_group: str
+
+    def price_file(self) -> Path | None:
+        """The provider's list prices (a TOML price file), if it ships one."""
+        ...
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         """Create the upstream task and return its id (raises ProviderError subclasses)."""
@@ -133,3 +149,64 @@ class Provider(Protocol):
     def parse_callback(self, body: bytes) -> ProviderUpdate:
         """Read a callback body; pure, no I/O."""
         ...
+
+
+@dataclass(frozen=True)
+class PollHint:
+    """A provider's own poll cadence: first after `initial_s`, then times `factor`, up to `max_s`."""
+
+    initial_s: float
+    factor: float = 1.5
+    max_s: float = 30.0
+
+
+class ProviderPlugin:
+    """The base of a provider package: its declarations as class attributes, with the defaults most
+    providers share, and the adapter methods to implement.
+
+    A subclass sets at least `name`, `title`, `operations` and `status_map` and implements `submit`,
+    `poll` and `parse_callback`; `find`, `cancel` and `download_headers` have safe defaults. A
+    `prices.toml` beside the subclass's module is its price file.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    operations: ClassVar[Mapping[str, type[BaseModel]]]
+    status_map: ClassVar[Mapping[str, UpstreamStatus]]
+    supports_cancel: ClassVar[bool] = False
+    continuation_input: ClassVar[type[BaseModel] | None] = None
+    sends_callbacks: ClassVar[bool] = False
+    finds_by_job_id: ClassVar[bool] = False
+    deadline_s: ClassVar[float] = 3600.0
+    poll_hint: ClassVar[PollHint | None] = None  # None: the operator's default cadence
+    queue_group: ClassVar[str] = "video"
+    prices: ClassVar[str | None] = "prices.toml"
+
+    def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
+        raise NotImplementedError
+
+    def poll(self, http: httpx.Client, channel: Channel, task: TaskRef) -> ProviderUpdate:
+        raise NotImplementedError
+
+    def find(
+        self, http: httpx.Client, channel: Channel, job_id: str, operation: str
+    ) -> ProviderUpdate | None:
+        # Called only when `finds_by_job_id` is declared. Answering None would claim "no such task"
+        # and invite a second, billed submit, so a provider that cannot look tasks up refuses.
+        raise ProviderRejectedError("not_supported", f"{self.title} cannot look a task up by our job id")
+
+    def cancel(self, http: httpx.Client, channel: Channel, task: TaskRef) -> None:
+        raise ProviderRejectedError("not_supported", f"{self.title} has no way to cancel a task")
+
+    def download_headers(self, channel: Channel) -> Mapping[str, str]:
+        return {}  # most providers' result links are public, signed CDN URLs
+
+    def parse_callback(self, body: bytes) -> ProviderUpdate:
+        raise NotImplementedError
+
+    def price_file(self) -> Path | None:
+        if self.prices is None:
+            return None
+        module = sys.modules[type(self).__module__]
+        path = Path(module.__file__ or ".").parent / self.prices
+        return path if path.is_file() else None

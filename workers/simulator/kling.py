@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from schemas.kling import KlingImage2VideoInput, KlingImageInput, KlingText2VideoInput
+from workers.providers.kling.schemas import KlingImage2VideoInput, KlingImageInput, KlingText2VideoInput
 from workers.simulator import wire
 from workers.simulator.engine import DuplicateExternalIdError, Simulator, SubmitFault
 from workers.simulator.files import signed_url

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from schemas.midjourney import (
+from workers.providers.midjourney.schemas import (
     MODAL_ACTIONS,
     MidjourneyBlendInput,
     MidjourneyDescribeInput,

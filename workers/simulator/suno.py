@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from schemas.suno import SunoLyricsInput, SunoMusicInput, task_status_from_clips
+from workers.providers.suno.schemas import SunoLyricsInput, SunoMusicInput, task_status_from_clips
 from workers.simulator import wire
 from workers.simulator.engine import Simulator, SubmitFault
 from workers.simulator.files import signed_url

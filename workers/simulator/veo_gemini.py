@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from schemas.veo import GEMINI_MODELS
+from workers.providers.veo.schemas import GEMINI_MODELS
 from workers.simulator import wire
 from workers.simulator.engine import Simulator, SubmitFault
 from workers.simulator.files import signed_url

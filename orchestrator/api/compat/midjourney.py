@@ -26,7 +26,7 @@ from orchestrator.models import Job, JobOutput
 from orchestrator.projections import midjourney
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers import PROVIDERS
-from workers.providers.midjourney_wire import MODEL_FLAGS, VERSION_FLAG
+from workers.providers.midjourney.wire import MODEL_FLAGS, VERSION_FLAG
 
 FORMAT = PROVIDER = "midjourney"
 # No version flag in the prompt: what Midjourney itself runs by default, or the Niji bot's.

@@ -19,7 +19,7 @@ from orchestrator.creating import Origin
 from orchestrator.errors import InvalidRequestError, JobNotCancellableError
 from orchestrator.projections import runway
 from schemas.jobs import JobCreate, JobStatus
-from schemas.runway import RUNWAY_VERSION
+from workers.providers.runway.schemas import RUNWAY_VERSION
 
 FORMAT = "runway"
 # CometAPI documents gen3a_turbo as the model of an image_to_video body that names none.

@@ -27,7 +27,7 @@ from orchestrator.errors import InvalidRequestError, NotFoundError
 from orchestrator.projections import veo
 from orchestrator.storage import LocalStorage
 from schemas.jobs import JobCreate, JobStatus
-from schemas.veo import MAX_IMAGE_BYTES
+from workers.providers.veo.schemas import MAX_IMAGE_BYTES
 
 PROVIDER = FORMAT = "veo"
 DEFAULT_MODEL = "veo3-fast"

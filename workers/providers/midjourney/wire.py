@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from schemas.midjourney import MidjourneyAnswer, MidjourneyTask
 from workers.providers.base import OutputRef, ProviderUpdate, SubmitRequest, UpstreamStatus
 from workers.providers.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
+from workers.providers.midjourney.schemas import MidjourneyAnswer, MidjourneyTask
 from workers.providers.transport import Phase, raise_for_transient_status, retry_after_seconds
 
 NAME = "midjourney"

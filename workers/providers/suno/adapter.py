@@ -4,14 +4,20 @@ CometAPI's `/suno/...` routes or a self-hosted Suno-API proxy ("vendor": same ro
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from schemas.suno import SunoLyricsInput, SunoMusicInput, SunoTask
-from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
+from workers.providers.base import (
+    Channel,
+    ProviderPlugin,
+    ProviderUpdate,
+    SubmitRequest,
+    TaskRef,
+    UpstreamStatus,
+)
 from workers.providers.errors import (
     InvalidCallbackError,
     ProviderError,
@@ -19,7 +25,8 @@ from workers.providers.errors import (
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from workers.providers.suno_wire import (
+from workers.providers.suno.schemas import SunoLyricsInput, SunoMusicInput, SunoTask
+from workers.providers.suno.wire import (
     MODERATION_TEXT,
     NOT_NOW_TEXT,
     STATUS_MAP,
@@ -41,12 +48,13 @@ ACTIONS = {"music": "MUSIC", "lyrics": "LYRICS"}
 NOT_SENT = frozenset({"mode"})
 
 
-class Suno:
+class Suno(ProviderPlugin):
     name = "suno"
-    operations: Mapping[str, type[BaseModel]] = {"music": SunoMusicInput, "lyrics": SunoLyricsInput}
+    title = "Suno"
+    deadline_s = 900.0
+    queue_group = "image-music"
+    operations = {"music": SunoMusicInput, "lyrics": SunoLyricsInput}
     status_map = STATUS_MAP
-    supports_cancel = False
-    continuation_input: type[BaseModel] | None = None  # no step waits for more input
     sends_callbacks = True  # `notify_hook`: honoured by the Suno-API proxies, undocumented on CometAPI
     finds_by_job_id = False  # nothing in a Suno task echoes an id of ours
 
@@ -97,19 +105,6 @@ class Suno:
         except ValidationError as exc:
             raise ProviderUnavailableError(f"suno: malformed task object: {exc}") from exc
         return {task.task_id: update_from_task(task) for task in tasks}
-
-    def find(
-        self, http: httpx.Client, channel: Channel, job_id: str, operation: str
-    ) -> ProviderUpdate | None:
-        # Never called (finds_by_job_id is False). Answering None would claim "no such task" and
-        # invite a second, billed submit, so refuse instead.
-        raise ProviderRejectedError("not_supported", "Suno tasks cannot be looked up by our job id")
-
-    def cancel(self, http: httpx.Client, channel: Channel, task: TaskRef) -> None:
-        raise ProviderRejectedError("not_supported", "Suno has no way to cancel a task")
-
-    def download_headers(self, channel: Channel) -> Mapping[str, str]:
-        return {}  # clip files are public CDN links
 
     def parse_callback(self, body: bytes) -> ProviderUpdate:
         """A TaskDto, bare as the proxies send it, or wrapped in `{code, message, data}`."""

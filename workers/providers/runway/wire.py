@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from schemas.runway import RunwayTask, UnifiedEnvelope, UnifiedTask
 from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus
+from workers.providers.runway.schemas import RunwayTask, UnifiedEnvelope, UnifiedTask
 
 STATUS_MAP: Mapping[str, UpstreamStatus] = {
     # Runway's own task statuses (the union on `status`).

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from schemas.suno import (
+from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus
+from workers.providers.suno.schemas import (
     CLIP_TASK_STATUS,
     SunoClip,
     SunoEnvelope,
@@ -18,7 +19,6 @@ from schemas.suno import (
     SunoTask,
     task_status_from_clips,
 )
-from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus
 
 STATUS_MAP: Mapping[str, UpstreamStatus] = {
     "NOT_START": UpstreamStatus.PENDING,

@@ -1,5 +1,5 @@
 """Veo's request bodies and answer readers for both flavours (CometAPI's video object, Gemini's
-operation), as pure functions; `workers.providers.veo` does the HTTP around them."""
+operation), as pure functions; `workers.providers.veo.adapter` does the HTTP around them."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import ValidationError
 
-from schemas.veo import COMETAPI_TO_GEMINI, CometVideo, GeminiOperation, GeneratedVideo, GenerateVideoResponse
 from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus
+from workers.providers.veo.schemas import (
+    COMETAPI_TO_GEMINI,
+    CometVideo,
+    GeminiOperation,
+    GeneratedVideo,
+    GenerateVideoResponse,
+)
 
 STATUS_MAP: Mapping[str, UpstreamStatus] = {
     "queued": UpstreamStatus.PENDING,

@@ -7,17 +7,24 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from schemas.runway import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
-from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
+from workers.providers.base import (
+    Channel,
+    ProviderPlugin,
+    ProviderUpdate,
+    SubmitRequest,
+    TaskRef,
+    UpstreamStatus,
+)
 from workers.providers.errors import (
     InvalidCallbackError,
     ProviderRejectedError,
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from workers.providers.runway_wire import (
+from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
+from workers.providers.runway.wire import (
     MODERATION_TEXT,
     NOT_NOW_TEXT,
     STATUS_MAP,
@@ -35,15 +42,17 @@ DEFAULT_RATIO = {"image_to_video": "1280:720", "text_to_image": "1024:1024"}
 CHANNEL_STATUSES = frozenset({401, 404, 405})
 
 
-class Runway:
+class Runway(ProviderPlugin):
     name = "runway"
-    operations: Mapping[str, type[BaseModel]] = {
+    title = "Runway"
+    deadline_s = 1800.0
+    queue_group = "video"
+    operations = {
         "image_to_video": RunwayImageToVideoInput,
         "text_to_image": RunwayTextToImageInput,
     }
     status_map = STATUS_MAP
     supports_cancel = True  # DELETE /v1/tasks/{id}
-    continuation_input: type[BaseModel] | None = None  # no step waits for more input
     sends_callbacks = False  # the official API has no webhooks: polling only
     # Runway carries no identifier of ours and lists no tasks: an ambiguous submit can't be found.
     finds_by_job_id = False
@@ -77,12 +86,6 @@ class Runway:
         except (ValueError, ValidationError) as exc:
             raise ProviderUnavailableError(f"runway: unreadable task answer: {exc}") from exc
 
-    def find(
-        self, http: httpx.Client, channel: Channel, job_id: str, operation: str
-    ) -> ProviderUpdate | None:
-        # Returning None would claim "no such task" and invite a second, billed, submit.
-        raise ProviderRejectedError("not_supported", "Runway cannot look a task up by our job id")
-
     def cancel(self, http: httpx.Client, channel: Channel, task: TaskRef) -> None:
         """Cancel a pending, throttled or running task (Runway deletes a finished one)."""
         with translate_transport_errors(Phase.QUERY, self.name):
@@ -93,9 +96,6 @@ class Runway:
         if response.status_code in CHANNEL_STATUSES:
             raise ProviderUnavailableError(f"runway: cancel answered HTTP {response.status_code}")
         raise ProviderRejectedError("cancel_refused", f"Runway refused the cancel: {error_text(response)}")
-
-    def download_headers(self, channel: Channel) -> Mapping[str, str]:
-        return {}  # output URLs are pre-signed (and expire in 24-48 h)
 
     def parse_callback(self, body: bytes) -> ProviderUpdate:
         raise InvalidCallbackError("Runway's official API sends no callbacks")

@@ -9,18 +9,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from schemas.veo import (
-    MAX_IMAGE_BYTES,
-    CometVideo,
-    GeminiOperation,
-    VeoImageToVideoInput,
-    VeoTextToVideoInput,
-    decode_data_uri,
+from workers.providers.base import (
+    Channel,
+    ProviderPlugin,
+    ProviderUpdate,
+    SubmitRequest,
+    TaskRef,
+    UpstreamStatus,
 )
-from workers.providers import veo_wire as wire
-from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
 from workers.providers.errors import (
     InvalidCallbackError,
     ProviderRejectedError,
@@ -28,20 +26,30 @@ from workers.providers.errors import (
     SubmitOutcomeUnknownError,
 )
 from workers.providers.transport import Phase, raise_for_transient_status, translate_transport_errors
+from workers.providers.veo import wire
+from workers.providers.veo.schemas import (
+    MAX_IMAGE_BYTES,
+    CometVideo,
+    GeminiOperation,
+    VeoImageToVideoInput,
+    VeoTextToVideoInput,
+    decode_data_uri,
+)
 
 NOT_FOUND_TEXT = ("not_exist", "not exist", "not found", "not_found")
 MAX_REDIRECTS = 5
 
 
-class Veo:
+class Veo(ProviderPlugin):
     name = "veo"
-    operations: Mapping[str, type[BaseModel]] = {
+    title = "Veo"
+    deadline_s = 1800.0
+    queue_group = "video"
+    operations = {
         "text_to_video": VeoTextToVideoInput,
         "image_to_video": VeoImageToVideoInput,
     }
     status_map = wire.STATUS_MAP
-    supports_cancel = False
-    continuation_input: type[BaseModel] | None = None  # no step waits for more input
     sends_callbacks = False  # neither CometAPI's video route nor Gemini's operations call back
     finds_by_job_id = False  # neither flavour carries an id of ours
 
@@ -85,14 +93,6 @@ class Veo:
             raise ProviderUnavailableError(
                 f"veo: unreadable query answer (HTTP {response.status_code}): {exc}"
             ) from exc
-
-    def find(
-        self, http: httpx.Client, channel: Channel, job_id: str, operation: str
-    ) -> ProviderUpdate | None:
-        raise ProviderRejectedError("not_supported", "Veo tasks cannot be looked up by our job id")
-
-    def cancel(self, http: httpx.Client, channel: Channel, task: TaskRef) -> None:
-        raise ProviderRejectedError("not_supported", "Veo has no way to cancel a task")
 
     def download_headers(self, channel: Channel) -> Mapping[str, str]:
         return auth_headers(channel)  # CometAPI's /content stream and Gemini's file URIs need the key

@@ -4,13 +4,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from schemas.midjourney import (
+from workers.providers.base import (
+    Channel,
+    ProviderPlugin,
+    ProviderUpdate,
+    SubmitRequest,
+    TaskRef,
+    UpstreamStatus,
+)
+from workers.providers.errors import InvalidCallbackError, ProviderUnavailableError
+from workers.providers.midjourney.schemas import (
     MidjourneyActionInput,
     MidjourneyBlendInput,
     MidjourneyDescribeInput,
@@ -18,9 +26,7 @@ from schemas.midjourney import (
     MidjourneyModalInput,
     MidjourneyTask,
 )
-from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
-from workers.providers.errors import InvalidCallbackError, ProviderRejectedError, ProviderUnavailableError
-from workers.providers.midjourney_wire import (
+from workers.providers.midjourney.wire import (
     NAME,
     STATUS_MAP,
     submit_call,
@@ -33,20 +39,22 @@ from workers.providers.transport import Phase, raise_for_transient_status, trans
 NOT_FOUND_CODES = frozenset({3, 4})
 
 
-class Midjourney:
+class Midjourney(ProviderPlugin):
     """Midjourney tasks by their numeric-string id. We send our job id as `state`, which the task and
     every callback echo back."""
 
     name = NAME
-    operations: Mapping[str, type[BaseModel]] = {
+    title = "Midjourney"
+    deadline_s = 1200.0
+    queue_group = "image-music"
+    operations = {
         "imagine": MidjourneyImagineInput,
         "blend": MidjourneyBlendInput,
         "describe": MidjourneyDescribeInput,
         "action": MidjourneyActionInput,
     }
     status_map = STATUS_MAP
-    supports_cancel = False
-    continuation_input: type[BaseModel] | None = MidjourneyModalInput  # Vary Region / Custom Zoom after MODAL
+    continuation_input = MidjourneyModalInput  # Vary Region / Custom Zoom after MODAL
     sends_callbacks = True
     # `find` asks list-by-condition for our `state`, a tolerant proxy's extension: stock midjourney-proxy
     # and new-api (CometAPI) read only `ids` and answer [] to anything else, which would look like
@@ -88,12 +96,6 @@ class Midjourney:
         if not tasks:
             return None
         return update_from_task(max(tasks, key=lambda task: task.submitTime or 0))
-
-    def cancel(self, http: httpx.Client, channel: Channel, task: TaskRef) -> None:
-        raise ProviderRejectedError("not_supported", "Midjourney has no way to cancel a task")
-
-    def download_headers(self, channel: Channel) -> Mapping[str, str]:
-        return {}  # image links (CometAPI's /mj/image/{id} proxy, Discord's CDN) need no credentials
 
     def parse_callback(self, body: bytes) -> ProviderUpdate:
         try:

@@ -1,0 +1,77 @@
+"""Kling's wire format as pure functions: status names, body codes and what each obliges us to do,
+and the task object read into a `ProviderUpdate`; `adapter` does the HTTP around them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import httpx
+from pydantic import ValidationError
+
+from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus
+from workers.providers.errors import (
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    SubmitOutcomeUnknownError,
+)
+from workers.providers.kling.schemas import KlingEnvelope, KlingTask
+
+STATUS_MAP: Mapping[str, UpstreamStatus] = {
+    "submitted": UpstreamStatus.PENDING,
+    "processing": UpstreamStatus.RUNNING,
+    "succeed": UpstreamStatus.SUCCEEDED,
+    "failed": UpstreamStatus.FAILED,
+}
+# Body codes (providers.md §2.5): which ones mean "nothing was created, try again later".
+MODERATION_CODES = frozenset({1300, 1301})
+NOT_NOW_CODES = frozenset({1000, 1001, 1002, 1003, 1004, 1100, 1101, 1102, 1302, 1303, 1304, 5001})
+AMBIGUOUS_CODES = frozenset({5000, 5002})
+MODERATION_TEXT = re.compile(r"risk|moderat|sensitive|safety|violat|polic", re.IGNORECASE)
+DUPLICATE_TEXT = re.compile(r"external_task_id.*(exist|duplicate)", re.IGNORECASE)
+
+
+def envelope_of(response: httpx.Response) -> KlingEnvelope | None:
+    try:
+        return KlingEnvelope.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return None
+
+
+def is_not_found(envelope: KlingEnvelope) -> bool:
+    return envelope.code != 0 and "not_exist" in envelope.message.lower().replace(" ", "_")
+
+
+def raise_for_code(envelope: KlingEnvelope, retry_after: float | None) -> None:
+    code, message = envelope.code, envelope.message or "no message"
+    if code in MODERATION_CODES:
+        raise ProviderRejectedError("moderation_blocked", f"Kling refused the content: {message}")
+    if code in NOT_NOW_CODES:
+        raise ProviderUnavailableError(f"kling: code {code}: {message}", retry_after=retry_after)
+    if code in AMBIGUOUS_CODES or DUPLICATE_TEXT.search(message):
+        # A duplicate external_task_id means an earlier attempt did create the task.
+        raise SubmitOutcomeUnknownError(f"kling: code {code}: {message}")
+    raise ProviderRejectedError("invalid_input", f"Kling rejected the request (code {code}): {message}")
+
+
+def update_from_task(task: KlingTask) -> ProviderUpdate:
+    status = STATUS_MAP.get(task.task_status, UpstreamStatus.UNKNOWN)
+    outputs: tuple[OutputRef, ...] = ()
+    if task.task_result is not None:
+        outputs = tuple(
+            OutputRef(v.url, "video/mp4", label=f"video-{n}") for n, v in enumerate(task.task_result.videos)
+        ) + tuple(OutputRef(i.url, None, label=f"image-{n}") for n, i in enumerate(task.task_result.images))
+    error_code = error_message = None
+    if status is UpstreamStatus.FAILED:
+        error_message = task.task_status_msg or "Kling reported the task failed"
+        error_code = "moderation_blocked" if MODERATION_TEXT.search(error_message) else "upstream_failed"
+    progress = {UpstreamStatus.PENDING: 5, UpstreamStatus.SUCCEEDED: 100}.get(status)
+    return ProviderUpdate(
+        status=status,
+        raw_status=task.task_status,
+        progress=progress,
+        outputs=outputs,
+        error_code=error_code,
+        error_message=error_message,
+        external_id=task.task_id,
+    )
