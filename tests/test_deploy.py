@@ -19,7 +19,7 @@ from pydantic import AliasChoices
 from orchestrator.cli import main
 from orchestrator.settings import Settings
 from workers.celery_app import all_queues
-from workers.console import flower_env
+from orchestrator.console import flower_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

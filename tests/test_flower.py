@@ -25,7 +25,7 @@ from tests.conftest import BROKER_PREFIX, Tenant
 from tests.factories import kling_request
 from tests.processes import settings_env
 from tests.stack import Stack
-from workers.console import cookie_secret, flower_argv, flower_env
+from orchestrator.console import cookie_secret, flower_argv, flower_env
 from workers.providers import PROVIDERS
 
 PASSWORD = "flower-test-password"
