@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean flower chaos
+.PHONY: install run test test-fast test-repeat lint format bench clean flower chaos fuzz
 
 install: $(STAMP)
 
@@ -23,6 +23,20 @@ flower: install
 
 test: install
 	$(BIN)/pytest
+
+# The edit loop: unit and contract tests, no worker processes, no crash test, no fuzzing.
+test-fast: install
+	$(BIN)/pytest -m "not e2e and not chaos and not fuzz" -q
+
+# Run the suite (or a marker: K=e2e, K=chaos) N times in a row, stopping at the first red run, so a
+# race shows here before it shows in CI: make test-repeat N=5 K=e2e
+N ?= 5
+K ?=
+test-repeat: install
+	@for i in $$(seq 1 $(N)); do \
+	  echo "== run $$i of $(N)"; \
+	  $(BIN)/pytest -q $(if $(K),-m "$(K)") || exit 1; \
+	done
 
 lint: install
 	$(BIN)/ruff check .
@@ -43,3 +57,6 @@ clean:
 
 chaos: install
 	$(BIN)/pytest -m chaos -s
+
+fuzz: install
+	$(BIN)/pytest -m fuzz

@@ -61,6 +61,7 @@ def snapshot(db: Database, account_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
+@pytest.mark.fuzz
 @pytest.mark.timeout(600)
 def test_hostile_generated_requests_get_no_5xx_and_leave_other_tenants_alone(
     server: str, db: Database, make_tenant: Callable[..., Tenant]
