@@ -1,0 +1,183 @@
+"""The generated parts of the deploy files: the committed files are what the provider registry renders,
+and another provider or queue group changes exactly its own workers and triggers, in a form that
+tests/test_deploy.py's checks accept."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator import deploy_files
+from orchestrator.messaging import poll_task, submit_task
+from tests.test_deploy import container, genrelay_services, of_kind, parse_command, queues_of
+from workers.celery_app import all_queues
+from workers.providers import PROVIDERS
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "k8s"
+# Each provider's queue group and display name (to be read from the provider registry).
+PROVIDER_GROUPS = {
+    "kling": ("video", "Kling"),
+    "midjourney": ("image-music", "Midjourney"),
+    "runway": ("video", "Runway"),
+    "suno": ("image-music", "Suno"),
+    "veo": ("video", "Veo"),
+}
+VIDEO_QUEUES = "kling.submit,kling.poll,runway.submit,runway.poll,veo.submit,veo.poll"
+
+
+def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
+    """The lines `new` removes from `old` and the lines it adds."""
+    diff = list(difflib.ndiff(old.splitlines(), new.splitlines()))
+    return [line[2:] for line in diff if line.startswith("- ")], [
+        line[2:] for line in diff if line.startswith("+ ")
+    ]
+
+
+def manifests_with(rendered: dict[Path, str]) -> list[dict[str, Any]]:
+    """Every Kubernetes manifest, the generated files as `rendered`."""
+    texts = {
+        path: path.read_text() for path in sorted(K8S.glob("*.yaml")) if path.name != "kustomization.yaml"
+    }
+    texts |= {path: text for path, text in rendered.items() if path.parent == K8S}
+    return [document for text in texts.values() for document in yaml.safe_load_all(text) if document]
+
+
+def test_deploy_files_provider_groups_name_every_registered_provider() -> None:
+    assert set(PROVIDER_GROUPS) == set(PROVIDERS)
+
+
+def test_deploy_files_committed_files_are_what_the_registry_renders() -> None:
+    for path, text in deploy_files.render(ROOT, PROVIDER_GROUPS).items():
+        committed = path.read_text()
+        assert committed == text, "".join(
+            difflib.unified_diff(committed.splitlines(True), text.splitlines(True), str(path), "rendered")
+        )
+    assert deploy_files.stale(ROOT, PROVIDER_GROUPS) == []
+
+
+def test_deploy_files_worker_groups_keep_each_queue_group_in_order() -> None:
+    groups = deploy_files.worker_groups(PROVIDER_GROUPS)
+    assert [group.name for group in groups] == ["video", "image-music", "store", "deliver", "sweep"]
+    assert ",".join(groups[0].queues) == VIDEO_QUEUES
+    assert groups[0].description == "Kling, Runway and Veo: submit and poll"
+    assert groups[1].description == "Midjourney and Suno: submit and poll"
+    assert sorted(q for group in groups for q in group.queues) == sorted(all_queues())
+
+
+def test_deploy_files_refuse_a_provider_group_named_like_a_fixed_group() -> None:
+    with pytest.raises(ValueError, match="store"):
+        deploy_files.worker_groups({**PROVIDER_GROUPS, "replicate": ("store", "Replicate")})
+
+
+def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> None:
+    before = deploy_files.render(ROOT, PROVIDER_GROUPS)
+    after = deploy_files.render(ROOT, {**PROVIDER_GROUPS, "hailuo": ("video", "MiniMax Hailuo")})
+    assert after.keys() == before.keys()
+    with_hailuo = f"hailuo.submit,hailuo.poll,{VIDEO_QUEUES}"
+    compose, workers, autoscaling = (ROOT / path for path in deploy_files.ALL_FILES)
+
+    def command(indent: str, key: str, queues: str) -> str:
+        return f'{indent}{key}: ["worker", "-Q", "{queues}", "--concurrency", "4"]'
+
+    assert changed_lines(before[compose], after[compose]) == (
+        [command("    ", "command", VIDEO_QUEUES)],
+        [command("    ", "command", with_hailuo)],
+    )
+    assert changed_lines(before[workers], after[workers]) == (
+        ["# Kling, Runway and Veo: submit and poll", command("          ", "args", VIDEO_QUEUES)],
+        [
+            "# MiniMax Hailuo, Kling, Runway and Veo: submit and poll",
+            command("          ", "args", with_hailuo),
+        ],
+    )
+    removed, added = changed_lines(before[autoscaling], after[autoscaling])
+    trigger_lines = [
+        deploy_files.TRIGGER.format(list_name=f'"genrelay:{queue}"', list_length=20).splitlines()
+        for queue in ("hailuo.submit", "hailuo.poll")
+    ]
+    assert removed == []
+    assert sorted(added) == sorted(trigger_lines[0] + trigger_lines[1])
+    old, new = (of_kind(manifests_with(rendered), "ScaledObject") for rendered in (before, after))
+    lists = [t["metadata"]["listName"] for t in new["genrelay-worker-video"]["spec"]["triggers"]]
+    assert lists == [f"genrelay:{queue}" for queue in with_hailuo.split(",")]
+    assert {k: v for k, v in new.items() if k != "genrelay-worker-video"} == {
+        k: v for k, v in old.items() if k != "genrelay-worker-video"
+    }
+
+
+@pytest.fixture(scope="module")
+def with_replicate() -> dict[Path, str]:
+    return deploy_files.render(ROOT, {**PROVIDER_GROUPS, "replicate": ("predictions", "Replicate")})
+
+
+def every_queue_with_replicate() -> list[str]:
+    return sorted([*all_queues(), submit_task("replicate"), poll_task("replicate")])
+
+
+def test_deploy_files_a_new_queue_group_gets_its_own_compose_worker(with_replicate: dict[Path, str]) -> None:
+    compose = yaml.safe_load(with_replicate[ROOT / deploy_files.COMPOSE])
+    workers = {
+        name: service
+        for name, service in genrelay_services(compose).items()
+        if parse_command(service["command"])[0] == "worker"
+    }
+    assert queues_of(workers["worker-predictions"]["command"]) == ["replicate.submit", "replicate.poll"]
+    covered = [queue for service in workers.values() for queue in queues_of(service["command"])]
+    assert sorted(covered) == every_queue_with_replicate()
+    for service in workers.values():
+        assert service["environment"]["REMAP_SIGTERM"] == "SIGQUIT"
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        grace = int(service["stop_grace_period"].removesuffix("s"))
+        assert grace > float(service["environment"]["GENRELAY_WORKER_SOFT_SHUTDOWN_S"])
+
+
+def test_deploy_files_a_new_queue_group_gets_a_deployment_scaled_on_its_queues(
+    with_replicate: dict[Path, str],
+) -> None:
+    manifests = manifests_with(with_replicate)
+    config = of_kind(manifests, "ConfigMap")["genrelay-config"]["data"]
+    deployments = of_kind(manifests, "Deployment")
+    workers = {
+        name: queues_of(container(d)["args"])
+        for name, d in deployments.items()
+        if parse_command(container(d)["args"])[0] == "worker"
+    }
+    assert workers["genrelay-worker-predictions"] == ["replicate.submit", "replicate.poll"]
+    assert sorted(q for queues in workers.values() for q in queues) == every_queue_with_replicate()
+    for name in workers:
+        pod = deployments[name]["spec"]["template"]["spec"]
+        assert pod["containers"][0]["image"] == "genrelay"
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["enableServiceLinks"] is False
+        assert {e["name"]: e["value"] for e in container(deployments[name])["env"]}[
+            "REMAP_SIGTERM"
+        ] == "SIGQUIT"
+        assert pod["terminationGracePeriodSeconds"] > float(config["GENRELAY_WORKER_SOFT_SHUTDOWN_S"]) + 10
+    scaled = of_kind(manifests, "ScaledObject")
+    assert "genrelay-worker-predictions" in scaled
+    for scaled_object in scaled.values():
+        target = scaled_object["spec"]["scaleTargetRef"]["name"]
+        lists = [t["metadata"]["listName"] for t in scaled_object["spec"]["triggers"] if t["type"] == "redis"]
+        assert sorted(lists) == sorted(config["GENRELAY_BROKER_KEY_PREFIX"] + q for q in workers[target])
+        for trigger in scaled_object["spec"]["triggers"]:
+            assert trigger["authenticationRef"]["name"] in of_kind(manifests, "TriggerAuthentication")
+
+
+def test_deploy_files_write_rewrites_only_what_changed(tmp_path: Path) -> None:
+    for path in deploy_files.ALL_FILES:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text((ROOT / path).read_text())
+    assert deploy_files.write(tmp_path, PROVIDER_GROUPS) == []
+    grown = {**PROVIDER_GROUPS, "hailuo": ("video", "MiniMax Hailuo")}
+    expected = [tmp_path / path for path in deploy_files.ALL_FILES]
+    assert deploy_files.stale(tmp_path, grown) == expected
+    assert deploy_files.write(tmp_path, grown) == expected
+    assert deploy_files.stale(tmp_path, grown) == []
+    (tmp_path / deploy_files.COMPOSE).write_text("services: {}\n")
+    with pytest.raises(ValueError, match="generated worker services"):
+        deploy_files.render(tmp_path, grown)
