@@ -50,7 +50,7 @@ def catalog(providers: Mapping[str, Provider], prices: PriceTable) -> dict[str, 
 
 
 def _price_text(price: Mapping[str, Any]) -> str:
-    text = price["from"] if price["from"] == price["to"] else f"{price['from']}–{price['to']}"
+    text = price["from"] if price["from"] == price["to"] else f"{price['from']}-{price['to']}"
     return f"{text} per {price['per']}" if price["per"] else text
 
 

@@ -320,6 +320,40 @@ def providers(as_json: bool, as_markdown: bool) -> None:
         Console().print(table)
 
 
+@main.group()
+def deploy() -> None:
+    """The deploy files' generated parts."""
+
+
+@deploy.command("render")
+@click.option(
+    "--check", is_flag=True, help="Change nothing; exit 1 if a file is not what the registry renders."
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The repository (its deploy/ folder).",
+)
+def deploy_render(check: bool, root: Path) -> None:
+    """Write the worker queues of compose.yaml, k8s/workers.yaml and k8s/autoscaling.yaml from the
+    provider registry."""
+    from orchestrator import deploy_files  # noqa: PLC0415
+    from workers.providers import PROVIDERS  # noqa: PLC0415
+
+    groups = deploy_files.provider_groups(PROVIDERS)
+    if check:
+        stale = deploy_files.stale(root, groups)
+        for path in stale:
+            click.echo(
+                f"{path}: not what the provider registry renders (run genrelay deploy render)", err=True
+            )
+        sys.exit(1 if stale else 0)
+    for path in deploy_files.write(root, groups):
+        click.echo(f"wrote {path}")
+
+
 def _client_options(command: Callable[..., None]) -> Callable[..., None]:
     """--url and --key: how the client commands reach a running genrelay as a tenant."""
     command = click.option(

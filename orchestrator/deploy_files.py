@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from orchestrator.messaging import DELIVER_TASK, STORE_TASK, SWEEP_TASK, poll_task, submit_task
+from workers.providers import Provider
 
 COMPOSE = Path("deploy/compose.yaml")
 WORKERS = Path("deploy/k8s/workers.yaml")
@@ -76,6 +77,11 @@ FIXED_GROUPS = (
         resources=Resources("100m", "256Mi", "512Mi"),
     ),
 )
+
+
+def provider_groups(providers: Mapping[str, Provider]) -> dict[str, tuple[str, str]]:
+    """Each provider's queue group and display name, as it declares them."""
+    return {name: (provider.queue_group, provider.title) for name, provider in providers.items()}
 
 
 def worker_groups(provider_groups: Mapping[str, tuple[str, str]]) -> list[WorkerGroup]:

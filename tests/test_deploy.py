@@ -17,9 +17,9 @@ import yaml
 from pydantic import AliasChoices
 
 from orchestrator.cli import main
+from orchestrator.console import flower_env
 from orchestrator.settings import Settings
 from workers.celery_app import all_queues
-from orchestrator.console import flower_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

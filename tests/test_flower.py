@@ -19,13 +19,13 @@ import pytest
 import redis
 
 from orchestrator import messaging
+from orchestrator.console import cookie_secret, flower_argv, flower_env
 from orchestrator.settings import Settings
 from tests import services
 from tests.conftest import BROKER_PREFIX, Tenant
 from tests.factories import kling_request
 from tests.processes import settings_env
 from tests.stack import Stack
-from orchestrator.console import cookie_secret, flower_argv, flower_env
 from workers.providers import PROVIDERS
 
 PASSWORD = "flower-test-password"
