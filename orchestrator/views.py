@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator import models
 from orchestrator.storage import Storage
 from schemas.jobs import Job, JobError, JobEvent, JobOutput, JobStatus
+from workers.providers.compat import JobView
+
+
+def provider_view(job: models.Job, outputs: Mapping[str, str]) -> JobView:
+    """The job as a provider's projection sees it, with its outputs' download links by label."""
+    return JobView(
+        job_id=str(job.job_id),
+        provider=job.provider,
+        operation=job.operation,
+        model=job.model,
+        status=job.state,
+        progress=job.progress,
+        input=job.input,
+        result=job.result,
+        error_code=job.error_code,
+        error_message=job.error_message,
+        client_reference=job.client_reference,
+        external_id=job.external_id,
+        upstream_status=job.upstream_status,
+        callback_url=job.callback_url,
+        price=job.price,
+        charged=job.charged,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        submitted_at=job.submitted_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        outputs=dict(outputs),
+    )
 
 
 def job_snapshot(job: models.Job) -> dict[str, Any]:

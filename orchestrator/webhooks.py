@@ -27,7 +27,7 @@ from orchestrator.db import CommitHook, Database
 from orchestrator.messaging import DELIVER_TASK, Dispatcher
 from orchestrator.models import DisabledEndpoint, Job, JobOutput, OutboxEvent, WebhookAttempt
 from orchestrator.outbox import DISPATCH_LEASE, NEW_EVENTS
-from orchestrator.projections import PROJECTIONS
+from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import Storage
 from orchestrator.views import output_views
@@ -95,7 +95,7 @@ def render(session: Session, event: OutboxEvent, storage: Storage, settings: Set
         if event.event_type == "job.succeeded"
         else []
     )
-    projection = PROJECTIONS.get(job.api_format)
+    projection = projection_for(job.api_format)
     if projection is not None:
         return projection(job, {link.label or str(link.index): link.url for link in links})
     return {

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.projections import PROJECTIONS
 from orchestrator.projections import midjourney as projection
+from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus
@@ -362,7 +362,7 @@ def test_compat_midjourney_every_job_status_has_a_proxy_status() -> None:
     assert set(projection.STATUS.values()) == proxy
     assert {projection.STATUS[s] for s in JobStatus if s.is_terminal} == {"SUCCESS", "FAILURE"}
     assert projection.STATUS[JobStatus.ACTION_REQUIRED] == "MODAL"
-    assert PROJECTIONS["midjourney"] is projection.task_object
+    assert projection_for("midjourney") is projection.task_object
 
 
 def test_compat_midjourney_projection_shows_no_file_before_ours_are_stored() -> None:

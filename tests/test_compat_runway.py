@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 
 from orchestrator import models, storing, submission, tracking
 from orchestrator.db import Database
-from orchestrator.projections import PROJECTIONS
+from orchestrator.projections import projection_for
 from orchestrator.projections import runway as projection
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
@@ -300,7 +300,7 @@ def test_compat_runway_idempotency_key_replays_the_create(api: TestClient, tenan
 
 
 def test_compat_runway_projection_covers_every_status() -> None:
-    assert PROJECTIONS["runway"] is projection.task_object
+    assert projection_for("runway") is projection.task_object
     assert set(projection.STATUS) == set(JobStatus)
 
     def job(state: JobStatus, **columns: Any) -> models.Job:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.projections import PROJECTIONS
+from orchestrator.projections import projection_for
 from orchestrator.projections import suno as projection
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
@@ -299,7 +299,7 @@ def test_compat_suno_every_job_status_has_a_suno_status() -> None:
     assert set(projection.STATUS) == set(JobStatus)
     assert set(projection.STATUS.values()) <= {"SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE"}
     assert {projection.STATUS[s] for s in JobStatus if s.is_terminal} == {"SUCCESS", "FAILURE"}
-    assert PROJECTIONS["suno"] is projection.task_object
+    assert projection_for("suno") is projection.task_object
 
 
 @pytest.mark.e2e

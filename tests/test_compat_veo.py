@@ -20,7 +20,7 @@ from orchestrator import storing, submission, tracking
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.projections import PROJECTIONS, veo
+from orchestrator.projections import projection_for, veo
 from orchestrator.settings import Settings
 from orchestrator.storage import S3Storage, build_storage
 from schemas.jobs import JobStatus
@@ -301,7 +301,7 @@ def test_compat_veo_content_redirects_to_a_presigned_s3_link(
 def test_compat_veo_projection_maps_every_status_and_is_registered() -> None:
     assert set(veo.STATUS) == set(JobStatus)
     assert set(veo.STATUS.values()) == {"queued", "in_progress", "completed", "failed"}
-    assert PROJECTIONS["veo"] is veo.video_object
+    assert projection_for("veo") is veo.video_object
     now = datetime.now(UTC)
     for state in JobStatus:
         job = Job(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,11 +21,7 @@ from orchestrator.api import (
     routes_metrics,
     routes_webhooks,
 )
-from orchestrator.api.compat import kling as kling_compat
-from orchestrator.api.compat import midjourney as midjourney_compat
-from orchestrator.api.compat import runway as runway_compat
-from orchestrator.api.compat import suno as suno_compat
-from orchestrator.api.compat import veo as veo_compat
+from orchestrator.api.compat.mount import family_routers
 from orchestrator.api.context import AppContext
 from orchestrator.api.create_writer import CreateWriter
 from orchestrator.api.errors import install_error_handlers
@@ -37,6 +34,7 @@ from orchestrator.messaging import Dispatcher
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings, get_settings
 from orchestrator.storage import build_storage
+from workers.providers import PROVIDERS
 
 
 class RequestIdMiddleware:
@@ -85,6 +83,9 @@ def build_context(settings: Settings) -> AppContext:
     )
 
 
+LEGACY_COMPAT = ("midjourney", "runway", "suno", "veo")
+
+
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -117,11 +118,11 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         routes_metrics,
         routes_admin,
         routes_admin_channels,
-        kling_compat,
-        midjourney_compat,
-        runway_compat,
-        suno_compat,
-        veo_compat,
     ):
         app.include_router(module.router)
+    for router in family_routers(PROVIDERS):
+        app.include_router(router)
+    for name, provider in PROVIDERS.items():  # route families their provider package does not declare yet
+        if provider.compat is None and name in LEGACY_COMPAT:
+            app.include_router(importlib.import_module(f"orchestrator.api.compat.{name}").router)
     return app

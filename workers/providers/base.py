@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel
 
+from workers.providers.compat import CompatFamily
 from workers.providers.errors import ProviderRejectedError
 
 
@@ -119,6 +120,8 @@ class Provider(Protocol):
     title: str
     # The worker group that runs its submit and poll queues (the deploy files are rendered from it).
     queue_group: str
+    # Its own routes, answered in its own shapes, if it has any (provider-compatible routes).
+    compat: CompatFamily | None
 
     def price_file(self) -> Path | None:
         """The provider's list prices (a TOML price file), if it ships one."""
@@ -181,6 +184,7 @@ class ProviderPlugin:
     poll_hint: ClassVar[PollHint | None] = None  # None: the operator's default cadence
     queue_group: ClassVar[str] = "video"
     prices: ClassVar[str | None] = "prices.toml"
+    compat: ClassVar[CompatFamily | None] = None
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         raise NotImplementedError

@@ -24,7 +24,7 @@ from workers.providers.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from workers.providers.kling import wire
+from workers.providers.kling import routes, wire
 from workers.providers.kling.schemas import (
     KlingImage2VideoInput,
     KlingImageInput,
@@ -52,6 +52,7 @@ class Kling(ProviderPlugin):
     status_map = wire.STATUS_MAP
     sends_callbacks = True
     finds_by_job_id = True  # external_task_id: unique per account, queryable
+    compat = routes.FAMILY
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         body: dict[str, Any] = {

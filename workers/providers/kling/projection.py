@@ -1,13 +1,12 @@
-"""A job as Kling's task object: Kling status names, ms timestamps, our result URLs."""
+"""A job as Kling's task object: Kling's status names, ms timestamps, our result URLs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from orchestrator.models import Job
 from schemas.jobs import JobStatus
+from workers.providers.compat import JobView
 
 STATUS = {
     JobStatus.QUEUED: "submitted",
@@ -27,10 +26,10 @@ def epoch_ms(moment: datetime | None) -> int:
     return int(moment.timestamp() * 1000) if moment else 0
 
 
-def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
-    status = STATUS[JobStatus(job.state)]
+def task_object(job: JobView) -> dict[str, Any]:
+    status = STATUS[JobStatus(job.status)]
     task: dict[str, Any] = {
-        "task_id": str(job.job_id),
+        "task_id": job.job_id,
         "task_status": status,
         "task_status_msg": (job.error_message or "") if status == "failed" else "",
         "task_info": {"external_task_id": job.client_reference or ""},
@@ -41,12 +40,12 @@ def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
         duration = str(job.input.get("duration", "5"))
         videos = [
             {"id": f"{job.job_id}-{label}", "url": url, "duration": duration}
-            for label, url in urls.items()
+            for label, url in job.outputs.items()
             if label.startswith("video")
         ]
         images = [
             {"index": n, "url": url}
-            for n, (label, url) in enumerate(urls.items())
+            for n, (label, url) in enumerate(job.outputs.items())
             if label.startswith("image")
         ]
         task["task_result"] = {"videos": videos, "images": images}

@@ -1,0 +1,157 @@
+"""The caller's jobs as a provider's compatible routes use them (`workers.providers.compat.Jobs`):
+create, look up, cancel and continue, each through the same use-cases as the unified routes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from orchestrator import jobs, messaging
+from orchestrator.accounts import Principal
+from orchestrator.api import intake
+from orchestrator.api.context import AppContext
+from orchestrator.creating import Origin
+from orchestrator.errors import JobNotCancellableError
+from orchestrator.models import Job, JobOutput
+from orchestrator.views import provider_view
+from schemas.jobs import JobCreate, JobStatus
+from workers.providers.compat import CancelOutcome, CompatAnswer, JobView, Lookup, Render, not_found
+
+
+def as_job_id(reference: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(reference)
+    except ValueError:
+        return None
+
+
+def output_urls(context: AppContext, outputs: Sequence[JobOutput]) -> dict[str, str]:
+    """Download links of the stored outputs, by label (or index when unlabelled)."""
+    ttl = context.settings.download_url_ttl_s
+    return {
+        output.label or str(output.output_index): context.storage.download_url(
+            output.storage_key, expires_in=ttl
+        )
+        for output in sorted(outputs, key=lambda o: o.output_index)
+    }
+
+
+class CallerJobs:
+    """One caller's jobs of one provider, reached through one route family."""
+
+    def __init__(
+        self,
+        context: AppContext,
+        caller: Principal,
+        provider: str,
+        family: str,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self.context = context
+        self.caller = caller
+        self.provider = provider
+        self.family = family
+        self.idempotency_key = idempotency_key
+
+    def view(self, job: Job, outputs: Sequence[JobOutput]) -> JobView:
+        return provider_view(job, output_urls(self.context, outputs))
+
+    def create(
+        self, request: JobCreate, render: Render, *, client_reference: str | None = None
+    ) -> CompatAnswer:
+        answers: dict[str, CompatAnswer] = {}
+
+        def render_job(job: Job, outputs: Sequence[JobOutput]) -> tuple[int, Any]:
+            answer = render(self.view(job, outputs))
+            answers["answer"] = answer
+            return answer.status, answer.body
+
+        origin = Origin(api_format=self.family, client_reference=client_reference)
+        accepted = intake.accept(
+            self.context,
+            self.caller,
+            request,
+            render_job,
+            idempotency_key=self.idempotency_key,
+            origin=origin,
+        )
+        headers = dict(answers["answer"].headers) if "answer" in answers else {}
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return CompatAnswer(accepted.status, accepted.body, headers)
+
+    def get(
+        self,
+        reference: str,
+        *,
+        lookup: Sequence[Lookup] = (Lookup.JOB_ID, Lookup.CLIENT_REFERENCE),
+        operation: str | None = None,
+        field: str | None = None,
+    ) -> JobView:
+        with self.context.db.transaction() as session:
+            job = self._find(session, reference, lookup, operation)
+            if job is None:
+                raise not_found(f"no task {reference!r} in this account", field)
+            outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job.job_id)).scalars().all()
+        return self.view(job, outputs)
+
+    def _find(
+        self, session: Session, reference: str, lookup: Sequence[Lookup], operation: str | None
+    ) -> Job | None:
+        query = select(Job).where(Job.account_id == self.caller.account_id, Job.provider == self.provider)
+        if operation is not None:
+            query = query.where(Job.operation == operation)
+        job_id = as_job_id(reference)
+        if Lookup.JOB_ID in lookup and job_id is not None:
+            found = session.execute(query.where(Job.job_id == job_id)).scalars().first()
+            if found is not None or Lookup.EXTERNAL_ID not in lookup:
+                return found
+        matches = []
+        if Lookup.CLIENT_REFERENCE in lookup and job_id is None:
+            matches.append(Job.client_reference == reference)
+        if Lookup.EXTERNAL_ID in lookup:
+            matches.append(Job.external_id == reference)
+        if not matches:
+            return None
+        newest = query.where(or_(*matches)).order_by(Job.job_id.desc()).limit(1)
+        return session.execute(newest).scalars().first()
+
+    def get_many(self, references: Sequence[str]) -> list[JobView]:
+        wanted = [job_id for job_id in map(as_job_id, references) if job_id is not None]
+        with self.context.db.transaction() as session:
+            query = select(Job).where(
+                Job.account_id == self.caller.account_id,
+                Job.provider == self.provider,
+                Job.job_id.in_(wanted),
+            )
+            found: dict[uuid.UUID, tuple[Job, list[JobOutput]]] = {
+                job.job_id: (job, []) for job in session.execute(query).scalars()
+            }
+            if found:
+                for output in session.execute(select(JobOutput).where(JobOutput.job_id.in_(found))).scalars():
+                    found[output.job_id][1].append(output)
+        return [self.view(*found[job_id]) for job_id in dict.fromkeys(wanted) if job_id in found]
+
+    def cancel(self, reference: str) -> CancelOutcome:
+        job_id = uuid.UUID(self.get(reference).job_id)
+        try:
+            with self.context.db.transaction() as session:
+                stop_upstream = jobs.cancel_job(session, self.caller.account_id, job_id)
+        except JobNotCancellableError:
+            if not JobStatus(self.get(str(job_id)).status).is_terminal:
+                raise  # being submitted or stored: it cannot be stopped now
+            return CancelOutcome.FINISHED
+        if stop_upstream:
+            self.context.dispatcher.send(messaging.cancel_task(self.provider), [str(job_id)])
+        return CancelOutcome.CANCELLED
+
+    def continue_job(self, reference: str, fields: Mapping[str, Any], *, field: str | None = None) -> JobView:
+        job_id = uuid.UUID(self.get(reference, lookup=(Lookup.JOB_ID,), field=field).job_id)
+        with self.context.db.transaction() as session:
+            jobs.continue_job(session, self.caller.account_id, job_id, dict(fields), self.context.settings)
+        self.context.dispatcher.send(messaging.submit_task(self.provider), [str(job_id)])
+        return self.get(str(job_id))

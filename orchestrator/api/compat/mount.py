@@ -1,0 +1,339 @@
+"""Each provider's compatible route family (`workers.providers.compat`) mounted on the API: a router per
+family, the caller authenticated (with the family's own key headers too), the request read into a
+`CompatRequest`, the handler run with the caller's jobs, and every error put in the family's envelope."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive
+
+from orchestrator.accounts import Principal
+from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
+from orchestrator.api.context import AppContext, Context, bearer, get_principal
+from orchestrator.api.errors import error_headers
+from orchestrator.errors import AuthenticationError, InvalidInputError, NotFoundError, OrchestratorError
+from orchestrator.models import Job, JobOutput
+from orchestrator.storage import LocalStorage
+from workers.providers import Provider
+from workers.providers.compat import (
+    CompatAnswer,
+    CompatError,
+    CompatFamily,
+    CompatRequest,
+    CompatRoute,
+    StoredOutput,
+    Upload,
+    invalid,
+)
+
+FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
+MAX_FORM_FILES, MAX_FORM_FIELDS = 8, 32
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def family_routers(providers: Mapping[str, Provider]) -> list[APIRouter]:
+    """A router for every provider that declares a compatible route family."""
+    return [family_router(name, provider.compat) for name, provider in providers.items() if provider.compat]
+
+
+def family_router(provider: str, family: CompatFamily) -> APIRouter:
+    router = APIRouter(prefix=family.prefix, tags=[family.openapi_tag], route_class=_route_class(family))
+    caller = _caller_dependency(family.key_headers)
+    for route in family.routes:
+        router.add_api_route(
+            route.path,
+            _endpoint(provider, family, route, caller),
+            methods=[route.method],
+            summary=route.summary,
+            description=route.description,
+            status_code=route.status_code,
+            openapi_extra=dict(route.openapi_extra) if route.openapi_extra else None,
+            response_class=JSONResponse,
+        )
+    return router
+
+
+# --- errors -------------------------------------------------------------------------------------------
+
+
+def from_domain(exc: OrchestratorError) -> CompatError:
+    field = exc.problems[0][0] if isinstance(exc, InvalidInputError) and exc.problems else exc.field
+    return CompatError(exc.http_status, exc.code, exc.message, field, error_headers(exc))
+
+
+def from_validation(exc: RequestValidationError) -> CompatError:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(part) for part in first["loc"] if part not in {"body", "query", "path"})
+    if first.get("type") == "json_invalid":
+        return CompatError(400, "invalid_json", "the request body is not valid JSON")
+    return CompatError(422, "validation_error", f"{field or 'body'}: {first['msg']}", field or None)
+
+
+def from_model_validation(exc: ValidationError) -> CompatError:
+    """A unified request built from the client's fields failed (e.g. a callback URL that is no URL)."""
+    first = exc.errors()[0]
+    return invalid(first["msg"], ".".join(str(part) for part in first["loc"]) or None)
+
+
+def request_id(request: Request) -> str | None:
+    state: dict[str, Any] = request.scope.get("state", {})
+    return state.get("request_id")
+
+
+def _route_class(family: CompatFamily) -> type[APIRoute]:
+    """Routes whose errors (auth, validation, domain, the handler's own) come out in the family's envelope."""
+
+    class FamilyRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except CompatError as exc:
+                    error = exc
+                except OrchestratorError as exc:
+                    error = from_domain(exc)
+                except RequestValidationError as exc:
+                    error = from_validation(exc)
+                except ValidationError as exc:
+                    error = from_model_validation(exc)
+                response = _json(family.render_error(error, request_id(request)))
+                response.headers.update(error.headers)  # e.g. Retry-After on 429
+                return response
+
+            return handle
+
+    return FamilyRoute
+
+
+# --- authentication -----------------------------------------------------------------------------------
+
+
+def _caller_dependency(key_headers: tuple[str, ...]) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """The caller, from `Authorization: Bearer` or any of the family's own key headers, checked (and
+    rate-limited) exactly as the unified routes check a bearer key."""
+    if not key_headers:
+        return get_principal
+
+    async def caller(
+        context: AppContext, credentials: HTTPAuthorizationCredentials | None, **keys: str | None
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+            secret = next((value for value in keys.values() if value), None)
+            if not secret:
+                sent = " or ".join(f"`{name}: <key>`" for name in key_headers)
+                raise AuthenticationError(f"send your API key as `Authorization: Bearer <key>` or {sent}")
+            credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=secret)
+        return await get_principal(context, credentials)
+
+    # Each header is a security scheme of its own in the API document.
+    schemes = [
+        APIKeyHeader(
+            name=name, auto_error=False, description="Your API key, as this family's clients send it."
+        )
+        for name in key_headers
+    ]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    caller.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("context", keyword, annotation=Context),
+            inspect.Parameter(
+                "credentials",
+                keyword,
+                annotation=Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+            ),
+            *(
+                inspect.Parameter(f"key_{n}", keyword, annotation=Annotated[str | None, Depends(scheme)])
+                for n, scheme in enumerate(schemes)
+            ),
+        ],
+        return_annotation=Principal,
+    )
+    return caller
+
+
+# --- the endpoint -------------------------------------------------------------------------------------
+
+
+def _endpoint(
+    provider: str, family: CompatFamily, route: CompatRoute, caller: Callable[..., Any]
+) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def endpoint(request: Request, **values: Any) -> Response:
+        context: AppContext = values["context"]
+        body, form = values.get("body"), None
+        if route.form:
+            body, form = await read_json_or_form(request, route)
+        compat_request = CompatRequest(
+            path_params=dict(request.path_params),
+            query=dict(request.query_params),
+            headers={name.lower(): value for name, value in request.headers.items()},
+            body=body,
+            form=form,
+            request_id=request_id(request),
+        )
+        jobs = CallerJobs(context, values["caller"], provider, family.name, values.get("idempotency_key"))
+        answer = await run_in_threadpool(route.handle, compat_request, jobs)
+        if answer.output is not None:
+            return await run_in_threadpool(serve_output, context, values["caller"], answer.output)
+        return _json(answer)
+
+    endpoint.__signature__ = _signature(route, caller)  # type: ignore[attr-defined]
+    path = re.sub(r"\W+", "_", route.path).strip("_")
+    endpoint.__name__ = f"{family.name}_{route.method.lower()}_{path}"
+    return endpoint
+
+
+def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signature:
+    """What FastAPI reads the endpoint's inputs from: the request, the context and caller, the path
+    parameters, the body (the route's model, or any JSON object), the documented query and headers."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter("context", keyword, annotation=Context),
+        inspect.Parameter("caller", keyword, annotation=Annotated[Principal, Depends(caller)]),
+    ]
+    params += [
+        inspect.Parameter(name, keyword, annotation=str) for name in re.findall(r"{(\w+)}", route.path)
+    ]
+    if route.body is not None:
+        params.append(inspect.Parameter("body", keyword, annotation=route.body))
+    elif not route.form and route.method in {"POST", "PUT", "PATCH"}:
+        params.append(inspect.Parameter("body", keyword, annotation=Annotated[dict[str, Any], Body()]))
+    for n, name in enumerate(route.query):
+        params.append(
+            inspect.Parameter(
+                f"query_{n}", keyword, default=None, annotation=Annotated[str | None, Query(alias=name)]
+            )
+        )
+    for n, name in enumerate(route.headers):
+        params.append(
+            inspect.Parameter(
+                f"header_{n}", keyword, default=None, annotation=Annotated[str | None, Header(alias=name)]
+            )
+        )
+    if route.method == "POST":
+        params.append(inspect.Parameter("idempotency_key", keyword, default=None, annotation=IdempotencyKey))
+    return inspect.Signature(params, return_annotation=Response)
+
+
+def _json(answer: CompatAnswer) -> Response:
+    if answer.body is None and answer.status == 204:
+        return Response(status_code=204, headers=dict(answer.headers))
+    return JSONResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+
+def serve_output(context: AppContext, caller: Principal, output: StoredOutput) -> Response:
+    """Stream a local file; send object storage's clients to a fresh presigned link."""
+    job_id = as_job_id(output.job_id)
+    with context.db.transaction() as session:
+        stored = (
+            session.execute(
+                select(JobOutput)
+                .join(Job, Job.job_id == JobOutput.job_id)
+                .where(
+                    Job.account_id == caller.account_id, Job.job_id == job_id, JobOutput.label == output.label
+                )
+            )
+            .scalars()
+            .first()
+        )
+    if stored is None:
+        raise NotFoundError("the job has no such stored output")
+    storage = context.storage
+    if isinstance(storage, LocalStorage):
+        path = storage.path_for(stored.storage_key)
+        if not path.is_file():
+            raise NotFoundError("the stored output is missing")
+        return FileResponse(path, media_type=stored.content_type)
+    url = storage.download_url(stored.storage_key, expires_in=context.settings.download_url_ttl_s)
+    return RedirectResponse(url, status_code=307)
+
+
+# --- reading a JSON or form body ----------------------------------------------------------------------
+
+
+async def read_json_or_form(
+    request: Request, route: CompatRoute
+) -> tuple[Any, dict[str, list[str | Upload]] | None]:
+    """A form route's body: (the JSON object, None) or (None, the form's fields, each a list)."""
+    body = await _read_body(request, route)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in FORM_TYPES:
+        return None, await _form_fields(request, body)
+    if content_type == "application/json" or not content_type:
+        try:
+            fields = json.loads(body) if body else {}
+        except ValueError:
+            raise invalid("the request body is not valid JSON") from None
+        if not isinstance(fields, dict):
+            raise invalid("the request body must be a JSON object")
+        return fields, None
+    raise invalid(f"send multipart/form-data or application/json, not {content_type}")
+
+
+async def _read_body(request: Request, route: CompatRoute) -> bytes:
+    """The body, refused past the route's bound before it is all read (Content-Length or not)."""
+    limit = route.max_body_bytes
+    too_large = route.too_large or CompatError(
+        413, "request_too_large", f"the request is larger than {limit} bytes"
+    )
+    declared = request.headers.get("content-length", "")
+    if limit is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _form_fields(request: Request, body: bytes) -> dict[str, list[str | Upload]]:
+    parsed = Request(request.scope, receive=_receiver(body))
+    try:
+        form = await parsed.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+    except StarletteHTTPException as exc:  # starlette's word on a malformed or oversized form
+        raise invalid(f"unreadable multipart body: {exc.detail}") from None
+    fields: dict[str, list[str | Upload]] = {}
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                fields.setdefault(name, []).append(
+                    Upload(value.filename, value.content_type, await value.read())
+                )
+            else:
+                fields.setdefault(name, []).append(value)
+    finally:
+        await form.close()
+    return fields
+
+
+def _receiver(body: bytes) -> Receive:
+    """An ASGI receive that hands the already-read body to a second Request."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

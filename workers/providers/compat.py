@@ -1,0 +1,216 @@
+"""The seam of provider-compatible routes: a provider declares its route family (paths, how a request
+becomes a unified job, how a job looks in its own shape, its error envelope) with these types, and
+the core mounts it on the API, authenticates the caller and carries out every job operation.
+
+A family's handlers are plain functions of a `CompatRequest` and the caller's `Jobs`; they return a
+`CompatAnswer` and raise `CompatError` for what the client got wrong. They never see the database,
+the web framework or another tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from schemas.jobs import JobCreate
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as a projection sees it: plain values, with the download links of its stored outputs by
+    label (or index when unlabelled), in output order."""
+
+    job_id: str
+    provider: str
+    operation: str
+    model: str
+    status: str  # a `schemas.jobs.JobStatus` value
+    progress: int
+    input: Mapping[str, Any]
+    result: Mapping[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    client_reference: str | None
+    external_id: str | None
+    upstream_status: str | None
+    callback_url: str | None
+    price: int
+    charged: int
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+
+
+class CompatError(Exception):
+    """What the client got wrong, in neutral terms; the family's `render_error` puts it in its envelope.
+
+    The core raises the same for its own refusals (`unauthenticated` 401, `insufficient_credits` 402,
+    `job_not_found` 404, `validation_error` 422, `rate_limited` 429, ...), with `headers` such as
+    `Retry-After` that the rendered answer keeps."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+def invalid(message: str, field: str | None = None) -> CompatError:
+    """A request a person can fix by changing `field` (genrelay's `invalid_request`, 422)."""
+    return CompatError(422, "invalid_request", message, field)
+
+
+def not_found(message: str, field: str | None = None) -> CompatError:
+    """No such job in the caller's account (another tenant's is as unknown as a missing one)."""
+    return CompatError(404, "job_not_found", message, field)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CompatRequest:
+    """One request to a compatible route: `body` is the parsed JSON (or the declared model's instance,
+    validated), `form` the fields of a multipart or urlencoded body, each a list of values."""
+
+    path_params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: Any = None
+    form: Mapping[str, Sequence[str | Upload]] | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """Serve one of the job's stored outputs (a local file streamed, object storage by redirect)."""
+
+    job_id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class CompatAnswer:
+    """A JSON answer (`body` None and status 204: no content), or a stored output to serve."""
+
+    status: int = 200
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    output: StoredOutput | None = None
+
+
+class Lookup(StrEnum):
+    """What a reference may name: our job id, the client's own id for the job, the upstream task id."""
+
+    JOB_ID = "job_id"
+    CLIENT_REFERENCE = "client_reference"
+    EXTERNAL_ID = "external_id"
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"  # it was unfinished: cancelled and released (and stopped upstream)
+    FINISHED = "finished"  # it had already ended: nothing changed
+
+
+Render = Callable[[JobView], CompatAnswer]
+
+
+class Jobs(Protocol):
+    """The caller's jobs of the family's provider, as a compatible route may use them."""
+
+    def create(
+        self, request: JobCreate, render: Render, *, client_reference: str | None = None
+    ) -> CompatAnswer:
+        """Accept a job (its hold, idempotency under the request's `Idempotency-Key`, dispatch) and
+        answer `render(job)`; a replay answers what the first request got."""
+        ...
+
+    def get(
+        self,
+        reference: str,
+        *,
+        lookup: Sequence[Lookup] = (Lookup.JOB_ID, Lookup.CLIENT_REFERENCE),
+        operation: str | None = None,
+        field: str | None = None,
+    ) -> JobView:
+        """One job; `CompatError` job_not_found (naming `field`) when the account has none such."""
+        ...
+
+    def get_many(self, references: Sequence[str]) -> list[JobView]:
+        """The jobs among `references` (our ids), in the order asked; the others left out."""
+        ...
+
+    def cancel(self, reference: str) -> CancelOutcome:
+        """Cancel an unfinished job and release its hold; `CompatError` job_not_cancellable (409)
+        while it cannot be stopped (being submitted or stored)."""
+        ...
+
+    def continue_job(self, reference: str, fields: Mapping[str, Any], *, field: str | None = None) -> JobView:
+        """Give a job waiting for input (`action_required`) its input; it is submitted again."""
+        ...
+
+
+Handler = Callable[[CompatRequest, Jobs], CompatAnswer]
+
+
+@dataclass(frozen=True)
+class CompatRoute:
+    """One route: `path` under the family's prefix (`{name}` path parameters), its handler, and the
+    model its JSON body is validated against (None: any JSON object, or a form when `form`)."""
+
+    method: str
+    path: str
+    summary: str
+    handle: Handler
+    body: type[BaseModel] | None = None
+    form: bool = False  # multipart/form-data or urlencoded accepted besides JSON
+    status_code: int = 200
+    description: str | None = None
+    query: Sequence[str] = ()  # query parameters it reads, for the API document
+    headers: Sequence[str] = ()  # request headers it reads, for the API document
+    openapi_extra: Mapping[str, Any] | None = None
+    max_body_bytes: int | None = None  # a bound tighter than the API's own (form routes)
+    too_large: CompatError | None = None  # what a body past that bound is refused with
+
+
+@dataclass(frozen=True)
+class CompatFamily:
+    """A provider's own routes, answered in its own shapes.
+
+    `name` is the route family (jobs created through it send their webhooks as `project` shows them);
+    `key_headers` are headers besides `Authorization: Bearer` that carry the caller's API key."""
+
+    name: str
+    prefix: str
+    routes: tuple[CompatRoute, ...]
+    project: Callable[[JobView], dict[str, Any]]
+    render_error: Callable[[CompatError, str | None], CompatAnswer]
+    key_headers: tuple[str, ...] = ()
+    tag: str = ""
+
+    @property
+    def openapi_tag(self) -> str:
+        return self.tag or f"{self.name}-compatible"
