@@ -34,9 +34,9 @@ from bench.services import Services, bench_settings, create_tenants, services, s
 from bench.workload import job_body, submit
 from orchestrator.settings import PollPolicy
 from tests.services import serving
+from workers.providers.simulation.engine import Outcome
 from workers.simulator import SimConfig, Simulator
 from workers.simulator import create_app as create_simulator_app
-from workers.simulator.engine import Outcome
 from workers.simulator.veo import ID_PREFIX as VEO_ID_PREFIX
 
 FIXED_15 = {"default": PollPolicy(initial_s=15.0, factor=1.0, max_s=15.0)}

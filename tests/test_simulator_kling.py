@@ -17,8 +17,8 @@ from fastapi import FastAPI, Request
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
 from workers.providers.errors import ProviderUnavailableError, SubmitOutcomeUnknownError
 from workers.providers.kling.adapter import Kling, auth_headers
+from workers.providers.simulation.timeline import NewTask, max_overlap
 from workers.simulator import Outcome, SimConfig, Simulator, create_app
-from workers.simulator.timeline import NewTask, max_overlap
 
 API_KEY = "sk-test-kling"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from workers.providers.compat import CompatFamily
 from workers.providers.errors import ProviderRejectedError
+from workers.providers.simulation.http import Simulation
 
 
 class UpstreamStatus(StrEnum):
@@ -122,6 +123,8 @@ class Provider(Protocol):
     queue_group: str
     # Its own routes, answered in its own shapes, if it has any (provider-compatible routes).
     compat: CompatFamily | None
+    # How the simulator plays it, if it does.
+    simulation: Simulation | None
 
     def price_file(self) -> Path | None:
         """The provider's list prices (a TOML price file), if it ships one."""
@@ -185,6 +188,7 @@ class ProviderPlugin:
     queue_group: ClassVar[str] = "video"
     prices: ClassVar[str | None] = "prices.toml"
     compat: ClassVar[CompatFamily | None] = None
+    simulation: ClassVar[Simulation | None] = None
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         raise NotImplementedError

@@ -6,8 +6,8 @@ import argparse
 
 import uvicorn
 
+from workers.providers.simulation.engine import SimConfig
 from workers.simulator.app import create_app
-from workers.simulator.engine import SimConfig
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,26 +1,24 @@
-"""The simulator's ASGI app: every simulated provider's routes, result files and the control
-endpoints over one `Simulator`, with the callback sender running for the app's lifetime."""
+"""The simulator's ASGI app: every provider's simulated personality (declared in its package, see
+`workers.providers.simulation.http`), result files and the control endpoints over one `Simulator`,
+with the callback sender running for the app's lifetime."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+import importlib
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 
-from workers.simulator import control, files, kling, midjourney, runway, suno, veo
-from workers.simulator.callbacks import deliver_callbacks
-from workers.simulator.engine import SimConfig, Simulator
+from workers.providers import PROVIDERS
+from workers.providers.simulation.callbacks import deliver_callbacks
+from workers.providers.simulation.engine import SimConfig, Simulator
+from workers.simulator import control, files
+from workers.simulator.personalities import mount_personality
 
-# A provider is simulated by one module with a `router_factory` and one line here.
-SIMULATED_PROVIDERS: Mapping[str, Callable[[Simulator], APIRouter]] = {
-    "veo": veo.router_factory,  # before kling, whose GET /v1/{f}/{n}/{ref} matches /v1/videos/{id}/content
-    "kling": kling.router_factory,
-    "midjourney": midjourney.router_factory,
-    "runway": runway.router_factory,
-    "suno": suno.router_factory,
-}
+# Simulated personalities their provider package does not declare yet (workers/simulator/<name>.py).
+LEGACY_SIMULATED = ("veo", "midjourney", "runway", "suno")
 
 
 def create_app(simulator: Simulator | None = None, config: SimConfig | None = None) -> FastAPI:
@@ -41,8 +39,17 @@ def create_app(simulator: Simulator | None = None, config: SimConfig | None = No
 
     app = FastAPI(title="genrelay upstream simulator", lifespan=lifespan)
     app.state.simulator = sim
-    for router_factory in SIMULATED_PROVIDERS.values():
-        app.include_router(router_factory(sim))
+    for name in LEGACY_SIMULATED:  # veo's before kling's, whose GET /v1/{f}/{n}/{ref} matches /v1/videos/{id}
+        if PROVIDERS[name].simulation is None:
+            router: APIRouter = importlib.import_module(f"workers.simulator.{name}").router_factory(sim)
+            app.include_router(router)
+    declared = {name: p.simulation for name, p in PROVIDERS.items() if p.simulation is not None}
+    for name, simulation in declared.items():
+        sim.add_provider(name, simulation.dwell)
+    routes = [route for simulation in declared.values() for route in simulation.routes(sim)]
+    # The more specific path first: a literal segment wins over a parameter that would match it.
+    for route in sorted(routes, key=lambda route: route.path.count("{")):
+        mount_personality(app, route)
     app.include_router(files.router_factory(sim))
     app.include_router(control.router_factory(sim))
     return app

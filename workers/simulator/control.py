@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workers.simulator.engine import Outcome, ProviderStats, SimConfig, Simulator
+from workers.providers.simulation.engine import Outcome, ProviderStats, SimConfig, Simulator
 
 
 class ScriptRequest(BaseModel):

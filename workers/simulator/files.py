@@ -1,53 +1,16 @@
-"""Result files: expiring HMAC-signed links and the route serving their deterministic bytes, so
-that a download can be checked by hash and an expired link is refused like a real CDN's."""
+"""The route serving simulated result files (`workers.providers.simulation.files`): signed, expiring,
+deterministic bytes."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import random
 import time
-from collections.abc import Iterator
-from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from workers.simulator.engine import Simulator
-
-CHUNK = 64 * 1024
-# Each kind of file starts with its real magic bytes, so that content sniffers recognise it.
-KINDS: dict[str, tuple[str, bytes]] = {
-    "mp4": ("video/mp4", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"),
-    "png": ("image/png", b"\x89PNG\r\n\x1a\n"),
-    "jpeg": ("image/jpeg", b"\xff\xd8\xff\xe0"),
-    "mp3": ("audio/mpeg", b"ID3\x04\x00\x00"),
-}
-
-
-def signed_url(sim: Simulator, base_url: str, task_id: str, index: int, kind: str = "mp4") -> str:
-    """A link to output `index` of `task_id` (a file of `kind`: mp4, png, jpeg, mp3), valid for
-    `url_ttl_s` from now."""
-    expires = int(time.time() + sim.config.url_ttl_s)
-    query = urlencode({"expires": expires, "sig": _signature(sim.file_secret, task_id, index, expires)})
-    return f"{base_url.rstrip('/')}/_sim/files/{task_id}/{index}.{kind}?{query}"
-
-
-def _signature(secret: bytes, task_id: str, index: int, expires: int) -> str:
-    return hmac.new(secret, f"{task_id}/{index}/{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-def file_chunks(task_id: str, index: int, size: int, kind: str = "mp4") -> Iterator[bytes]:
-    """`size` pseudo-random bytes that depend only on (task_id, index), after `kind`'s magic."""
-    # A str seed is hashed with SHA-512, so the bytes are the same in every process.
-    rng = random.Random(f"{task_id}/{index}")  # noqa: S311 - filler bytes, not a secret
-    head = KINDS[kind][1][:size]
-    yield head
-    remaining = size - len(head)
-    while remaining > 0:
-        chunk = rng.randbytes(min(CHUNK, remaining))
-        remaining -= len(chunk)
-        yield chunk
+from workers.providers.simulation.engine import Simulator
+from workers.providers.simulation.files import KINDS, file_chunks, signature
 
 
 def router_factory(sim: Simulator) -> APIRouter:
@@ -57,7 +20,7 @@ def router_factory(sim: Simulator) -> APIRouter:
     def download(task_id: str, index: int, kind: str, expires: int = 0, sig: str = "") -> Response:
         if kind not in KINDS:
             return JSONResponse({"code": "NoSuchKey", "message": "no such file"}, status_code=404)
-        expected = _signature(sim.file_secret, task_id, index, expires)
+        expected = signature(sim.file_secret, task_id, index, expires)
         if not hmac.compare_digest(expected.encode(), sig.encode()):
             return _denied("signature does not match")
         if expires < time.time():

@@ -23,10 +23,10 @@ from workers.providers.midjourney.schemas import (
     MidjourneyImagineInput,
     action_kind,
 )
-from workers.simulator import wire
-from workers.simulator.engine import CALLBACK_GAP_S, Simulator, SubmitFault
-from workers.simulator.files import signed_url
-from workers.simulator.timeline import Dwell, NewTask, TaskRecord
+from workers.providers.simulation import wire
+from workers.providers.simulation.engine import CALLBACK_GAP_S, Simulator, SubmitFault
+from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.timeline import Dwell, NewTask, TaskRecord
 
 PROVIDER = "midjourney"
 DWELL = Dwell(submitted=(2.0, 10.0), processing=(30.0, 100.0))  # Fast mode

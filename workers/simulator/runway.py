@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
-from workers.simulator import wire
-from workers.simulator.engine import Simulator, SubmitFault
-from workers.simulator.files import signed_url
-from workers.simulator.timeline import Dwell, NewTask, Phase, TaskRecord
+from workers.providers.simulation import wire
+from workers.providers.simulation.engine import Simulator, SubmitFault
+from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.timeline import Dwell, NewTask, Phase, TaskRecord
 
 PROVIDER = "runway"
 # Runway's own sizing example assumes ~15 s a video; CometAPI's one sample took ~6 min.

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from workers.providers.simulation import wire
+from workers.providers.simulation.engine import Simulator, SubmitFault
+from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.timeline import Dwell, NewTask, Phase, TaskRecord
 from workers.providers.suno.schemas import SunoLyricsInput, SunoMusicInput, task_status_from_clips
-from workers.simulator import wire
-from workers.simulator.engine import Simulator, SubmitFault
-from workers.simulator.files import signed_url
-from workers.simulator.timeline import Dwell, NewTask, Phase, TaskRecord
 
 PROVIDER = "suno"
 DWELL = Dwell(submitted=(2.0, 10.0), processing=(60.0, 170.0))

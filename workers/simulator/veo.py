@@ -15,10 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 
-from workers.simulator import veo_gemini, wire
-from workers.simulator.engine import Simulator, SubmitFault
-from workers.simulator.files import file_chunks
-from workers.simulator.timeline import Dwell, NewTask, Phase, TaskRecord
+from workers.providers.simulation import wire
+from workers.providers.simulation.engine import Simulator, SubmitFault
+from workers.providers.simulation.files import file_chunks
+from workers.providers.simulation.timeline import Dwell, NewTask, Phase, TaskRecord
+from workers.simulator import veo_gemini
 
 PROVIDER = veo_gemini.PROVIDER
 # Google: about 11 s at best, 6 min at peak (providers.md §5c).

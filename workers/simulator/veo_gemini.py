@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from workers.providers.simulation import wire
+from workers.providers.simulation.engine import Simulator, SubmitFault
+from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.timeline import NewTask, Phase, TaskRecord
 from workers.providers.veo.schemas import GEMINI_MODELS
-from workers.simulator import wire
-from workers.simulator.engine import Simulator, SubmitFault
-from workers.simulator.files import signed_url
-from workers.simulator.timeline import NewTask, Phase, TaskRecord
 
 PROVIDER = "veo"
 PROXY_PREFIX = "/gemini-proxy"

@@ -24,13 +24,15 @@ from workers.providers.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from workers.providers.kling import routes, wire
+from workers.providers.kling import wire
+from workers.providers.kling.routes import FAMILY
 from workers.providers.kling.schemas import (
     KlingImage2VideoInput,
     KlingImageInput,
     KlingTask,
     KlingText2VideoInput,
 )
+from workers.providers.kling.simulation import SIMULATION
 from workers.providers.transport import (
     Phase,
     raise_for_transient_status,
@@ -52,7 +54,8 @@ class Kling(ProviderPlugin):
     status_map = wire.STATUS_MAP
     sends_callbacks = True
     finds_by_job_id = True  # external_task_id: unique per account, queryable
-    compat = routes.FAMILY
+    compat = FAMILY
+    simulation = SIMULATION
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         body: dict[str, Any] = {

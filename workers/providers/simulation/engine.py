@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workers.simulator.callbacks import CallbackQueue
-from workers.simulator.timeline import Dwell, NewTask, Phase, Result, TaskRecord, max_overlap
+from workers.providers.simulation.callbacks import CallbackQueue
+from workers.providers.simulation.timeline import Dwell, NewTask, Phase, Result, TaskRecord, max_overlap
 
 # A duplicate or reordered callback lands this long after the one it follows.
 CALLBACK_GAP_S = 0.01

@@ -1,5 +1,5 @@
-"""Kling as CometAPI passes it through (providers.md §2): the text2video/image2video create and
-query routes, under `/kling/v1/...` and the vendor's own `/v1/...`, and Kling's task object."""
+"""Kling as the simulator plays it, as CometAPI passes it through (providers.md §2): the create and
+query routes under `/kling/v1/...` and the vendor's own `/v1/...`, and Kling's task object."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import jwt
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from workers.providers.kling.schemas import KlingImage2VideoInput, KlingImageInput, KlingText2VideoInput
-from workers.simulator import wire
-from workers.simulator.engine import DuplicateExternalIdError, Simulator, SubmitFault
-from workers.simulator.files import signed_url
-from workers.simulator.timeline import Dwell, NewTask, Phase, TaskRecord
+from workers.providers.simulation import wire
+from workers.providers.simulation.engine import DuplicateExternalIdError, Simulator, SubmitFault
+from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.http import SimRequest, SimResponse, SimRoute, Simulation, answer
+from workers.providers.simulation.timeline import Dwell, NewTask, Phase, TaskRecord
 
 PROVIDER = "kling"
 DWELL = Dwell(submitted=(2.0, 10.0), processing=(20.0, 90.0))
@@ -90,14 +89,19 @@ def _units(task: TaskRecord) -> str:
     return str(seconds // 5 * (2 if task.params.get("mode") == "pro" else 1))
 
 
-def router_factory(sim: Simulator) -> APIRouter:
-    sim.add_provider(PROVIDER, DWELL)
-    routes = KlingRoutes(sim)
-    router = APIRouter()
-    for prefix in PREFIXES:
-        router.add_api_route(f"{prefix}/{{family}}/{{name}}", routes.create, methods=["POST"])
-        router.add_api_route(f"{prefix}/{{family}}/{{name}}/{{task_ref}}", routes.query, methods=["GET"])
-    return router
+def routes(sim: Simulator) -> list[SimRoute]:
+    handlers = KlingRoutes(sim)
+    return [
+        route
+        for prefix in PREFIXES
+        for route in (
+            SimRoute("POST", f"{prefix}/{{family}}/{{name}}", handlers.create),
+            SimRoute("GET", f"{prefix}/{{family}}/{{name}}/{{task_ref}}", handlers.query),
+        )
+    ]
+
+
+SIMULATION = Simulation(dwell=DWELL, routes=routes)
 
 
 class KlingRoutes:
@@ -106,7 +110,8 @@ class KlingRoutes:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
 
-    async def create(self, family: str, name: str, request: Request) -> JSONResponse:
+    async def create(self, request: SimRequest) -> SimResponse:
+        family, name = request.path_params["family"], request.path_params["name"]
         operation = ROUTES.get(f"{family}/{name}", f"{family}/{name}")
         sim = self.sim
         await wire.latency(sim)
@@ -126,7 +131,8 @@ class KlingRoutes:
         await wire.stall(request, sim.draw_stall())
         return _ok(_created(task))
 
-    async def query(self, family: str, name: str, task_ref: str, request: Request) -> JSONResponse:
+    async def query(self, request: SimRequest) -> SimResponse:
+        family, name, task_ref = (request.path_params[key] for key in ("family", "name", "task_ref"))
         operation = ROUTES.get(f"{family}/{name}", f"{family}/{name}")
         await wire.latency(self.sim)
         if not _authorized(self.sim, request):
@@ -135,9 +141,9 @@ class KlingRoutes:
         if task is None or task.operation != operation:
             return _error(404, 1203, "task_not_exist")
         phase = task.phase_at(time.monotonic())
-        return _ok(task_object(self.sim, task, phase, str(request.base_url)))
+        return _ok(task_object(self.sim, task, phase, request.base_url))
 
-    def _refuse_create(self, request: Request, operation: str) -> JSONResponse | None:
+    def _refuse_create(self, request: SimRequest, operation: str) -> SimResponse | None:
         """Refusals that come before the body is read: auth, unknown route, injected faults."""
         if not _authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
@@ -156,10 +162,10 @@ class KlingRoutes:
         return task_object(self.sim, task, phase, task.base_url)
 
 
-def _authorized(sim: Simulator, request: Request) -> bool:
+def _authorized(sim: Simulator, request: SimRequest) -> bool:
     """CometAPI's routes take the key as a bearer token; the vendor's take an HS256 JWT whose issuer
     is the access key, signed with the secret key."""
-    if request.url.path.startswith("/kling/"):
+    if request.path.startswith("/kling/"):
         return wire.authorized(sim, request)
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
     try:
@@ -194,21 +200,20 @@ def _invalid(operation: str, body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _new_task(operation: str, body: Mapping[str, Any], request: Request) -> NewTask:
+def _new_task(operation: str, body: Mapping[str, Any], request: SimRequest) -> NewTask:
     return NewTask(
         provider=PROVIDER,
         operation=operation,
         params={k: v for k, v in body.items() if k not in TASK_FIELDS},
-        base_url=str(request.base_url),
+        base_url=request.base_url,
         external_id=body.get("external_task_id") or None,
         callback_url=body.get("callback_url") or None,
     )
 
 
-def _ok(data: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data})
+def _ok(data: dict[str, Any]) -> SimResponse:
+    return answer({"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data})
 
 
-def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"code": code, "message": message, "request_id": str(uuid.uuid4())}
-    return JSONResponse(body, status_code=status, headers=headers)
+def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> SimResponse:
+    return answer({"code": code, "message": message, "request_id": str(uuid.uuid4())}, status, headers)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from workers.simulator.engine import Simulator
+    from workers.providers.simulation.engine import Simulator
 
 SEND_TIMEOUT_S = 10.0
 

@@ -6,13 +6,23 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from fastapi import Request
-
-from workers.simulator.engine import Simulator
+from workers.providers.simulation.engine import Simulator
 
 POLL_DISCONNECT_S = 0.05
+
+
+class Request(Protocol):
+    """What these helpers read of a request (a `SimRequest`, or a Starlette request)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    async def json(self) -> Any: ...
+
+    async def is_disconnected(self) -> bool: ...
 
 
 def authorized(

@@ -1,0 +1,73 @@
+"""Serving a provider's declared simulated routes (`workers.providers.simulation.http`) over HTTP: the
+request read into a `SimRequest`, the handler's `SimResponse` written back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from workers.providers.compat import Upload
+from workers.providers.simulation.http import SimHandler, SimRequest, SimResponse, SimRoute
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def mount_personality(app: FastAPI, route: SimRoute) -> None:
+    app.router.add_route(route.path, _endpoint(route.handle), methods=[route.method], include_in_schema=False)
+
+
+def _endpoint(handle: SimHandler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return _response(await handle(await read(request)))
+
+    return endpoint
+
+
+async def read(request: Request) -> SimRequest:
+    body = await request.body()
+    form = await _form(request) if request.headers.get("content-type", "").startswith(FORM_TYPES) else None
+    return SimRequest(
+        method=request.method,
+        path=request.url.path,
+        base_url=str(request.base_url),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        query_params=dict(request.query_params),
+        path_params={name: str(value) for name, value in request.path_params.items()},
+        body=body,
+        form=form,
+        disconnected=request.is_disconnected,
+    )
+
+
+async def _form(request: Request) -> dict[str, list[str | Upload]] | None:
+    """The form's fields, or None when it cannot be read (the handler refuses it as its provider would)."""
+    fields: dict[str, list[str | Upload]] = {}
+    try:
+        async with request.form() as parsed:
+            for name, value in parsed.multi_items():
+                if isinstance(value, str):
+                    fields.setdefault(name, []).append(value)
+                else:
+                    upload = Upload(value.filename, value.content_type, await value.read())
+                    fields.setdefault(name, []).append(upload)
+    except HTTPException:  # starlette's word on a malformed form
+        return None
+    return fields
+
+
+def _response(answer: SimResponse) -> Response:
+    headers = dict(answer.headers)
+    if answer.content is None:
+        if answer.body is None:
+            return Response(status_code=answer.status, headers=headers)
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+    if isinstance(answer.content, bytes):
+        return Response(
+            answer.content, status_code=answer.status, headers=headers, media_type=answer.media_type
+        )
+    return StreamingResponse(
+        iter(answer.content), status_code=answer.status, headers=headers, media_type=answer.media_type
+    )
