@@ -17,15 +17,16 @@ from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.models import Job
 from orchestrator.projections import projection_for
-from orchestrator.projections import suno as projection
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
+from orchestrator.views import provider_view
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.suno import projection
 from workers.providers.suno.schemas import SunoClip, SunoEnvelope, SunoLyrics, SunoTask
 from workers.simulator import Outcome, Simulator
 
@@ -299,7 +300,31 @@ def test_compat_suno_every_job_status_has_a_suno_status() -> None:
     assert set(projection.STATUS) == set(JobStatus)
     assert set(projection.STATUS.values()) <= {"SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE"}
     assert {projection.STATUS[s] for s in JobStatus if s.is_terminal} == {"SUCCESS", "FAILURE"}
-    assert projection_for("suno") is projection.task_object
+    # Jobs created through the Suno routes send their webhooks as Suno's TaskDto, files only at SUCCESS.
+    webhook = projection_for("suno")
+    assert webhook is not None
+    now = datetime.now(UTC)
+    for state in JobStatus:
+        job = Job(
+            job_id=uuid.uuid4(),
+            provider="suno",
+            operation="music",
+            model="chirp-v4",
+            state=state.value,
+            progress=40,
+            result={"clips": [{"clip_id": "c0", "status": "complete", "title": "T"}]},
+            created_at=now,
+            updated_at=now,
+            finished_at=now,
+        )
+        task = SunoTask.model_validate(webhook(job, {"clip-0.audio": "https://ours.example/a.mp3"}))
+        assert (task.task_id, task.action, task.status) == (
+            str(job.job_id),
+            "MUSIC",
+            projection.STATUS[state],
+        )
+        stored = "https://ours.example/a.mp3" if state is JobStatus.SUCCEEDED else ""
+        assert [(clip.id, clip.audio_url) for clip in clips_of(task)] == [("c0", stored)]
 
 
 @pytest.mark.e2e
@@ -368,7 +393,7 @@ def test_compat_suno_projection_shows_no_file_before_ours_are_stored() -> None:
         created_at=datetime.now(UTC),
     )
     urls = {"clip-0.audio": "https://ours.example/a.mp3"}
-    task = SunoTask.model_validate(projection.task_object(job, urls))
+    task = SunoTask.model_validate(projection.task_object(provider_view(job, urls)))
     assert (task.status, task.progress, task.finish_time) == ("IN_PROGRESS", "99%", 0)
     assert [(clip.id, clip.status, clip.audio_url) for clip in clips_of(task)] == [
         ("c0", "streaming", ""),  # complete upstream, but not yet downloadable from us
@@ -376,4 +401,4 @@ def test_compat_suno_projection_shows_no_file_before_ours_are_stored() -> None:
     ]
     job.state = JobStatus.SUBMITTED.value
     job.upstream_status = "QUEUED"
-    assert projection.task_object(job, urls)["status"] == "QUEUED"
+    assert projection.task_object(provider_view(job, urls))["status"] == "QUEUED"

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from orchestrator.models import Job
 from schemas.jobs import JobStatus
+from workers.providers.compat import JobView
 
 STATUS = {
     # The client already holds our id for it, so a job not yet sent upstream reads as SUBMITTED
@@ -36,20 +36,20 @@ def epoch_s(moment: datetime | None) -> int:
     return int(moment.timestamp()) if moment else 0
 
 
-def task_status(job: Job) -> str:
-    status = STATUS[JobStatus(job.state)]
+def task_status(job: JobView) -> str:
+    status = STATUS[JobStatus(job.status)]
     if status == "SUBMITTED" and job.upstream_status == "QUEUED":
         return "QUEUED"  # upstream said so; finer than our own SUBMITTED
     return status
 
 
-def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
-    """The TaskDto of `job`; `urls` are the download links of its stored outputs by label."""
+def task_object(job: JobView) -> dict[str, Any]:
+    """The TaskDto of `job`, with the download links of its stored outputs."""
     status = task_status(job)
     done = status in ("SUCCESS", "FAILURE")
     started = job.started_at or (job.submitted_at if status != "SUBMITTED" else None)
     task: dict[str, Any] = {
-        "task_id": str(job.job_id),
+        "task_id": job.job_id,
         "notify_hook": job.callback_url or "",
         "action": ACTIONS.get(job.operation, job.operation.upper()),
         "status": status,
@@ -63,34 +63,32 @@ def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
     if job.operation == "lyrics":
         task["data"] = lyrics(job, status)
     else:
-        task["data"] = clips(job, status, urls)
+        task["data"] = clips(job, status)
     return task
 
 
-def fail_reason(job: Job) -> str:
+def fail_reason(job: JobView) -> str:
     return job.error_message or job.error_code or "the task failed"
 
 
-def lyrics(job: Job, status: str) -> dict[str, Any]:
+def lyrics(job: JobView, status: str) -> dict[str, Any]:
     result = job.result if status == "SUCCESS" and job.result else {}
     return {
-        "id": str(job.job_id),
+        "id": job.job_id,
         "status": _clip_status(status, None),
         "title": str(result.get("title") or ""),
         "text": str(result.get("text") or ""),
     }
 
 
-def clips(job: Job, status: str, urls: Mapping[str, str]) -> list[dict[str, Any]]:
+def clips(job: JobView, status: str) -> list[dict[str, Any]]:
     """The clips the adapter summarised in `job.result`; files only from our storage, only at SUCCESS."""
     summaries = (job.result or {}).get("clips") or []
-    return [_clip(job, status, n, summary, urls) for n, summary in enumerate(summaries)]
+    return [_clip(job, status, n, summary) for n, summary in enumerate(summaries)]
 
 
-def _clip(
-    job: Job, status: str, n: int, summary: Mapping[str, Any], urls: Mapping[str, str]
-) -> dict[str, Any]:
-    mine = urls if status == "SUCCESS" else {}
+def _clip(job: JobView, status: str, n: int, summary: Mapping[str, Any]) -> dict[str, Any]:
+    mine = job.outputs if status == "SUCCESS" else {}
     metadata: dict[str, Any] = {key: summary.get(key) for key in METADATA_KEYS}
     if status == "FAILURE":
         metadata.update(error_type=job.error_code, error_message=fail_reason(job))
