@@ -98,7 +98,7 @@ class CompatRequest:
 
     path_params: Mapping[str, str]
     query: Mapping[str, str]
-    headers: Mapping[str, str]  # lower-case names
+    headers: Mapping[str, str]  # lower-case names; a repeated header's first value
     body: Any = None
     form: Mapping[str, Sequence[str | Upload]] | None = None
     request_id: str | None = None

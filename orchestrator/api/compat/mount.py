@@ -182,7 +182,8 @@ def _endpoint(
         compat_request = CompatRequest(
             path_params=dict(request.path_params),
             query=dict(request.query_params),
-            headers={name.lower(): value for name, value in request.headers.items()},
+            # A repeated header counts by its first value, as a declared `Header()` parameter reads it.
+            headers={name.lower(): request.headers[name] for name in request.headers},
             body=body,
             form=form,
             request_id=request_id(request),
