@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,15 +21,16 @@ from standardwebhooks import Webhook
 from orchestrator import models, storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.projections import projection_for
-from orchestrator.projections import runway as projection
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
+from orchestrator.views import provider_view
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import BROKER_PREFIX, CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.runway import projection
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayTask
 from workers.simulator import Outcome, Simulator
 
@@ -300,7 +301,8 @@ def test_compat_runway_idempotency_key_replays_the_create(api: TestClient, tenan
 
 
 def test_compat_runway_projection_covers_every_status() -> None:
-    assert projection_for("runway") is projection.task_object
+    webhook_projection = projection_for("runway")
+    assert webhook_projection is not None
     assert set(projection.STATUS) == set(JobStatus)
 
     def job(state: JobStatus, **columns: Any) -> models.Job:
@@ -315,17 +317,22 @@ def test_compat_runway_projection_covers_every_status() -> None:
         }
         return models.Job(**values)
 
+    def task_object(job: models.Job, urls: Mapping[str, str]) -> dict[str, Any]:
+        task = projection.task_object(provider_view(job, urls))
+        assert webhook_projection(job, urls) == task  # a Runway-format job's webhooks carry its task object
+        return task
+
     for state in JobStatus:
-        task = projection.task_object(job(state, error_message="boom"), {"video-0": "https://ours/v"})
+        task = task_object(job(state, error_message="boom"), {"video-0": "https://ours/v"})
         TASK.validate_python(task)
         assert task["createdAt"] == "2026-03-13T01:52:46.123Z"
-    running = projection.task_object(job(JobStatus.STORING), {})
+    running = task_object(job(JobStatus.STORING), {})
     assert (running["status"], running["progress"]) == ("RUNNING", 0.42)
     blocked = job(JobStatus.FAILED, error_code="moderation_blocked", error_message="refused")
-    assert projection.task_object(blocked, {})["failureCode"] == "SAFETY.INPUT.TEXT"  # refused at create
+    assert task_object(blocked, {})["failureCode"] == "SAFETY.INPUT.TEXT"  # refused at create
     expired = job(JobStatus.EXPIRED, error_code="deadline_exceeded", error_message="too slow")
-    assert projection.task_object(expired, {})["failureCode"] == "INTERNAL"
-    refused = projection.task_object(job(JobStatus.FAILED, error_code="invalid_input"), {})
+    assert task_object(expired, {})["failureCode"] == "INTERNAL"
+    refused = task_object(job(JobStatus.FAILED, error_code="invalid_input"), {})
     assert "failureCode" not in refused
     assert refused["failure"] == "The task failed."
 

@@ -23,6 +23,7 @@ from workers.providers.errors import (
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
+from workers.providers.runway import routes
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
 from workers.providers.runway.wire import (
     MODERATION_TEXT,
@@ -56,6 +57,7 @@ class Runway(ProviderPlugin):
     sends_callbacks = False  # the official API has no webhooks: polling only
     # Runway carries no identifier of ours and lists no tasks: an ambiguous submit can't be found.
     finds_by_job_id = False
+    compat = routes.FAMILY
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         # request.callback_url has nowhere to go: the official format takes none.

@@ -3,12 +3,11 @@ names, ISO-8601 `createdAt`, 0-1 progress while RUNNING, our result URLs in `out
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.models import Job
 from schemas.jobs import JobStatus
+from workers.providers.compat import JobView
 
 STATUS = {
     JobStatus.QUEUED: "PENDING",
@@ -34,17 +33,17 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def failure_code(job: Job) -> str | None:
+def failure_code(job: JobView) -> str | None:
     stored = (job.result or {}).get("failure_code")
     if isinstance(stored, str) and stored:
         return stored
     return FAILURE_CODES.get(job.error_code or "", DEFAULT_FAILURE_CODE)
 
 
-def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
+def task_object(job: JobView) -> dict[str, Any]:
     """The task as Runway shows it. Costs are in our micro-credits: what is held, then what was charged."""
-    status = STATUS[JobStatus(job.state)]
-    task: dict[str, Any] = {"id": str(job.job_id), "createdAt": iso_utc(job.created_at), "status": status}
+    status = STATUS[JobStatus(job.status)]
+    task: dict[str, Any] = {"id": job.job_id, "createdAt": iso_utc(job.created_at), "status": status}
     if status in UNFINISHED:
         task["estimatedCost"] = {"credits": job.price}
     else:
@@ -52,7 +51,7 @@ def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
     if status == "RUNNING":
         task["progress"] = round(job.progress / 100, 2)
     elif status == "SUCCEEDED":
-        task["output"] = list(urls.values())
+        task["output"] = list(job.outputs.values())
     elif status == "FAILED":
         task["failure"] = job.error_message or "The task failed."
         code = failure_code(job)
