@@ -137,7 +137,9 @@ def make_settings(
             "poll": {"default": PollPolicy(initial_s=0.05, factor=1.0, max_s=0.05)},
             "sweep_interval_s": 0.1,
             "redispatch_after_s": 0.5,
-            "submit_lease_s": 2.0,
+            # The lease must outlive any upstream request (as in production: 60 s vs 30 s); shorter, a
+            # create still in flight is reconciled as "not found" and sent again.
+            "submit_lease_s": 10.0,
             "upstream_timeout_s": 5.0,
             "upstream_base_url": simulator_url,
             **overrides,

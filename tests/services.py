@@ -8,6 +8,7 @@ fails them under CI=true.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import tempfile
 import threading
@@ -80,20 +81,62 @@ def redis_url() -> str:
     raise AssertionError("unreachable")
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port free now, for a server in another process that binds it later.
+
+    Chosen below the kernel's ephemeral range: a port from `bind(0)` is also where the kernel puts the
+    source port of outgoing connections (to PostgreSQL, Redis, ...), so one of those could take it
+    before the server binds it, or connect to itself through it while nothing listens.
+    """
+    low, _ = _ephemeral_range()
+    draw = random.SystemRandom()
+    for _ in range(200):
+        port = draw.randrange(max(1024, low - 12000), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
+
+
+def listening_socket() -> socket.socket:
+    """A loopback socket already bound to a free port and listening: its port is known at once (for
+    settings such as public_base_url) and nobody can take it before the server starts."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as this lasts: bound, never listening."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
 
 
 class ThreadedServer:
-    """An ASGI app served by uvicorn on a free loopback port, in a background thread."""
+    """An ASGI app served by uvicorn in a background thread, on `sock` (by default a new listening
+    socket on a free loopback port)."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
+    def __init__(self, app: Any, sock: socket.socket | None = None) -> None:
+        self.sock = sock or listening_socket()
+        self.port = int(self.sock.getsockname()[1])
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -111,11 +154,12 @@ class ThreadedServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.sock.close()
 
 
 @contextmanager
-def serving(app: Any, port: int | None = None) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(app, port).start()
+def serving(app: Any, sock: socket.socket | None = None) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(app, sock).start()
     try:
         yield server
     finally:

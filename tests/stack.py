@@ -55,9 +55,9 @@ def start_stack(
     started: list[Any] = []
 
     def start(**overrides: Any) -> Stack:
-        port = services.free_port()
+        sock = services.listening_socket()  # held from now on: the port in the settings stays ours
         values: dict[str, Any] = {
-            "public_base_url": f"http://127.0.0.1:{port}",
+            "public_base_url": f"http://127.0.0.1:{sock.getsockname()[1]}",
             "poll": {"default": PollPolicy(initial_s=0.2, factor=1.0, max_s=0.2)},
             **overrides,
         }
@@ -65,7 +65,7 @@ def start_stack(
         storage = build_storage(settings)
         if isinstance(storage, S3Storage):
             storage.ensure_bucket()
-        server = services.ThreadedServer(create_app(settings), port).start()
+        server = services.ThreadedServer(create_app(settings), sock).start()
         started.append(server)
         worker = celery_worker(settings, tmp_path / f"worker-{len(started)}.log")
         worker.__enter__()

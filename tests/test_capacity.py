@@ -121,13 +121,14 @@ def test_capacity_429_rests_the_channel_for_retry_after_and_a_success_closes_it(
     settings = make_settings(breaker_failures=5)
     simulator.configure(rate_limit_rate=1.0)
     job_id = create_job(db, tenant, settings)
+    sent_at = datetime.now(UTC)
     assert submission.submit(db, http, settings, job_id) is S.QUEUED
     with db.transaction() as session:
         state = session.get(ChannelState, ("kling", "default"))
         assert state is not None
         assert state.consecutive_failures == 1
         assert state.open_until is not None
-        assert state.open_until >= datetime.now(UTC) + timedelta(seconds=0.5)  # Retry-After: 1
+        assert state.open_until >= sent_at + timedelta(seconds=1)  # Retry-After: 1
     # While the only channel rests, a new submit waits instead of hammering it.
     other = create_job(db, tenant, settings)
     assert submission.submit(db, http, settings, other) is None

@@ -77,10 +77,10 @@ def test_crash_every_job_and_credit_right_through_kills_and_a_broker_restart(
         reorder_callbacks=True,
         not_found_polls=1,
     )
-    port = services.free_port()
+    sock = services.listening_socket()  # held from now on: the port in public_base_url stays ours
     settings = make_settings(
         broker_url=broker_url,
-        public_base_url=f"http://127.0.0.1:{port}",
+        public_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
         poll={"default": PollPolicy(initial_s=0.3, factor=1.5, max_s=2.0)},
         callback_poll=PollPolicy(initial_s=3.0, factor=1.5, max_s=5.0),
         upstream_timeout_s=1.0,
@@ -94,7 +94,7 @@ def test_crash_every_job_and_credit_right_through_kills_and_a_broker_restart(
     kills = restarts = 0
     with (
         running_receiver() as receiver,
-        services.serving(create_app(settings), port) as api_server,
+        services.serving(create_app(settings), sock) as api_server,
         httpx.Client(base_url=api_server.url, timeout=10) as api,
         ExitStack() as processes,
     ):

@@ -149,16 +149,21 @@ def test_e2e_job_accepted_while_the_broker_is_down_is_dispatched_by_the_sweep(
     tmp_path: Path,
 ) -> None:
     simulator.configure(speed=0.01)
-    port = services.free_port()
-    dead_broker = f"redis://127.0.0.1:{services.free_port()}/0"
-    api_settings = make_settings(broker_url=dead_broker, public_base_url=f"http://127.0.0.1:{port}")
-    with services.serving(create_app(api_settings), port) as server, httpx.Client(base_url=server.url) as api:
+    sock = services.listening_socket()  # held from now on: the port in public_base_url stays ours
+    worker_settings = make_settings(public_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    with (
+        services.closed_port() as dead_port,  # refuses connections, and nothing else can bind it
+        services.serving(
+            create_app(worker_settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{dead_port}/0"})),
+            sock,
+        ) as server,
+        httpx.Client(base_url=server.url) as api,
+    ):
         assert api.get("/readyz").json()["checks"]["broker"] == "unreachable"
         response = api.post("/v1/jobs", json=kling_request(), headers=tenant.headers)
         assert response.status_code == 202  # the job and its hold are committed; the publish was lost
         job_id = response.json()["job_id"]
         assert api.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json()["status"] == "queued"
-        worker_settings = api_settings.model_copy(update={"broker_url": make_settings().broker_url})
         with celery_worker(worker_settings, tmp_path / "worker.log"):
             job = services.wait_until(
                 lambda: (
@@ -197,6 +202,18 @@ def test_e2e_tenant_webhooks_arrive_signed_in_order_with_downloadable_results(
             return bodies if any(b["type"] == "job.succeeded" for b in bodies) else None
 
         bodies = services.wait_until(terminal_event_received, timeout=30)
+
+        # The receiver records a request before it answers; the worker records the delivery only once
+        # it has the answer. Wait for that record (with the receiver still up) rather than race it.
+        def all_delivered() -> list[dict[str, Any]] | None:
+            deliveries: list[dict[str, Any]] = stack.api.get(
+                f"/v1/jobs/{job_id}/deliveries", headers=tenant.headers
+            ).json()["data"]
+            return deliveries if {d["state"] for d in deliveries} == {"delivered"} else None
+
+        deliveries = services.wait_until(all_delivered, timeout=30, message="every delivery recorded")
+        bodies = terminal_event_received() or []  # now every event of the job, each at least once
+    assert {d["event_id"] for d in deliveries} <= {r.headers["webhook-id"] for r in receiver.received}
     by_sequence = {body["sequence"]: body for body in bodies}
     types = [by_sequence[n]["type"] for n in sorted(by_sequence)]
     assert types[0] == "job.queued"
@@ -204,5 +221,3 @@ def test_e2e_tenant_webhooks_arrive_signed_in_order_with_downloadable_results(
     assert "job.failed" not in types  # reordered upstream callbacks never moved the job backwards
     [output] = by_sequence[max(by_sequence)]["data"]["outputs"]
     assert httpx.get(output["url"]).status_code == 200
-    deliveries = stack.api.get(f"/v1/jobs/{job_id}/deliveries", headers=tenant.headers).json()["data"]
-    assert {d["state"] for d in deliveries} == {"delivered"}

@@ -149,7 +149,14 @@ def test_flower_shows_tasks_by_name_with_ids_as_their_only_arguments(
         def tasks_with_the_job() -> dict[str, Any] | None:
             tasks: dict[str, Any] = flower.get("/api/tasks").json()
             names = {task["name"] for task in tasks.values() if job_id in (task.get("args") or "")}
-            return tasks if {"kling.submit", "store"} <= names else None
+            # The callback can move the job to storing (and the store task run) while the submit task is
+            # still finishing: wait for Flower to have seen a submit of this job succeed, too.
+            submitted = any(
+                task["name"] == "kling.submit" and task["state"] == "SUCCESS"
+                for task in tasks.values()
+                if job_id in (task.get("args") or "")
+            )
+            return tasks if {"kling.submit", "store"} <= names and submitted else None
 
         tasks = services.wait_until(tasks_with_the_job, timeout=30, message="flower lists the job's tasks")
         for task in tasks.values():

@@ -89,9 +89,12 @@ def test_limits_default_rate_applies_when_the_account_sets_none(
 def test_limits_fail_open_when_redis_is_unreachable(
     make_settings: Callable[..., Settings], tenant: Tenant, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = make_settings(broker_url=f"redis://127.0.0.1:{services.free_port()}/0", rate_limit_rps=1)
     with (
-        TestClient(create_app(settings), raise_server_exceptions=False) as client,
+        services.closed_port() as dead_port,
+        TestClient(
+            create_app(make_settings(broker_url=f"redis://127.0.0.1:{dead_port}/0", rate_limit_rps=1)),
+            raise_server_exceptions=False,
+        ) as client,
         caplog.at_level(logging.WARNING, logger="orchestrator.limits"),
     ):
         statuses = [client.get("/v1/account", headers=tenant.headers).status_code for _ in range(3)]

@@ -146,10 +146,11 @@ def test_pipeline_rate_limited_submit_goes_back_to_queue_then_gives_up(
     simulator.configure(rate_limit_rate=1.0)
     settings = make_settings(max_submit_attempts=2)
     job_id = create_job(db, tenant, settings)
+    sent_at = datetime.now(UTC)
     assert submission.submit(db, http, settings, job_id) is S.QUEUED
     job = job_row(db, job_id)
     assert job.next_check_at is not None
-    assert job.next_check_at >= datetime.now(UTC) + timedelta(seconds=0.9)  # Retry-After: 1 honoured
+    assert job.next_check_at >= sent_at + timedelta(seconds=1)  # Retry-After: 1 honoured
     with db.transaction() as session:  # the channel's Retry-After rest is over
         session.execute(update(ChannelState).values(open_until=datetime.now(UTC) - timedelta(seconds=1)))
         session.execute(update(Job).where(Job.job_id == job_id).values(next_check_at=datetime.now(UTC)))

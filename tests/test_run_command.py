@@ -18,11 +18,12 @@ import pytest
 
 from tests import services
 
-pytestmark = pytest.mark.e2e
+# Its waits add up to more than the suite-wide 120 s (embedded PostgreSQL, then five demo jobs).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -> None:
-    api_port, simulator_port = services.free_port(), services.free_port()
+    api_port, simulator_port, flower_port = (services.free_port() for _ in range(3))
     env = {
         name: value
         for name, value in os.environ.items()
@@ -32,6 +33,7 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
         GENRELAY_DATA_DIR=str(tmp_path / "data"),
         GENRELAY_API_PORT=str(api_port),
         GENRELAY_SIMULATOR_PORT=str(simulator_port),
+        GENRELAY_FLOWER_PORT=str(flower_port),  # not 5555: a `make run` or another session may hold it
         GENRELAY_PUBLIC_BASE_URL=f"http://127.0.0.1:{api_port}",
     )
     log_path = tmp_path / "run.log"
@@ -80,7 +82,7 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
             "veo",
         ]
         assert all(" succeeded after " in line for line in finished), finished
-        assert "Flower   http://" in banner
+        assert f"Flower   http://127.0.0.1:{flower_port}" in banner
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -89,6 +91,21 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
             process.kill()
             raise
     deadline = time.monotonic() + 10
-    while any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in descendants):
-        assert time.monotonic() < deadline, [child.cmdline() for child in descendants if child.is_running()]
+    while alive := [child for child in descendants if _alive(child)]:
+        assert time.monotonic() < deadline, [_cmdline(child) for child in alive]
         time.sleep(0.1)
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Running and not a zombie; a process that ends between the two questions is not alive."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _cmdline(process: psutil.Process) -> list[str] | str:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return f"pid {process.pid}"
