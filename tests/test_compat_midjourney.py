@@ -16,16 +16,17 @@ from fastapi.testclient import TestClient
 from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.projections import midjourney as projection
 from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
+from orchestrator.views import provider_view
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.midjourney import projection
 from workers.providers.midjourney.schemas import PNG_1X1, MidjourneyAnswer, MidjourneyTask
 from workers.simulator import Outcome, Simulator
 
@@ -362,7 +363,22 @@ def test_compat_midjourney_every_job_status_has_a_proxy_status() -> None:
     assert set(projection.STATUS.values()) == proxy
     assert {projection.STATUS[s] for s in JobStatus if s.is_terminal} == {"SUCCESS", "FAILURE"}
     assert projection.STATUS[JobStatus.ACTION_REQUIRED] == "MODAL"
-    assert projection_for("midjourney") is projection.task_object
+    webhook = projection_for("midjourney")  # how jobs created through `/mj/...` look in their webhooks
+    assert webhook is not None
+    for state in JobStatus:
+        job = Job(
+            job_id=uuid.uuid4(),
+            provider="midjourney",
+            operation="imagine",
+            model="midjourney-v7",
+            state=state.value,
+            progress=40,
+            input={"prompt": "a fox"},
+            created_at=datetime.now(UTC),
+        )
+        urls = {"image": "https://ours.example/i.png"}
+        assert webhook(job, urls) == projection.task_object(provider_view(job, urls))
+        assert webhook(job, urls)["status"] == projection.STATUS[state]
 
 
 def test_compat_midjourney_projection_shows_no_file_before_ours_are_stored() -> None:
@@ -378,7 +394,7 @@ def test_compat_midjourney_projection_shows_no_file_before_ours_are_stored() -> 
         created_at=datetime.now(UTC),
     )
     urls = {"image": "https://ours.example/i.png", "video-0": "https://ours.example/v.mp4"}
-    task = projection.task_object(job, urls)
+    task = projection.task_object(provider_view(job, urls))
     assert (task["status"], task["progress"], task["imageUrl"], task["videoUrls"], task["buttons"]) == (
         "IN_PROGRESS",
         "99%",
@@ -392,7 +408,7 @@ def test_compat_midjourney_projection_shows_no_file_before_ours_are_stored() -> 
         "a fox --niji 6",
     )
     job.state = JobStatus.SUCCEEDED.value
-    done = projection.task_object(job, urls)
+    done = projection.task_object(provider_view(job, urls))
     assert (done["imageUrl"], done["videoUrl"]) == (urls["image"], urls["video-0"])
     assert done["videoUrls"] == [{"url": urls["video-0"]}]
     assert done["buttons"] == [{**buttons[0], "emoji": ""}]

@@ -18,6 +18,7 @@ from workers.providers.base import (
     UpstreamStatus,
 )
 from workers.providers.errors import InvalidCallbackError, ProviderUnavailableError
+from workers.providers.midjourney import routes
 from workers.providers.midjourney.schemas import (
     MidjourneyActionInput,
     MidjourneyBlendInput,
@@ -55,6 +56,7 @@ class Midjourney(ProviderPlugin):
     }
     status_map = STATUS_MAP
     continuation_input = MidjourneyModalInput  # Vary Region / Custom Zoom after MODAL
+    compat = routes.FAMILY  # `/mj/...` as CometAPI serves midjourney-proxy
     sends_callbacks = True
     # `find` asks list-by-condition for our `state`, a tolerant proxy's extension: stock midjourney-proxy
     # and new-api (CometAPI) read only `ids` and answer [] to anything else, which would look like

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from orchestrator.models import Job
 from schemas.jobs import JobStatus
+from workers.providers.compat import JobView
 from workers.providers.midjourney.schemas import action_kind
 from workers.providers.midjourney.wire import CONTINUATION_KEY
 
@@ -49,17 +48,17 @@ def epoch_ms(moment: datetime | None) -> int:
     return int(moment.timestamp() * 1000) if moment else 0
 
 
-def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
-    """The task object of `job`; `urls` are the download links of its stored outputs by label."""
-    status = STATUS[JobStatus(job.state)]
+def task_object(job: JobView) -> dict[str, Any]:
+    """The task object of `job`, with the download links of its stored outputs (`job.outputs`)."""
+    status = STATUS[JobStatus(job.status)]
     result = job.result or {}
     prompt = prompt_of(job)
     prompt_en = str(result.get("promptEn") or prompt)
     action = action_of(job)
-    mine = urls if status == "SUCCESS" else {}
+    mine = job.outputs if status == "SUCCESS" else {}
     videos = [url for label, url in mine.items() if label.startswith("video")]
     return {
-        "id": str(job.job_id),
+        "id": job.job_id,
         "action": action,
         "customId": str(job.input.get("custom_id") or ""),
         "botType": job.input.get("botType")
@@ -84,7 +83,7 @@ def task_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def action_of(job: Job) -> str:
+def action_of(job: JobView) -> str:
     """The upstream's own name once it told us, else ours from the operation or the pressed button."""
     told = (job.result or {}).get("action")
     if told:
@@ -98,7 +97,7 @@ def action_of(job: Job) -> str:
     return ACTIONS.get(action_kind(custom_id), "CUSTOM")
 
 
-def prompt_of(job: Job) -> str:
+def prompt_of(job: JobView) -> str:
     """What the client asked for: its modal prompt, its own prompt, or (an action) the upstream's."""
     modal = job.input.get(CONTINUATION_KEY) or {}
     own = modal.get("prompt") or job.input.get("prompt")
@@ -107,7 +106,7 @@ def prompt_of(job: Job) -> str:
     return str((job.result or {}).get("promptEn") or "") if job.operation == "action" else ""
 
 
-def progress(job: Job, status: str) -> str:
+def progress(job: JobView, status: str) -> str:
     """ "100%" only once our copies are stored; "" on failure, as the proxy shows it."""
     if status == "SUCCESS":
         return "100%"
@@ -116,7 +115,7 @@ def progress(job: Job, status: str) -> str:
     return f"{min(job.progress, 99)}%"
 
 
-def buttons(job: Job) -> list[dict[str, Any]]:
+def buttons(job: JobView) -> list[dict[str, Any]]:
     """The upstream's buttons as it sent them: their customIds come back to `/mj/submit/action`."""
     found = (job.result or {}).get("buttons") or []
     return [
