@@ -3,7 +3,6 @@ describe, action, modal), fetch one task or several, in the proxy's envelope, wi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import (
     CompatAnswer,
-    CompatError,
     CompatFamily,
     CompatRequest,
     CompatRoute,
@@ -22,6 +20,7 @@ from workers.providers.compat import (
     invalid,
     not_found,
 )
+from workers.providers.midjourney.envelope import render_error, submitted
 from workers.providers.midjourney.projection import task_object
 from workers.providers.midjourney.schemas import (
     MidjourneyBlendInput,
@@ -40,46 +39,6 @@ GENERATE: dict[str, type[BaseModel]] = {
 DEFAULT_MODEL, NIJI_MODEL = "midjourney-v7", "niji-6"
 VERSIONS = {(family, version): model for model, (_, family, version) in MODEL_FLAGS.items()}
 MAX_BATCH = 100
-# Our error codes as the proxy's business codes (providers.md §1.2); 23 ("queue full") means "back off
-# and send it again". The proxy has none for a bad key, a disabled account or missing credits (new-api
-# answers those by HTTP status alone): those carry their HTTP status as the code.
-CODES = {"job_not_found": 3, "not_found": 3, "rate_limited": 23, "idempotency_key_in_flight": 23}
-# Words new-api uses for these, leading a description that names no field.
-TOKENS = {
-    "unauthenticated": "unauthorized",
-    "insufficient_credits": "quota_not_enough",
-    "job_not_found": "task_no_found",
-    "not_found": "task_no_found",
-}
-# Our names for the client's fields, as the client sent them.
-FIELDS = {"parent_job_id": "taskId", "custom_id": "customId", "callback_url": "notifyHook"}
-INPUT_PREFIX = "the job input is not valid: "  # creating.validate_input's; the client sent no "input"
-
-
-def render_error(error: CompatError, request_id: str | None) -> CompatAnswer:
-    # 400 is what CometAPI answers (with code 4) for a request it can't take.
-    status = 400 if error.status == 422 and not error.code.startswith("idempotency") else error.status
-    code = CODES.get(error.code) or (status if status in (401, 402, 403) else 9 if status >= 500 else 4)
-    body = {
-        "code": code,
-        "description": describe(error),
-        "result": None,
-        "properties": {"requestId": request_id},
-    }
-    return CompatAnswer(status, body)
-
-
-def describe(error: CompatError) -> str:
-    """The message in the client's terms (`taskId`, not our `parent_job_id`), the field first."""
-    message = re.sub(r"\binput\.", "", error.message.removeprefix(INPUT_PREFIX))
-    for ours, theirs in FIELDS.items():
-        message = re.sub(rf"\b{ours}\b", theirs, message)
-    name = (error.field or "").removeprefix("input.")
-    field = FIELDS.get(name, name)
-    if field in ("", "input"):
-        token = TOKENS.get(error.code)
-        return f"{token}: {message}" if token else message
-    return message if message.startswith(f"{field}:") else f"{field}: {message}"
 
 
 class Submission(BaseModel):
@@ -115,10 +74,6 @@ class TaskCondition(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     ids: list[str] = Field(default_factory=list, max_length=MAX_BATCH)
-
-
-def submitted(task_id: str) -> dict[str, Any]:
-    return {"code": 1, "description": "Submission successful", "result": task_id, "properties": {}}
 
 
 def _generator(operation: str) -> Callable[[CompatRequest, Jobs], CompatAnswer]:
@@ -186,7 +141,8 @@ def model_for(prompt: str, bot_type: str | None) -> str:
 
 
 def _job(operation: str, model: str, fields: dict[str, Any], notify_hook: str | None) -> JobCreate:
-    # A notifyHook that is no http(s) URL fails validation here; the core answers it as `callback_url`'s.
+    # A notifyHook that is no http(s) URL fails validation here: the core refuses it as an invalid
+    # `callback_url`, which the envelope names `notifyHook` again.
     return JobCreate(
         provider=NAME, operation=operation, model=model, input=fields, callback_url=notify_hook or None
     )
