@@ -194,6 +194,8 @@ class CompatRoute:
     openapi_extra: Mapping[str, Any] | None = None
     max_body_bytes: int | None = None  # a bound tighter than the API's own (form routes)
     too_large: CompatError | None = None  # what a body past that bound is refused with
+    max_form_files: int | None = None  # bounds on a form's parts tighter than the API's own
+    max_form_fields: int | None = None
 
 
 @dataclass(frozen=True)

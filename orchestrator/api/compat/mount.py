@@ -276,7 +276,7 @@ async def read_json_or_form(
     body = await _read_body(request, route)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in FORM_TYPES:
-        return None, await _form_fields(request, body)
+        return None, await _form_fields(request, body, route)
     if content_type == "application/json" or not content_type:
         try:
             fields = json.loads(body) if body else {}
@@ -291,9 +291,12 @@ async def read_json_or_form(
 async def _read_body(request: Request, route: CompatRoute) -> bytes:
     """The body, refused past the route's bound before it is all read (Content-Length or not)."""
     limit = route.max_body_bytes
-    too_large = route.too_large or CompatError(
+    # A new exception for each request: the route's own, raised again and again, would keep every
+    # earlier request's frames (and the chunks they read) alive through its growing traceback.
+    model = route.too_large or CompatError(
         413, "request_too_large", f"the request is larger than {limit} bytes"
     )
+    too_large = CompatError(model.status, model.code, model.message, model.field, model.headers)
     declared = request.headers.get("content-length", "")
     if limit is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -306,10 +309,12 @@ async def _read_body(request: Request, route: CompatRoute) -> bytes:
     return b"".join(chunks)
 
 
-async def _form_fields(request: Request, body: bytes) -> dict[str, list[str | Upload]]:
+async def _form_fields(request: Request, body: bytes, route: CompatRoute) -> dict[str, list[str | Upload]]:
     parsed = Request(request.scope, receive=_receiver(body))
+    max_files = route.max_form_files if route.max_form_files is not None else MAX_FORM_FILES
+    max_fields = route.max_form_fields if route.max_form_fields is not None else MAX_FORM_FIELDS
     try:
-        form = await parsed.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+        form = await parsed.form(max_files=max_files, max_fields=max_fields)
     except StarletteHTTPException as exc:  # starlette's word on a malformed or oversized form
         raise invalid(f"unreadable multipart body: {exc.detail}") from None
     fields: dict[str, list[str | Upload]] = {}
