@@ -20,15 +20,17 @@ from orchestrator import storing, submission, tracking
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.projections import projection_for, veo
+from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import S3Storage, build_storage
+from orchestrator.views import provider_view
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.veo import projection as veo
 from workers.providers.veo.schemas import EXAMPLE_PNG, MAX_IMAGE_BYTES, CometVideo
 from workers.simulator import Outcome, Simulator
 
@@ -301,7 +303,8 @@ def test_compat_veo_content_redirects_to_a_presigned_s3_link(
 def test_compat_veo_projection_maps_every_status_and_is_registered() -> None:
     assert set(veo.STATUS) == set(JobStatus)
     assert set(veo.STATUS.values()) == {"queued", "in_progress", "completed", "failed"}
-    assert projection_for("veo") is veo.video_object
+    registered = projection_for("veo")
+    assert registered is not None
     now = datetime.now(UTC)
     for state in JobStatus:
         job = Job(
@@ -314,7 +317,10 @@ def test_compat_veo_projection_maps_every_status_and_is_registered() -> None:
             updated_at=now,
             finished_at=now,
         )
-        video = CometVideo.model_validate(veo.video_object(job, {"video-0": "https://ours/v.mp4"}))
+        urls = {"video-0": "https://ours/v.mp4"}
+        projected = registered(job, urls)  # what the job's webhooks carry
+        assert projected == veo.video_object(provider_view(job, urls))
+        video = CometVideo.model_validate(projected)
         assert isinstance(video.progress, int)
         assert 0 <= video.progress <= 100
         assert (video.progress == 100) == (video.status in {"completed", "failed"})

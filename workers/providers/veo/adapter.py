@@ -26,7 +26,7 @@ from workers.providers.errors import (
     SubmitOutcomeUnknownError,
 )
 from workers.providers.transport import Phase, raise_for_transient_status, translate_transport_errors
-from workers.providers.veo import wire
+from workers.providers.veo import routes, wire
 from workers.providers.veo.schemas import (
     MAX_IMAGE_BYTES,
     CometVideo,
@@ -52,6 +52,7 @@ class Veo(ProviderPlugin):
     status_map = wire.STATUS_MAP
     sends_callbacks = False  # neither CometAPI's video route nor Gemini's operations call back
     finds_by_job_id = False  # neither flavour carries an id of ours
+    compat = routes.FAMILY
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         vendor = channel.mode == "vendor"

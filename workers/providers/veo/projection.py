@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from orchestrator.models import Job
 from schemas.jobs import JobStatus
+from workers.providers.compat import JobView
 
 STATUS = {
     JobStatus.QUEUED: "queued",
@@ -32,12 +32,12 @@ def epoch_s(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
 
 
-def video_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
+def video_object(job: JobView) -> dict[str, Any]:
     """`GET /v1/videos/{id}`'s answer (and the body of the job's webhooks)."""
-    status = STATUS[JobStatus(job.state)]
+    status = STATUS[JobStatus(job.status)]
     video: dict[str, Any] = {
-        "id": str(job.job_id),
-        "task_id": str(job.job_id),
+        "id": job.job_id,
+        "task_id": job.job_id,
         "object": "video",
         "model": job.model,
         "status": status,
@@ -52,7 +52,7 @@ def video_object(job: Job, urls: Mapping[str, str]) -> dict[str, Any]:
         code = job.error_code or "upstream_failed"
         message = job.error_message or "the video could not be generated"
         video["error"] = {"code": ERROR_CODES.get(code, code), "message": message}
-    url = video_url(urls)
+    url = video_url(job.outputs)
     if status == "completed" and url is not None:
         video["metadata"] = {"url": url}
         video["expires_at"] = link_expiry(url)
@@ -67,7 +67,7 @@ def video_url(urls: Mapping[str, str]) -> str | None:
     return next(iter(urls.values()), None)
 
 
-def _progress(job: Job, status: str) -> int:
+def _progress(job: JobView, status: str) -> int:
     if status in {"completed", "failed"}:
         return 100  # as new-api reports both ends
     if status == "queued":
@@ -76,7 +76,7 @@ def _progress(job: Job, status: str) -> int:
     return max(0, min(99, job.progress))
 
 
-def _seconds(job: Job) -> str:
+def _seconds(job: JobView) -> str:
     seconds = (job.result or {}).get("seconds") or job.input.get("durationSeconds") or 8
     return str(seconds)
 
