@@ -27,10 +27,10 @@ from orchestrator.db import CommitHook, Database
 from orchestrator.messaging import DELIVER_TASK, Dispatcher
 from orchestrator.models import DisabledEndpoint, Job, JobOutput, OutboxEvent, WebhookAttempt
 from orchestrator.outbox import DISPATCH_LEASE, NEW_EVENTS
-from orchestrator.projections import projection_for
+from orchestrator.projections import as_of, family_of
 from orchestrator.settings import Settings
 from orchestrator.storage import Storage
-from orchestrator.views import output_views
+from orchestrator.views import output_views, provider_view
 
 log = logging.getLogger(__name__)
 EXCERPT = 512
@@ -95,9 +95,10 @@ def render(session: Session, event: OutboxEvent, storage: Storage, settings: Set
         if event.event_type == "job.succeeded"
         else []
     )
-    projection = projection_for(job.api_format)
-    if projection is not None:
-        return projection(job, {link.label or str(link.index): link.url for link in links})
+    family = family_of(job.api_format)
+    if family is not None:
+        view = provider_view(job, {link.label or str(link.index): link.url for link in links})
+        return family.project(as_of(view, event.snapshot))
     return {
         "type": event.event_type,
         "timestamp": event.created_at.isoformat(),

@@ -240,3 +240,26 @@ def test_webhooks_cli_verifies_a_signed_body(client: TestClient, tenant: Tenant,
     assert good.exit_code == 0, good.output
     bad = CliRunner().invoke(main, [*args, "--signature", signature], input=body + " ")
     assert bad.exit_code == 1
+
+
+def test_webhooks_of_a_compatible_family_show_the_job_as_the_event_recorded_it(
+    client: TestClient, db: Database, settings: Settings, tenant: Tenant, receiver: Receiver
+) -> None:
+    """A `job.queued` event delivered after the job ended still says the task was submitted, in the
+    provider's own shape, with no result: a late delivery never reports a later state."""
+    from orchestrator import lifecycle
+    from schemas.jobs import JobStatus as S
+
+    body = {"model_name": "kling-v1-6", "prompt": "a paper boat", "callback_url": receiver.url}
+    created = client.post("/kling/v1/videos/text2video", json=body, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    job_id = created.json()["data"]["task_id"]
+    with db.transaction() as session:
+        job = uuid.UUID(job_id)
+        for before, after in ((S.QUEUED, S.SUBMITTING), (S.SUBMITTING, S.FAILED)):
+            assert lifecycle.advance(session, job, before, lifecycle.Change(after)) is not None
+    assert deliver(db, settings, first_event(db, job_id).event_id) == "delivered"
+    [delivered] = receiver.received
+    task = json.loads(delivered.body)
+    assert (task["task_id"], task["task_status"], task["task_status_msg"]) == (job_id, "submitted", "")
+    assert "task_result" not in task

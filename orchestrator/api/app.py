@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -83,9 +82,6 @@ def build_context(settings: Settings) -> AppContext:
     )
 
 
-LEGACY_COMPAT = ("midjourney", "runway", "suno", "veo")
-
-
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -122,7 +118,4 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         app.include_router(module.router)
     for router in family_routers(PROVIDERS):
         app.include_router(router)
-    for name, provider in PROVIDERS.items():  # route families their provider package does not declare yet
-        if provider.compat is None and name in LEGACY_COMPAT:
-            app.include_router(importlib.import_module(f"orchestrator.api.compat.{name}").router)
     return app

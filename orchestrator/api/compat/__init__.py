@@ -1,3 +1,3 @@
-"""Provider-compatible routes: a client written for CometAPI's routes works by changing only its base
-URL and key. Each module translates requests into unified jobs and projects jobs back into the
-provider's own task objects and envelopes, with result URLs pointing at our storage."""
+"""Provider-compatible routes: each provider package declares its route family
+(`workers.providers.compat`); `mount` puts every family on the API and `caller_jobs` carries out what
+its handlers ask of the caller's jobs."""
