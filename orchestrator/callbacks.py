@@ -6,7 +6,11 @@ out-of-order reports change nothing backwards, and one for an ended job is a no-
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from orchestrator import tracking
@@ -23,16 +27,31 @@ class InvalidCallbackBodyError(InvalidRequestError):
     http_status = 400
 
 
+def handshake(session: Session, provider: str, token: str, body: bytes) -> Mapping[str, Any] | None:
+    """The answer to a callback that only verifies its endpoint (MiniMax echoes a `challenge`), for a
+    job that waits at this address; None when the callback is a report."""
+    adapter = PROVIDERS.get(provider)
+    answer = adapter.handshake(body) if adapter is not None else None
+    if answer is not None:
+        _waiting_job(session, provider, token)
+    return answer
+
+
+def _waiting_job(session: Session, provider: str, token: str) -> Row[uuid.UUID, str | None]:
+    job = session.execute(
+        select(Job.job_id, Job.external_id).where(Job.callback_token == token, Job.provider == provider)
+    ).one_or_none()
+    if provider not in PROVIDERS or job is None:
+        raise NotFoundError("no job waits for a callback at this address")
+    return job
+
+
 def receive(
     session: Session, settings: Settings, provider: str, token: str, body: bytes
 ) -> Transition | None:
     """Apply a callback to the job whose token it carries; the transition it caused, if any."""
-    adapter = PROVIDERS.get(provider)
-    job = session.execute(
-        select(Job.job_id, Job.external_id).where(Job.callback_token == token, Job.provider == provider)
-    ).one_or_none()
-    if adapter is None or job is None:
-        raise NotFoundError("no job waits for a callback at this address")
+    job = _waiting_job(session, provider, token)
+    adapter = PROVIDERS[provider]
     try:
         report = adapter.parse_callback(body)
     except InvalidCallbackError as exc:

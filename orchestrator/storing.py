@@ -32,8 +32,8 @@ from orchestrator.settings import Settings
 from orchestrator.storage import Storage, StoredObject, output_key
 from orchestrator.tracking import pending_outputs
 from schemas.jobs import JobStatus
-from workers.providers import PROVIDERS
-from workers.providers.base import TaskRef, UpstreamStatus
+from workers.providers import PROVIDERS, Provider
+from workers.providers.base import Channel, OutputRef, TaskRef, UpstreamStatus
 from workers.providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -93,12 +93,10 @@ def _copy_all(
     provider = PROVIDERS[job.provider]
     pending = [(index, ref) for index, ref in enumerate(job.pending_outputs or []) if index not in done]
     last: Copied | None = None
-    for index, ref in pending:
-        headers = (
-            provider.download_headers(channel_for(settings, job.provider, job.channel))
-            if ref.get("authenticated")
-            else {}
-        )
+    channel = channel_for(settings, job.provider, job.channel)
+    for index, pending_ref in pending:
+        ref = _resolved(http, provider, channel, pending_ref)
+        headers = provider.download_headers(channel) if ref.get("authenticated") else {}
         if last is not None:
             with db.transaction() as session:
                 _record(session, job.job_id, last)
@@ -106,6 +104,19 @@ def _copy_all(
         stored = copy_output(http, storage, settings, job.job_id, index, ref, headers)
         last = Copied(index, stored, ref.get("label"))
     return last
+
+
+def _resolved(
+    http: httpx.Client, provider: Provider, channel: Channel, ref: dict[str, Any]
+) -> dict[str, Any]:
+    """The output's download link, asked of the provider when it gave a file reference instead."""
+    if not ref.get("resolve"):
+        return ref
+    try:
+        link = provider.resolve_output(http, channel, OutputRef(**ref))
+    except ProviderError as exc:
+        raise DownloadError(f"the provider gave no link to the result file: {exc}") from exc
+    return {**ref, "url": link.url, "authenticated": link.authenticated, "resolve": False}
 
 
 def _refresh_links(db: Database, http: httpx.Client, settings: Settings, job: Job) -> bool:

@@ -206,7 +206,13 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
 def pending_outputs(outputs: Sequence[OutputRef]) -> list[dict[str, Any]]:
     """Output references as kept on the job until stored (links only, never credentials)."""
     return [
-        {"url": o.url, "content_type": o.content_type, "label": o.label, "authenticated": o.authenticated}
+        {
+            "url": o.url,
+            "content_type": o.content_type,
+            "label": o.label,
+            "authenticated": o.authenticated,
+            "resolve": o.resolve,
+        }
         for o in outputs
     ]
 

@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse, Response
 
 from orchestrator import deploy_files
 from orchestrator.cli import main
+from orchestrator.db import Database
+from orchestrator.settings import Settings
 from tests import services
 from tests.factories import Tenant
 from tests.stack import Stack
@@ -47,11 +49,13 @@ def acme_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class AcmeUpstream:
-    """Acme's API as the test serves it: a task advances one status per query, then offers a file."""
+    """Acme's API as the test serves it: a create first checks its callback URL with a challenge the
+    receiver must echo; a task advances one status per query, then offers a file by reference."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []
+        self.echoes: list[Any] = []
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -63,6 +67,9 @@ class AcmeUpstream:
                 return JSONResponse({"error": "bad key"}, status_code=401)
             task_id = uuid.uuid4().hex
             self.created.append(body)
+            async with httpx.AsyncClient() as http:
+                echo = await http.post(body["callback_url"], json={"challenge": task_id})
+            self.echoes.append(echo.json())
             self.tasks[task_id] = {"id": task_id, "status": "queued", "progress": 0}
             return JSONResponse(self.tasks[task_id], status_code=201)
 
@@ -72,11 +79,15 @@ class AcmeUpstream:
             if task["status"] == "queued":
                 task.update(status="working", progress=50)
             elif task["status"] == "working":
-                task.update(status="done", progress=100, video_url=f"{request.base_url}acme/files/{task_id}")
+                task.update(status="done", progress=100, file_id=f"file-{task_id}")
             return JSONResponse(task)
 
-        @app.get("/acme/files/{task_id}")
-        async def download(task_id: str) -> Response:
+        @app.get("/acme/files/{file_id}/link")
+        async def link(file_id: str, request: Request) -> Response:
+            return JSONResponse({"url": f"{request.base_url}acme/downloads/{file_id}.mp4"})
+
+        @app.get("/acme/downloads/{name}")
+        async def download(name: str) -> Response:
             return Response(VIDEO, media_type="video/mp4")
 
         return app
@@ -118,5 +129,33 @@ def test_plugin_provider_runs_a_job_end_to_end_through_a_real_worker(
         assert download.content == VIDEO
         assert output["sha256"] == hashlib.sha256(VIDEO).hexdigest()
         assert [(task["reference"], task["prompt"]) for task in upstream.created] == [(job_id, "a red kite")]
+        # The callback address answered the upstream's challenge with its value, and only that.
+        assert upstream.echoes == [{"challenge": next(iter(upstream.tasks))}]
         account = stack.api.get("/v1/account", headers=tenant.headers).json()
         assert account["held"] == 0
+
+
+def test_plugin_provider_callback_handshake_is_answered_only_for_a_waiting_job(
+    acme_installed: None, make_settings: Callable[..., Settings], db: Database, broker: object, tenant: Tenant
+) -> None:
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from orchestrator.api import create_app
+    from orchestrator.models import Job
+
+    body = {"provider": "acme", "operation": "render", "model": "acme-1", "input": {"prompt": "a red kite"}}
+    with TestClient(create_app(make_settings()), raise_server_exceptions=False) as api:
+        created = api.post("/v1/jobs", json=body, headers=tenant.headers)
+        assert created.status_code == 202, created.text
+        with db.transaction() as session:
+            token = session.execute(select(Job.callback_token)).scalar_one()
+        echoed = api.post(f"/callbacks/acme/{token}", json={"challenge": "c-123"})
+        assert (echoed.status_code, echoed.json()) == (200, {"challenge": "c-123"})
+        stranger = api.post("/callbacks/acme/not-a-token", json={"challenge": "c-123"})
+        assert stranger.status_code == 404
+        assert "c-123" not in stranger.text
+        assert (
+            api.get(f"/v1/jobs/{created.json()['job_id']}", headers=tenant.headers).json()["status"]
+            == "queued"
+        )

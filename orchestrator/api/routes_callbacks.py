@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -13,18 +16,23 @@ from schemas.jobs import JobStatus
 router = APIRouter(tags=["callbacks"])
 
 
-def _apply(context: AppContext, provider: str, token: str, body: bytes) -> None:
+def _apply(context: AppContext, provider: str, token: str, body: bytes) -> Mapping[str, Any]:
     with context.db.transaction() as session:
+        answer = callbacks.handshake(session, provider, token, body)
+        if answer is not None:
+            return answer  # the provider verifies the endpoint: nothing to apply
         transition: Transition | None = callbacks.receive(session, context.settings, provider, token, body)
     if transition is not None and transition.to_state is JobStatus.STORING:
         # Store at once: success reaches the tenant as fast as the download allows.
         context.dispatcher.send(messaging.STORE_TASK, [str(transition.job_id)])
+    return {"status": "accepted"}
 
 
 @router.post(
     "/callbacks/{provider}/{token}", summary="A provider reports on a job; the token authenticates it"
 )
-async def receive_callback(provider: str, token: str, request: Request, context: Context) -> dict[str, str]:
+async def receive_callback(
+    provider: str, token: str, request: Request, context: Context
+) -> Mapping[str, Any]:
     body = await request.body()
-    await run_in_threadpool(_apply, context, provider, token, body)
-    return {"status": "accepted"}
+    return await run_in_threadpool(_apply, context, provider, token, body)

@@ -77,13 +77,16 @@ class OutputRef:
     """An upstream result file to copy into our storage.
 
     `label` names it for projections (e.g. "clip-0.audio"); `authenticated` says the download
-    needs the channel's credentials (see `Provider.download_headers`), which are never stored.
+    needs the channel's credentials (see `Provider.download_headers`), which are never stored;
+    `resolve` says `url` is the provider's reference to a file, which `Provider.resolve_output`
+    turns into a download link when the output is copied (so a link that expires is fresh).
     """
 
     url: str
     content_type: str | None = None
     label: str | None = None
     authenticated: bool = False
+    resolve: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,14 @@ class Provider(Protocol):
         """Read a callback body; pure, no I/O."""
         ...
 
+    def handshake(self, body: bytes) -> Mapping[str, Any] | None:
+        """The answer a callback that only verifies the endpoint expects (None: it is a report)."""
+        ...
+
+    def resolve_output(self, http: httpx.Client, channel: Channel, output: OutputRef) -> OutputRef:
+        """A download link for an output whose `resolve` is set."""
+        ...
+
 
 @dataclass(frozen=True)
 class PollHint:
@@ -211,6 +222,12 @@ class ProviderPlugin:
 
     def parse_callback(self, body: bytes) -> ProviderUpdate:
         raise NotImplementedError
+
+    def handshake(self, body: bytes) -> Mapping[str, Any] | None:
+        return None  # most providers' callbacks are all reports
+
+    def resolve_output(self, http: httpx.Client, channel: Channel, output: OutputRef) -> OutputRef:
+        return output  # most providers' outputs are links already
 
     def price_file(self) -> Path | None:
         if self.prices is None:

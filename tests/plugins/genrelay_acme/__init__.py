@@ -3,6 +3,8 @@ point, built only on genrelay's provider seam, httpx and pydantic, with its pric
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -40,7 +42,7 @@ class AcmeTask(BaseModel):
     id: str
     status: str
     progress: int | None = None
-    video_url: str | None = None
+    file_id: str | None = None  # the result, to be turned into a link when it is copied
     error: str | None = None
 
 
@@ -80,6 +82,20 @@ class Acme(ProviderPlugin):
         except ValidationError as exc:
             raise InvalidCallbackError(f"not an Acme task: {exc}") from exc
 
+    def handshake(self, body: bytes) -> Mapping[str, Any] | None:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return None
+        is_challenge = isinstance(payload, dict) and set(payload) == {"challenge"}
+        return {"challenge": payload["challenge"]} if is_challenge else None
+
+    def resolve_output(self, http: httpx.Client, channel: Channel, output: OutputRef) -> OutputRef:
+        with translate_transport_errors(Phase.QUERY, self.name):
+            response = http.get(f"{channel.base_url}/acme/files/{output.url}/link", headers=_auth(channel))
+        raise_for_transient_status(response, Phase.QUERY, self.name)
+        return OutputRef(str(response.json()["url"]), output.content_type, output.label)
+
 
 def _auth(channel: Channel) -> dict[str, str]:
     return {"Authorization": f"Bearer {channel.api_key}"}
@@ -87,7 +103,7 @@ def _auth(channel: Channel) -> dict[str, str]:
 
 def _update(task: AcmeTask) -> ProviderUpdate:
     status = STATUS_MAP.get(task.status, UpstreamStatus.UNKNOWN)
-    outputs = (OutputRef(task.video_url, "video/mp4", label="video"),) if task.video_url else ()
+    outputs = (OutputRef(task.file_id, "video/mp4", label="video", resolve=True),) if task.file_id else ()
     failed = status is UpstreamStatus.FAILED
     return ProviderUpdate(
         status=status,
