@@ -27,6 +27,7 @@ from workers.providers.errors import (
 )
 from workers.providers.suno import routes
 from workers.providers.suno.schemas import SunoLyricsInput, SunoMusicInput, SunoTask
+from workers.providers.suno.simulation import SIMULATION
 from workers.providers.suno.wire import (
     MODERATION_TEXT,
     NOT_NOW_TEXT,
@@ -59,6 +60,7 @@ class Suno(ProviderPlugin):
     sends_callbacks = True  # `notify_hook`: honoured by the Suno-API proxies, undocumented on CometAPI
     finds_by_job_id = False  # nothing in a Suno task echoes an id of ours
     compat = routes.FAMILY
+    simulation = SIMULATION
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         body: dict[str, Any] = {k: v for k, v in request.input.items() if k not in NOT_SENT}

@@ -1,5 +1,6 @@
-"""Suno as CometAPI serves it (providers.md §4): submit music or lyrics, fetch one TaskDto or many,
-two clips per music task moving submitted -> queued -> streaming -> complete, and `notify_hook` calls."""
+"""Suno as the simulator plays it, as CometAPI serves it (providers.md §4): submit music or lyrics, fetch
+one TaskDto or many, two clips per music task moving submitted -> queued -> streaming -> complete, and
+`notify_hook` calls."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import Simulator, SubmitFault
 from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.http import SimRequest, SimResponse, SimRoute, Simulation, answer
 from workers.providers.simulation.timeline import Dwell, NewTask, Phase, TaskRecord
 from workers.providers.suno.schemas import SunoLyricsInput, SunoMusicInput, task_status_from_clips
 
@@ -175,14 +175,16 @@ def _lyrics(description: str) -> str:
     return f"[Verse]\n{line}\nUnder the neon glow\n\n[Chorus]\n{line}\nAnd we never let go"
 
 
-def router_factory(sim: Simulator) -> APIRouter:
-    sim.add_provider(PROVIDER, DWELL)
-    routes = SunoRoutes(sim)
-    router = APIRouter()
-    router.add_api_route("/suno/submit/{action}", routes.create, methods=["POST"])
-    router.add_api_route("/suno/fetch/{task_ref}", routes.query, methods=["GET"])
-    router.add_api_route("/suno/fetch", routes.query_many, methods=["POST"])
-    return router
+def routes(sim: Simulator) -> list[SimRoute]:
+    handlers = SunoRoutes(sim)
+    return [
+        SimRoute("POST", "/suno/submit/{action}", handlers.create),
+        SimRoute("GET", "/suno/fetch/{task_ref}", handlers.query),
+        SimRoute("POST", "/suno/fetch", handlers.query_many),
+    ]
+
+
+SIMULATION = Simulation(dwell=DWELL, routes=routes)
 
 
 class SunoRoutes:
@@ -192,8 +194,8 @@ class SunoRoutes:
         self.sim = sim
         self._ids: dict[str, str] = {}
 
-    async def create(self, action: str, request: Request) -> JSONResponse:
-        sim, operation = self.sim, action.lower()
+    async def create(self, request: SimRequest) -> SimResponse:
+        sim, operation = self.sim, request.path_params["action"].lower()
         await wire.latency(sim)
         sim.count_attempt(PROVIDER)
         refusal = self._refuse_create(request, operation)
@@ -211,16 +213,17 @@ class SunoRoutes:
         await wire.stall(request, wait + sim.draw_stall())
         return _ok(suno_task_id(task))
 
-    async def query(self, task_ref: str, request: Request) -> JSONResponse:
+    async def query(self, request: SimRequest) -> SimResponse:
+        task_ref = request.path_params["task_ref"]
         await wire.latency(self.sim)
         if not wire.authorized(self.sim, request):
             return _unauthorized()
         task = self.sim.lookup(PROVIDER, self._ids.get(task_ref, ""))
         if task is None:
             return _error(400, "task_not_exist", "task_not_exist")
-        return _ok(self._dto(task, str(request.base_url)))
+        return _ok(self._dto(task, request.base_url))
 
-    async def query_many(self, request: Request) -> JSONResponse:
+    async def query_many(self, request: SimRequest) -> SimResponse:
         await wire.latency(self.sim)
         if not wire.authorized(self.sim, request):
             return _unauthorized()
@@ -231,7 +234,7 @@ class SunoRoutes:
         action = str(body.get("action") or "").upper() if body is not None else ""
         found = [self.sim.lookup(PROVIDER, self._ids.get(ref, "")) for ref in ids]
         tasks = [t for t in found if t is not None and action in ("", ACTIONS[t.operation])]
-        return _ok([self._dto(task, str(request.base_url)) for task in tasks])
+        return _ok([self._dto(task, request.base_url) for task in tasks])
 
     def _dto(self, task: TaskRecord, base_url: str) -> dict[str, Any]:
         now = time.monotonic()
@@ -240,7 +243,7 @@ class SunoRoutes:
     def _callback_body(self, task: TaskRecord, phase: Phase) -> dict[str, Any]:
         return task_dto(self.sim, task, phase, task.entered_mono(phase), task.base_url)
 
-    def _refuse_create(self, request: Request, operation: str) -> JSONResponse | None:
+    def _refuse_create(self, request: SimRequest, operation: str) -> SimResponse | None:
         """Refusals that come before the body is read: auth, unknown action, injected faults."""
         if not wire.authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
@@ -276,25 +279,25 @@ class SunoRoutes:
         return task is not None and clip in {clip_id(task, n) for n in range(CLIPS)}
 
 
-def _new_task(operation: str, body: Mapping[str, Any], request: Request) -> NewTask:
+def _new_task(operation: str, body: Mapping[str, Any], request: SimRequest) -> NewTask:
     return NewTask(
         provider=PROVIDER,
         operation=operation,
         params={k: v for k, v in body.items() if k != "notify_hook"},
-        base_url=str(request.base_url),
+        base_url=request.base_url,
         callback_url=body.get("notify_hook") or None,
     )
 
 
-def _ok(data: Any) -> JSONResponse:
-    return JSONResponse({"code": "success", "message": "", "data": data})
+def _ok(data: Any) -> SimResponse:
+    return answer({"code": "success", "message": "", "data": data})
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "data": None}, status_code=status, headers=headers)
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> SimResponse:
+    return answer({"code": code, "message": message, "data": None}, status, headers)
 
 
-def _unauthorized() -> JSONResponse:
+def _unauthorized() -> SimResponse:
     # CometAPI's gateway refuses a key in OpenAI's error shape, before any Suno envelope.
     error = {"message": f"Invalid token (request id: {uuid.uuid4()})", "type": "comet_api_error", "code": ""}
-    return JSONResponse({"error": {**error, "param": ""}}, status_code=401)
+    return answer({"error": {**error, "param": ""}}, 401)
