@@ -27,6 +27,7 @@ from workers.providers.midjourney.schemas import (
     MidjourneyModalInput,
     MidjourneyTask,
 )
+from workers.providers.midjourney.simulation import SIMULATION
 from workers.providers.midjourney.wire import (
     NAME,
     STATUS_MAP,
@@ -58,6 +59,7 @@ class Midjourney(ProviderPlugin):
     continuation_input = MidjourneyModalInput  # Vary Region / Custom Zoom after MODAL
     compat = routes.FAMILY  # `/mj/...` as CometAPI serves midjourney-proxy
     sends_callbacks = True
+    simulation = SIMULATION
     # `find` asks list-by-condition for our `state`, a tolerant proxy's extension: stock midjourney-proxy
     # and new-api (CometAPI) read only `ids` and answer [] to anything else, which would look like
     # "no such task" and get an ambiguous submit sent (and paid) twice.

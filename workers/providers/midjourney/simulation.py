@@ -1,6 +1,7 @@
-"""Midjourney as CometAPI and midjourney-proxy serve it (providers.md §1): submit (imagine, blend,
-describe, action, modal), fetch and list-by-condition under `/mj/...` (also behind a mode prefix), the
-task object with its buttons, a callback on every progress tick, and the MODAL pause of some actions."""
+"""Midjourney as the simulator plays it, as CometAPI and midjourney-proxy serve it (providers.md §1):
+submit (imagine, blend, describe, action, modal), fetch and list-by-condition under `/mj/...` (also
+behind a mode prefix), the task object with its buttons, a callback on every progress tick, and the
+MODAL pause of some actions."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from workers.providers.midjourney.schemas import (
@@ -26,6 +25,7 @@ from workers.providers.midjourney.schemas import (
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import CALLBACK_GAP_S, Simulator, SubmitFault
 from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.http import SimRequest, SimResponse, SimRoute, Simulation, answer
 from workers.providers.simulation.timeline import Dwell, NewTask, TaskRecord
 
 PROVIDER = "midjourney"
@@ -144,17 +144,20 @@ def buttons(shape: str, task_id: str) -> list[dict[str, Any]]:
     return []
 
 
-def router_factory(sim: Simulator) -> APIRouter:
-    sim.add_provider(PROVIDER, DWELL)
-    routes = MidjourneyRoutes(sim)
-    router = APIRouter()
-    for prefix in PREFIXES:
-        router.add_api_route(f"{prefix}/mj/submit/{{kind}}", routes.submit, methods=["POST"])
-        router.add_api_route(f"{prefix}/mj/task/{{task_id}}/fetch", routes.fetch, methods=["GET"])
-        router.add_api_route(
-            f"{prefix}/mj/task/list-by-condition", routes.list_by_condition, methods=["POST"]
+def routes(sim: Simulator) -> list[SimRoute]:
+    handlers = MidjourneyRoutes(sim)
+    return [
+        route
+        for prefix in PREFIXES
+        for route in (
+            SimRoute("POST", f"{prefix}/mj/submit/{{kind}}", handlers.submit),
+            SimRoute("GET", f"{prefix}/mj/task/{{task_id}}/fetch", handlers.fetch),
+            SimRoute("POST", f"{prefix}/mj/task/list-by-condition", handlers.list_by_condition),
         )
-    return router
+    ]
+
+
+SIMULATION = Simulation(dwell=DWELL, routes=routes)
 
 
 class MidjourneyRoutes:
@@ -167,8 +170,8 @@ class MidjourneyRoutes:
         self._modals: dict[tuple[str, float], Modal] = {}
         self._actions: dict[tuple[str, str], str] = {}
 
-    async def submit(self, kind: str, request: Request) -> JSONResponse:
-        sim = self.sim
+    async def submit(self, request: SimRequest) -> SimResponse:
+        kind, sim = request.path_params["kind"], self.sim
         await wire.latency(sim)
         sim.count_attempt(PROVIDER)
         refusal = self._refuse_submit(request, kind)
@@ -190,17 +193,18 @@ class MidjourneyRoutes:
             return _answer(22, f"排队中, 前面还有{waiting}个任务", task.task_id, numberOfQueues=waiting)
         return _answer(1, "提交成功", task.task_id, discordInstanceId="sim-instance")
 
-    async def fetch(self, task_id: str, request: Request) -> JSONResponse:
+    async def fetch(self, request: SimRequest) -> SimResponse:
+        task_id = request.path_params["task_id"]
         await wire.latency(self.sim)
         if not _authorized(self.sim, request):
             return _unauthorized()
         task = self.sim.lookup(PROVIDER, task_id)
         if task is None or task.task_id != task_id:
             # new-api's (CometAPI's) answer; midjourney-proxy itself answers `null`.
-            return JSONResponse({"code": 4, "description": "task_no_found", "type": "upstream_error"}, 400)
-        return JSONResponse(self.current(task, str(request.base_url)))
+            return answer({"code": 4, "description": "task_no_found", "type": "upstream_error"}, 400)
+        return answer(self.current(task, request.base_url))
 
-    async def list_by_condition(self, request: Request) -> JSONResponse:
+    async def list_by_condition(self, request: SimRequest) -> SimResponse:
         """`{"ids": [...]}` as documented, and `{"state": "<ours>"}`, a tolerant proxy's extension."""
         await wire.latency(self.sim)
         if not _authorized(self.sim, request):
@@ -220,7 +224,7 @@ class MidjourneyRoutes:
             and task.external_id == state
         ):
             found.append(task)
-        return JSONResponse([self.current(task, str(request.base_url)) for task in found])
+        return answer([self.current(task, request.base_url) for task in found])
 
     def current(self, task: TaskRecord, base_url: str) -> dict[str, Any]:
         """The task object as it stands now."""
@@ -230,7 +234,7 @@ class MidjourneyRoutes:
         index = max(n for n, tick in enumerate(ticks) if tick.offset_s <= elapsed)
         return self._render(task, ticks, index, base, modal, base_url)
 
-    def _refuse_submit(self, request: Request, kind: str) -> JSONResponse | None:
+    def _refuse_submit(self, request: SimRequest, kind: str) -> SimResponse | None:
         """Refusals before the body is read: auth, unknown route, injected faults (nothing created)."""
         if not _authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
@@ -245,7 +249,7 @@ class MidjourneyRoutes:
             return _answer(9, "系统异常: discord instance unavailable")
         return None
 
-    def _refuse_generation(self, kind: str, body: Mapping[str, Any]) -> JSONResponse | None:
+    def _refuse_generation(self, kind: str, body: Mapping[str, Any]) -> SimResponse | None:
         for name in TASK_FIELDS:
             if body.get(name) is not None and not isinstance(body[name], str):
                 return self._invalid(f"{name} must be a string")
@@ -261,7 +265,7 @@ class MidjourneyRoutes:
             return _answer(24, "可能包含敏感词", promptEn=prompt, bannedWord=word)
         return None
 
-    def _refuse_action(self, body: Mapping[str, Any]) -> JSONResponse | None:
+    def _refuse_action(self, body: Mapping[str, Any]) -> SimResponse | None:
         parent_id, custom_id = body.get("taskId"), body.get("customId")
         if not (isinstance(parent_id, str) and isinstance(custom_id, str) and custom_id):
             return self._invalid("taskId and customId are required")
@@ -278,7 +282,7 @@ class MidjourneyRoutes:
             return _answer(21, "任务已存在", existing.task_id, status=now["status"], imageUrl=now["imageUrl"])
         return None
 
-    def _modal(self, body: Mapping[str, Any]) -> JSONResponse:
+    def _modal(self, body: Mapping[str, Any]) -> SimResponse:
         task = self._task(str(body.get("taskId", "")))
         if task is None:
             return _answer(3, "关联任务不存在或已失效", http_status=404)
@@ -296,7 +300,7 @@ class MidjourneyRoutes:
         self._schedule_callbacks(task)
         return _answer(1, "提交成功", task.task_id)
 
-    def _create(self, kind: str, body: Mapping[str, Any], request: Request) -> TaskRecord:
+    def _create(self, kind: str, body: Mapping[str, Any], request: SimRequest) -> TaskRecord:
         state = body.get("state") or None
         # `state` is ours and need not be unique upstream: only its first task is findable by it.
         taken = state is None or self.sim.task_by_external_id(state, PROVIDER) is not None
@@ -304,7 +308,7 @@ class MidjourneyRoutes:
             provider=PROVIDER,
             operation=kind,
             params={k: v for k, v in body.items() if k != "notifyHook"},
-            base_url=str(request.base_url),
+            base_url=request.base_url,
             external_id=None if taken else state,
             callback_url=body.get("notifyHook") or None,
         )
@@ -391,7 +395,7 @@ class MidjourneyRoutes:
         task = self.sim.task(task_id)
         return task if task is not None and task.provider == PROVIDER else None
 
-    def _invalid(self, problem: str) -> JSONResponse:
+    def _invalid(self, problem: str) -> SimResponse:
         self.sim.reject(PROVIDER, "invalid_params")
         return _answer(4, f"参数错误: {problem}", http_status=400)
 
@@ -404,18 +408,18 @@ def _ms(task: TaskRecord, mono: float) -> int:
     return int((task.created_wall + mono - task.created_mono) * 1000)
 
 
-def _authorized(sim: Simulator, request: Request) -> bool:
+def _authorized(sim: Simulator, request: SimRequest) -> bool:
     """CometAPI takes the key as a bearer token, a midjourney-proxy host in `mj-api-secret`."""
     return wire.authorized(sim, request) or wire.authorized(sim, request, header="mj-api-secret", scheme="")
 
 
-def _unauthorized() -> JSONResponse:
-    return JSONResponse({"error": {"message": "invalid token", "type": "new_api_error"}}, status_code=401)
+def _unauthorized() -> SimResponse:
+    return answer({"error": {"message": "invalid token", "type": "new_api_error"}}, 401)
 
 
 def _answer(
     code: int, description: str, result: str | None = None, http_status: int = 200, **properties: Any
-) -> JSONResponse:
+) -> SimResponse:
     """The proxy's envelope; its `code` is a business code, whatever the HTTP status."""
     body = {"code": code, "description": description, "result": result, "properties": properties}
-    return JSONResponse(body, status_code=http_status)
+    return answer(body, http_status)
