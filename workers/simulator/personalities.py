@@ -16,7 +16,8 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def mount_personality(app: FastAPI, route: SimRoute) -> None:
-    app.router.add_route(route.path, _endpoint(route.handle), methods=[route.method], include_in_schema=False)
+    # FastAPI's route answers exactly the declared method (Starlette's would add HEAD to a GET).
+    app.add_api_route(route.path, _endpoint(route.handle), methods=[route.method], include_in_schema=False)
 
 
 def _endpoint(handle: SimHandler) -> Callable[[Request], Awaitable[Response]]:
@@ -33,7 +34,7 @@ async def read(request: Request) -> SimRequest:
         method=request.method,
         path=request.url.path,
         base_url=str(request.base_url),
-        headers={name.lower(): value for name, value in request.headers.items()},
+        headers={name: request.headers[name] for name in request.headers},  # a repeated header's first
         query_params=dict(request.query_params),
         path_params={name: str(value) for name, value in request.path_params.items()},
         body=body,
