@@ -23,9 +23,9 @@ from workers.providers.errors import (
 )
 from workers.providers.runway.adapter import Runway
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
+from workers.providers.runway.simulation import RunwaySettings, state_for
 from workers.providers.runway.wire import percent, read_update
 from workers.simulator import Outcome, Simulator
-from workers.simulator.runway import RunwaySettings, state_for
 
 I2V = "image_to_video"
 T2I = "text_to_image"

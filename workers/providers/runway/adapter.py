@@ -25,6 +25,7 @@ from workers.providers.errors import (
 )
 from workers.providers.runway import routes
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
+from workers.providers.runway.simulation import SIMULATION
 from workers.providers.runway.wire import (
     MODERATION_TEXT,
     NOT_NOW_TEXT,
@@ -58,6 +59,7 @@ class Runway(ProviderPlugin):
     # Runway carries no identifier of ours and lists no tasks: an ambiguous submit can't be found.
     finds_by_job_id = False
     compat = routes.FAMILY
+    simulation = SIMULATION
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         # request.callback_url has nowhere to go: the official format takes none.

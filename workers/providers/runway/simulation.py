@@ -1,6 +1,7 @@
-"""Runway's official API as CometAPI passes it through (providers.md §3a): create, query and cancel
-under `/runwayml/v1/...` and Runway's own `/v1/...`, FIFO org concurrency (THROTTLED), and the task
-object, bare or in CometAPI's new-api envelope. Knobs of its own live at `/_sim/runway/config`."""
+"""Runway as the simulator plays it, its official API as CometAPI passes it through (providers.md §3a):
+create, query and cancel under `/runwayml/v1/...` and Runway's own `/v1/...`, FIFO org concurrency
+(THROTTLED), and the task object, bare or in CometAPI's new-api envelope. Knobs of its own live at
+`/_sim/runway/config`."""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import Simulator, SubmitFault
 from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.http import SimRequest, SimResponse, SimRoute, Simulation, answer
 from workers.providers.simulation.timeline import Dwell, NewTask, Phase, TaskRecord
 
 PROVIDER = "runway"
@@ -207,17 +207,18 @@ def _iso(wall: float) -> str:
     return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def router_factory(sim: Simulator) -> APIRouter:
-    sim.add_provider(PROVIDER, DWELL)
-    routes = RunwayRoutes(sim, state_for(sim))
-    router = APIRouter()
+def routes(sim: Simulator) -> list[SimRoute]:
+    handlers = RunwayRoutes(sim, state_for(sim))
+    declared: list[SimRoute] = []
     for prefix in PREFIXES:
-        for operation in INPUTS:
-            router.add_api_route(f"{prefix}/{operation}", routes.create, methods=["POST"])
-        router.add_api_route(f"{prefix}/tasks/{{task_ref}}", routes.query, methods=["GET"])
-        router.add_api_route(f"{prefix}/tasks/{{task_ref}}", routes.cancel, methods=["DELETE"])
-    router.add_api_route("/_sim/runway/config", routes.config, methods=["GET", "POST"])
-    return router
+        declared += [SimRoute("POST", f"{prefix}/{operation}", handlers.create) for operation in INPUTS]
+        declared.append(SimRoute("GET", f"{prefix}/tasks/{{task_ref}}", handlers.query))
+        declared.append(SimRoute("DELETE", f"{prefix}/tasks/{{task_ref}}", handlers.cancel))
+    declared += [SimRoute(method, "/_sim/runway/config", handlers.config) for method in ("GET", "POST")]
+    return declared
+
+
+SIMULATION = Simulation(dwell=DWELL, routes=routes)
 
 
 class RunwayRoutes:
@@ -226,8 +227,8 @@ class RunwayRoutes:
     def __init__(self, sim: Simulator, state: RunwayState) -> None:
         self.sim, self.state = sim, state
 
-    async def create(self, request: Request) -> JSONResponse:
-        operation = request.url.path.rsplit("/", 1)[-1]
+    async def create(self, request: SimRequest) -> SimResponse:
+        operation = request.path.rsplit("/", 1)[-1]
         sim = self.sim
         await wire.latency(sim)
         sim.count_attempt(PROVIDER)
@@ -239,13 +240,14 @@ class RunwayRoutes:
         if body is None or problem is not None:
             sim.reject(PROVIDER, "invalid_params")
             return _error(400, problem or "invalid body")
-        new = NewTask(PROVIDER, operation, body, str(request.base_url), external_id=str(uuid.uuid4()))
+        new = NewTask(PROVIDER, operation, body, request.base_url, external_id=str(uuid.uuid4()))
         task = sim.create_task(new)
         self.state.admit(sim, task)
         await wire.stall(request, sim.draw_stall())
-        return JSONResponse({"id": task.external_id})
+        return answer({"id": task.external_id})
 
-    async def query(self, task_ref: str, request: Request) -> JSONResponse:
+    async def query(self, request: SimRequest) -> SimResponse:
+        task_ref = request.path_params["task_ref"]
         await wire.latency(self.sim)
         if not wire.authorized(self.sim, request):
             return _error(401, "Invalid API key")
@@ -253,29 +255,30 @@ class RunwayRoutes:
         schedule = None if task is None else self.state.schedule(task)
         if task is None or schedule is None or schedule.deleted:
             return _not_found(request)
-        body = task_object(self.sim, task, schedule, str(request.base_url))
+        body = task_object(self.sim, task, schedule, request.base_url)
         if self.state.settings.wrapped and _via_cometapi(request):
             body = wrapped(task, schedule, body)
-        return JSONResponse(body)
+        return answer(body)
 
-    async def cancel(self, task_ref: str, request: Request) -> Response:
+    async def cancel(self, request: SimRequest) -> SimResponse:
+        task_ref = request.path_params["task_ref"]
         await wire.latency(self.sim)
         if not wire.authorized(self.sim, request):
             return _error(401, "Invalid API key")
         task = self.sim.task_by_external_id(task_ref, provider=PROVIDER)
         if task is None or not self.state.cancel(task, time.monotonic()):
             return _not_found(request)
-        return Response(status_code=204)
+        return SimResponse(status=204)
 
-    async def config(self, request: Request) -> JSONResponse:
+    async def config(self, request: SimRequest) -> SimResponse:
         if request.method == "POST":
             try:
                 self.state.configure(**(await wire.json_object(request) or {}))
             except ValidationError as exc:
-                return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
-        return JSONResponse({**self.state.settings.model_dump(), **self.state.counts(time.monotonic())})
+                return answer({"detail": exc.errors(include_url=False)}, 422)
+        return answer({**self.state.settings.model_dump(), **self.state.counts(time.monotonic())})
 
-    def _refuse_create(self, request: Request) -> JSONResponse | None:
+    def _refuse_create(self, request: SimRequest) -> SimResponse | None:
         """Refusals that come before the body is read: auth, API version, injected faults."""
         sim = self.sim
         if not wire.authorized(sim, request):
@@ -307,15 +310,15 @@ def _invalid(operation: str, body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _via_cometapi(request: Request) -> bool:
-    return request.url.path.startswith("/runwayml/")
+def _via_cometapi(request: SimRequest) -> bool:
+    return request.path.startswith("/runwayml/")
 
 
-def _not_found(request: Request) -> JSONResponse:
+def _not_found(request: SimRequest) -> SimResponse:
     if _via_cometapi(request):  # new-api's answer for an id it does not know (yet)
-        return JSONResponse({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 404)
+        return answer({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 404)
     return _error(404, "Task not found")
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> SimResponse:
+    return answer({"error": message}, status, headers)
