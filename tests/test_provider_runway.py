@@ -122,6 +122,21 @@ def test_runway_create_requires_the_version_header(runway: Simulator, raw: httpx
     assert raw.get(f"/runwayml/v1/tasks/{created.json()['id']}").status_code == 200  # query needs no version
 
 
+def test_runway_repeated_header_counts_its_first_value(
+    runway: Simulator, http: httpx.Client, simulator_url: str
+) -> None:
+    url, key = f"{simulator_url}/v1/image_to_video", f"Bearer {runway.config.api_key}"
+    body = {"model": "gen4_turbo", "promptImage": IMAGE}
+    version = [("X-Runway-Version", RUNWAY_VERSION)]
+    first_right = [("Authorization", key), ("Authorization", "Bearer wrong"), *version]
+    first_wrong = [("Authorization", "Bearer wrong"), ("Authorization", key), *version]
+    late_version = [("Authorization", key), ("X-Runway-Version", "2024-09-13"), *version]
+    assert http.post(url, json=body, headers=first_right).status_code == 200
+    assert http.post(url, json=body, headers=first_wrong).status_code == 401
+    assert http.post(url, json=body, headers=late_version).status_code == 400
+    assert runway.stats()["runway"].rejected == {"unauthorized": 1, "bad_version": 1}
+
+
 def test_runway_task_moves_pending_running_succeeded(runway: Simulator, raw: httpx.Client) -> None:
     runway.configure(not_found_polls=0)
     runway.script("runway", [Outcome(result="succeed", submitted_s=0.1, processing_s=0.5)])

@@ -19,8 +19,8 @@ async def _connected() -> bool:
 
 @dataclass(frozen=True)
 class SimRequest:
-    """One request to a simulated provider: `headers` with lower-case names, `body` as received,
-    `form` parsed when it was a multipart or urlencoded body."""
+    """One request to a simulated provider: `headers` with lower-case names (a repeated header: its
+    first value), `body` as received, `form` parsed when it was a multipart or urlencoded body."""
 
     method: str
     path: str
