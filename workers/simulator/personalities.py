@@ -29,7 +29,9 @@ def _endpoint(handle: SimHandler) -> Callable[[Request], Awaitable[Response]]:
 
 async def read(request: Request) -> SimRequest:
     body = await request.body()
-    form = await _form(request) if request.headers.get("content-type", "").startswith(FORM_TYPES) else None
+    form, form_error = None, None
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+        form, form_error = await _form(request)
     return SimRequest(
         method=request.method,
         path=request.url.path,
@@ -39,12 +41,14 @@ async def read(request: Request) -> SimRequest:
         path_params={name: str(value) for name, value in request.path_params.items()},
         body=body,
         form=form,
+        form_error=form_error,
         disconnected=request.is_disconnected,
     )
 
 
-async def _form(request: Request) -> dict[str, list[str | Upload]] | None:
-    """The form's fields, or None when it cannot be read (the handler refuses it as its provider would)."""
+async def _form(request: Request) -> tuple[dict[str, list[str | Upload]] | None, str | None]:
+    """The form's fields, or None and the parser's reason when it cannot be read (the handler refuses
+    it as its provider would)."""
     fields: dict[str, list[str | Upload]] = {}
     try:
         async with request.form() as parsed:
@@ -54,9 +58,9 @@ async def _form(request: Request) -> dict[str, list[str | Upload]] | None:
                 else:
                     upload = Upload(value.filename, value.content_type, await value.read())
                     fields.setdefault(name, []).append(upload)
-    except HTTPException:  # starlette's word on a malformed form
-        return None
-    return fields
+    except HTTPException as exc:  # starlette's word on a malformed form
+        return None, str(exc.detail)
+    return fields, None
 
 
 def _response(answer: SimResponse) -> Response:

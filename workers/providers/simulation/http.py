@@ -20,7 +20,8 @@ async def _connected() -> bool:
 @dataclass(frozen=True)
 class SimRequest:
     """One request to a simulated provider: `headers` with lower-case names (a repeated header: its
-    first value), `body` as received, `form` parsed when it was a multipart or urlencoded body."""
+    first value), `body` as received, `form` parsed when it was a multipart or urlencoded body,
+    `form_error` the parser's reason when such a body could not be read (then `form` is None)."""
 
     method: str
     path: str
@@ -30,6 +31,7 @@ class SimRequest:
     path_params: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     form: Mapping[str, Sequence[str | Upload]] | None = None
+    form_error: str | None = None
     disconnected: Callable[[], Awaitable[bool]] = _connected
 
     async def json(self) -> Any:
