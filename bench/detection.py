@@ -35,9 +35,9 @@ from bench.workload import job_body, submit
 from orchestrator.settings import PollPolicy
 from tests.services import serving
 from workers.providers.simulation.engine import Outcome
+from workers.providers.veo.simulation import ID_PREFIX as VEO_ID_PREFIX
 from workers.simulator import SimConfig, Simulator
 from workers.simulator import create_app as create_simulator_app
-from workers.simulator.veo import ID_PREFIX as VEO_ID_PREFIX
 
 FIXED_15 = {"default": PollPolicy(initial_s=15.0, factor=1.0, max_s=15.0)}
 # mode: (provider, settings)

@@ -1,6 +1,6 @@
-"""Veo as Google's Gemini API serves it (providers.md §5b): `:predictLongRunning`, the operation it
-returns, and the key-protected file download; also as a proxy under `/gemini-proxy` that names
-operations `operations/<id>`, drops the `generateVideoResponse` wrapper and adds progressPercent."""
+"""Veo as the simulator plays Google's Gemini API (providers.md §5b): `:predictLongRunning`, the
+operation it returns, and the key-protected file download; also as a proxy under `/gemini-proxy` that
+names operations `operations/<id>`, drops the `generateVideoResponse` wrapper and adds progressPercent."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import Simulator, SubmitFault
 from workers.providers.simulation.files import signed_url
+from workers.providers.simulation.http import SimRequest, SimResponse, SimRoute, answer, redirect
 from workers.providers.simulation.timeline import NewTask, Phase, TaskRecord
 from workers.providers.veo.schemas import GEMINI_MODELS
 
@@ -37,27 +35,28 @@ def running_percent(task: TaskRecord, now: float) -> int:
     return max(1, min(99, int(1 + 98 * share)))
 
 
-def router_factory(sim: Simulator) -> APIRouter:
-    """The Gemini routes, on Google's paths and under the proxy prefix (the provider is registered
-    by `workers.simulator.veo`)."""
-    routes, router = GeminiRoutes(sim), APIRouter()
-    for prefix in ("", PROXY_PREFIX):
-        router.add_api_route(
-            f"{prefix}/v1beta/models/{{model}}:predictLongRunning", routes.create, methods=["POST"]
+def gemini_routes(sim: Simulator) -> list[SimRoute]:
+    """The Gemini routes, on Google's paths and under the proxy prefix (declared with CometAPI's in
+    `workers.providers.veo.simulation`)."""
+    handlers = GeminiRoutes(sim)
+    return [
+        route
+        for prefix in ("", PROXY_PREFIX)
+        for route in (
+            SimRoute("POST", f"{prefix}/v1beta/models/{{model}}:predictLongRunning", handlers.create),
+            SimRoute("GET", f"{prefix}/v1beta/models/{{model}}/operations/{{op_id}}", handlers.query),
+            SimRoute("GET", f"{prefix}/v1beta/operations/{{op_id}}", handlers.query),
+            SimRoute("GET", f"{prefix}/v1beta/files/{{file_id}}:download", handlers.download),
         )
-        router.add_api_route(
-            f"{prefix}/v1beta/models/{{model}}/operations/{{op_id}}", routes.query, methods=["GET"]
-        )
-        router.add_api_route(f"{prefix}/v1beta/operations/{{op_id}}", routes.query, methods=["GET"])
-        router.add_api_route(f"{prefix}/v1beta/files/{{file_id}}:download", routes.download, methods=["GET"])
-    return router
+    ]
 
 
 class GeminiRoutes:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
 
-    async def create(self, model: str, request: Request) -> JSONResponse:
+    async def create(self, request: SimRequest) -> SimResponse:
+        model = request.path_params["model"]
         sim = self.sim
         await wire.latency(sim)
         sim.count_attempt(PROVIDER)
@@ -74,9 +73,12 @@ class GeminiRoutes:
             return _error(400, problem or "invalid request")
         task = sim.create_task(_new_task(model, body, request))
         await wire.stall(request, sim.draw_stall())
-        return JSONResponse({"name": _name(task, _proxied(request))})
+        return answer({"name": _name(task, _proxied(request))})
 
-    async def query(self, op_id: str, request: Request, model: str | None = None) -> JSONResponse:
+    async def query(self, request: SimRequest) -> SimResponse:
+        op_id = request.path_params["op_id"]
+        # The short route reads the model from the query string, as its framework route did.
+        model = request.path_params.get("model", request.query_params.get("model"))
         await wire.latency(self.sim)
         if not _authorized(self.sim, request):
             return _error(403, "Method doesn't allow unregistered callers. Please use API Key.")
@@ -87,9 +89,10 @@ class GeminiRoutes:
             or model not in (None, task.params["model"])
         ):
             return _error(404, "Operation not found")
-        return JSONResponse(self.operation(task, request))
+        return answer(self.operation(task, request))
 
-    async def download(self, file_id: str, request: Request, alt: str = "") -> Response:
+    async def download(self, request: SimRequest) -> SimResponse:
+        file_id, alt = request.path_params["file_id"], request.query_params.get("alt", "")
         if not _authorized(self.sim, request):
             return _error(403, "Method doesn't allow unregistered callers. Please use API Key.")
         task = self.sim.task(file_id.removeprefix("v"))
@@ -99,9 +102,9 @@ class GeminiRoutes:
         if alt != "media":
             return _error(400, "Use alt=media to download the file's content")
         # Google hands the bytes over from a storage host: a redirect to an expiring link.
-        return RedirectResponse(signed_url(self.sim, str(request.base_url), task.task_id, 0), status_code=302)
+        return redirect(signed_url(self.sim, request.base_url, task.task_id, 0))
 
-    def operation(self, task: TaskRecord, request: Request) -> dict[str, Any]:
+    def operation(self, task: TaskRecord, request: SimRequest) -> dict[str, Any]:
         now, proxied = time.monotonic(), _proxied(request)
         phase = task.phase_at(now)
         body: dict[str, Any] = {"name": _name(task, proxied)}
@@ -119,7 +122,7 @@ class GeminiRoutes:
                 "status": "INTERNAL",
             }
             return body
-        videos = _videos(task, str(request.base_url).rstrip("/") + (PROXY_PREFIX if proxied else ""))
+        videos = _videos(task, request.base_url.rstrip("/") + (PROXY_PREFIX if proxied else ""))
         body["response"] = (
             {"@type": RESPONSE_TYPE, **videos}
             if proxied
@@ -127,7 +130,7 @@ class GeminiRoutes:
         )
         return body
 
-    def _refuse_create(self, request: Request) -> JSONResponse | None:
+    def _refuse_create(self, request: SimRequest) -> SimResponse | None:
         if not _authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
             if request.headers.get("x-goog-api-key") or request.query_params.get("key"):
@@ -149,14 +152,14 @@ def _videos(task: TaskRecord, base: str) -> dict[str, Any]:
     return {"generatedSamples": [{"video": {"uri": uri}}]}
 
 
-def _authorized(sim: Simulator, request: Request) -> bool:
+def _authorized(sim: Simulator, request: SimRequest) -> bool:
     if request.query_params.get("key") == sim.config.api_key:
         return True
     return wire.authorized(sim, request, header="x-goog-api-key", scheme="")
 
 
-def _proxied(request: Request) -> bool:
-    return request.url.path.startswith(PROXY_PREFIX)
+def _proxied(request: SimRequest) -> bool:
+    return request.path.startswith(PROXY_PREFIX)
 
 
 def _name(task: TaskRecord, proxied: bool) -> str:
@@ -219,7 +222,7 @@ def _image_bytes(image: Any) -> bytes | None:
         return None
 
 
-def _new_task(model: str, body: Mapping[str, Any], request: Request) -> NewTask:
+def _new_task(model: str, body: Mapping[str, Any], request: SimRequest) -> NewTask:
     instance, parameters = body["instances"][0], body.get("parameters") or {}
     frames = [_image_bytes(instance[key]) or b"" for key in ("image", "lastFrame") if key in instance]
     params = {
@@ -230,9 +233,9 @@ def _new_task(model: str, body: Mapping[str, Any], request: Request) -> NewTask:
         **parameters,
     }
     operation = "image_to_video" if frames else "text_to_video"
-    return NewTask(provider=PROVIDER, operation=operation, params=params, base_url=str(request.base_url))
+    return NewTask(provider=PROVIDER, operation=operation, params=params, base_url=request.base_url)
 
 
-def _error(code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(code: int, message: str, headers: dict[str, str] | None = None) -> SimResponse:
     body = {"error": {"code": code, "message": message, "status": STATUS.get(code, "UNAVAILABLE")}}
-    return JSONResponse(body, status_code=code, headers=headers)
+    return answer(body, code, headers)
