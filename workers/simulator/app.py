@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from workers.providers import PROVIDERS
 from workers.providers.simulation.callbacks import deliver_callbacks
 from workers.providers.simulation.engine import SimConfig, Simulator
 from workers.simulator import control, files
 from workers.simulator.personalities import mount_personality
-
-# Simulated personalities their provider package does not declare yet (workers/simulator/<name>.py).
-LEGACY_SIMULATED = ("veo", "midjourney", "runway", "suno")
 
 
 def create_app(simulator: Simulator | None = None, config: SimConfig | None = None) -> FastAPI:
@@ -39,10 +35,6 @@ def create_app(simulator: Simulator | None = None, config: SimConfig | None = No
 
     app = FastAPI(title="genrelay upstream simulator", lifespan=lifespan)
     app.state.simulator = sim
-    for name in LEGACY_SIMULATED:  # veo's before kling's, whose GET /v1/{f}/{n}/{ref} matches /v1/videos/{id}
-        if PROVIDERS[name].simulation is None:
-            router: APIRouter = importlib.import_module(f"workers.simulator.{name}").router_factory(sim)
-            app.include_router(router)
     declared = {name: p.simulation for name, p in PROVIDERS.items() if p.simulation is not None}
     for name, simulation in declared.items():
         sim.add_provider(name, simulation.dwell)
