@@ -20,8 +20,12 @@ from tests.conftest import Tenant
 from tests.factories import create_job
 from workers.providers import PROVIDERS
 from workers.providers.base import Channel, SubmitRequest, UpstreamStatus
-from workers.providers.errors import ProviderUnavailableError, SubmitOutcomeUnknownError
-from workers.simulator import Outcome, Simulator
+from workers.providers.errors import (
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    SubmitOutcomeUnknownError,
+)
+from workers.simulator import Outcome, Refusal, Simulator, SubmitFault
 
 # Every status the first providers document (providers.md), and what it must mean to us: a record kept
 # apart from the adapters' own maps. A provider added later states its vocabulary in its package and
@@ -188,6 +192,35 @@ def test_contract_transient_and_ambiguous_submit_errors(
         PROVIDERS[provider].submit(http, channel, request)
     expected_creates = 1 if knob == "read_timeout_rate" else 0
     assert simulator.stats()[provider].creates == expected_creates
+
+
+@pytest.mark.parametrize(("provider", "operation"), standalone_operations())
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (SubmitFault.REJECTED, ProviderRejectedError),
+        (SubmitFault.UNAVAILABLE, ProviderUnavailableError),
+        (SubmitFault.RATE_LIMITED, ProviderUnavailableError),
+    ],
+)
+def test_contract_scripted_submit_refusals(
+    provider: str,
+    operation: str,
+    fault: SubmitFault,
+    error: type[Exception],
+    simulator: Simulator,
+    simulator_url: str,
+) -> None:
+    """Each simulated provider answers a scripted refusal in its own words, which its adapter
+    classifies like the real provider's: refused for good, or not now."""
+    simulator.refuse(provider, [Refusal(fault=fault, message="scripted refusal")])
+    sample = example(PROVIDERS[provider].operations[operation])
+    assert sample is not None
+    channel = Channel("test", simulator_url, api_key=simulator.config.api_key)
+    request = SubmitRequest(job_id=str(uuid.uuid4()), operation=operation, model="any", input=sample)
+    with httpx.Client(timeout=5) as http, pytest.raises(error):
+        PROVIDERS[provider].submit(http, channel, request)
+    assert simulator.stats()[provider].creates == 0
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))

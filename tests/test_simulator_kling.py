@@ -18,7 +18,7 @@ from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskR
 from workers.providers.errors import ProviderUnavailableError, SubmitOutcomeUnknownError
 from workers.providers.kling.adapter import Kling, auth_headers
 from workers.providers.simulation.timeline import NewTask, max_overlap
-from workers.simulator import Outcome, SimConfig, Simulator, create_app
+from workers.simulator import Outcome, Refusal, SimConfig, Simulator, SubmitFault, create_app
 
 API_KEY = "sk-test-kling"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -199,6 +199,34 @@ def test_kling_submit_error_injection_creates_nothing(sim: Simulator, client: ht
     assert sim.stats()["kling"].rejected == {"unavailable": 1}
 
 
+def test_kling_scripted_refusals_come_first_and_create_nothing(sim: Simulator, client: httpx.Client) -> None:
+    sim.configure(submit_error_rate=1.0)
+    sim.refuse(
+        "kling",
+        [
+            Refusal(fault=SubmitFault.REJECTED, message="prompt refused for key sk-echoed"),
+            Refusal(fault=SubmitFault.RATE_LIMITED),
+        ],
+    )
+    rejected, limited, drawn = (create(client, external_task_id=f"job-{n}") for n in range(3))
+    assert (rejected.status_code, rejected.json()["code"]) == (400, 1201)
+    assert rejected.json()["message"] == "prompt refused for key sk-echoed"
+    assert (limited.status_code, limited.json()["code"]) == (429, 1302)
+    assert limited.json()["message"] == "request rate too high"
+    assert drawn.status_code == 503  # the scripted refusals spent, the fault rate decides again
+    assert sim.stats()["kling"].creates == 0
+    assert sim.stats()["kling"].rejected == {"rejected": 1, "rate_limited": 1, "unavailable": 1}
+
+
+def test_kling_scripted_download_error_refuses_the_result_files(sim: Simulator, client: httpx.Client) -> None:
+    sim.script("kling", [Outcome(result="succeed", download_error="AccessDenied for key sk-echoed")])
+    final = statuses_until_terminal(client, create(client).json()["data"]["task_id"])[-1]
+    assert final["task_status"] == "succeed"  # the task itself succeeded; only its files are refused
+    response = httpx.get(final["task_result"]["videos"][0]["url"])
+    assert response.status_code == 403
+    assert response.json()["message"] == "AccessDenied for key sk-echoed"
+
+
 def test_kling_duplicate_external_task_id_refused_and_counted(sim: Simulator, client: httpx.Client) -> None:
     first = create(client, external_task_id="job-dup")
     second = create(client, external_task_id="job-dup")
@@ -347,6 +375,11 @@ def test_control_endpoints(sim: Simulator, client: httpx.Client) -> None:
     script = {"provider": "kling", "outcomes": [{"result": "moderation"}]}
     assert client.post("/_sim/script", json=script).json() == {"queued": 1}
     assert client.post("/_sim/script", json={**script, "provider": "nope"}).status_code == 404
+    refusals = {"provider": "kling", "refusals": [{"fault": "rejected", "message": "no"}]}
+    assert client.post("/_sim/refuse", json=refusals).json() == {"queued": 1}
+    assert client.post("/_sim/refuse", json={**refusals, "provider": "nope"}).status_code == 404
+    assert client.post("/_sim/refuse", json={**refusals, "refusals": [{"fault": "odd"}]}).status_code == 422
+    assert create(client).json()["message"] == "no"
     final = statuses_until_terminal(client, create(client).json()["data"]["task_id"])[-1]
     assert final["task_status_msg"] == "Failure to pass the risk control system"
     assert client.get("/_sim/stats").json()["kling"]["creates"] == 1

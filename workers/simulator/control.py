@@ -1,5 +1,5 @@
 """The `/_sim/*` control endpoints (no auth): read counters, change the configuration, script
-outcomes and reset, the HTTP twins of `Simulator`'s methods for out-of-process drivers."""
+outcomes and refusals, and reset, the HTTP twins of `Simulator`'s methods for out-of-process drivers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workers.providers.simulation.engine import Outcome, ProviderStats, SimConfig, Simulator
+from workers.providers.simulation.engine import Outcome, ProviderStats, Refusal, SimConfig, Simulator
 
 
 class ScriptRequest(BaseModel):
@@ -17,6 +17,13 @@ class ScriptRequest(BaseModel):
 
     provider: str
     outcomes: list[Outcome]
+
+
+class RefuseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    refusals: list[Refusal]
 
 
 def router_factory(sim: Simulator) -> APIRouter:
@@ -44,6 +51,14 @@ def router_factory(sim: Simulator) -> APIRouter:
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=404)
         return {"queued": len(request.outcomes)}
+
+    @router.post("/refuse", response_model=None)
+    def refuse(request: RefuseRequest) -> dict[str, int] | JSONResponse:
+        try:
+            sim.refuse(request.provider, request.refusals)
+        except ValueError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return {"queued": len(request.refusals)}
 
     @router.post("/reset")
     def reset() -> dict[str, bool]:

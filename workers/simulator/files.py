@@ -28,6 +28,8 @@ def router_factory(sim: Simulator) -> APIRouter:
         task = sim.task(task_id)
         if task is None:
             return JSONResponse({"code": "NoSuchKey", "message": "no such file"}, status_code=404)
+        if task.download_error is not None:
+            return _denied(task.download_error)
         return StreamingResponse(
             file_chunks(task_id, index, task.file_size, kind),
             media_type=KINDS[kind][0],

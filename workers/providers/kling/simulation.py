@@ -35,6 +35,12 @@ INPUTS: Mapping[str, type[BaseModel]] = {
 # Request fields about the task rather than the generation; the input models leave them out.
 TASK_FIELDS = ("model_name", "model", "callback_url", "external_task_id")
 STATUS = {Phase.QUEUED: "submitted", Phase.RUNNING: "processing"}
+# Each refusal of a create: HTTP status, body code, default message.
+REFUSALS = {
+    SubmitFault.RATE_LIMITED: (429, 1302, "request rate too high"),
+    SubmitFault.UNAVAILABLE: (503, 5001, "service temporarily unavailable"),
+    SubmitFault.REJECTED: (400, 1201, "invalid params"),
+}
 FAILURE_MESSAGES = {
     "fail": "internal generation error",
     "moderation": "Failure to pass the risk control system",
@@ -151,12 +157,12 @@ class KlingRoutes:
         if operation not in INPUTS:
             self.sim.reject(PROVIDER, "unknown_operation")
             return _error(404, 1203, f"resource not exist: {operation}")
-        fault = self.sim.draw_submit_fault(PROVIDER)
-        if fault is SubmitFault.RATE_LIMITED:
-            return _error(429, 1302, "request rate too high", headers={"Retry-After": "1"})
-        if fault is SubmitFault.UNAVAILABLE:
-            return _error(503, 5001, "service temporarily unavailable")
-        return None
+        refusal = self.sim.draw_submit_fault(PROVIDER)
+        if refusal is None:
+            return None
+        status, code, text = REFUSALS[refusal.fault]
+        headers = {"Retry-After": "1"} if status == 429 else None
+        return _error(status, code, refusal.message or text, headers=headers)
 
     def _callback_body(self, task: TaskRecord, phase: Phase) -> dict[str, Any]:
         return task_object(self.sim, task, phase, task.base_url)

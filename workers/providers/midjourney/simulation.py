@@ -242,12 +242,14 @@ class MidjourneyRoutes:
         if kind not in {*INPUTS, "action", "modal"}:
             self.sim.reject(PROVIDER, "unknown_operation")
             return _answer(4, f"unsupported: /mj/submit/{kind}", http_status=404)
-        fault = self.sim.draw_submit_fault(PROVIDER)
-        if fault is SubmitFault.RATE_LIMITED:
-            return _answer(23, "队列已满, 请稍后尝试", numberOfQueues=10)
-        if fault is SubmitFault.UNAVAILABLE:
-            return _answer(9, "系统异常: discord instance unavailable")
-        return None
+        refusal = self.sim.draw_submit_fault(PROVIDER)
+        if refusal is None:
+            return None
+        if refusal.fault is SubmitFault.RATE_LIMITED:
+            return _answer(23, refusal.message or "队列已满, 请稍后尝试", numberOfQueues=10)
+        if refusal.fault is SubmitFault.UNAVAILABLE:
+            return _answer(9, refusal.message or "系统异常: discord instance unavailable")
+        return _answer(4, refusal.message or "参数错误", http_status=400)
 
     def _refuse_generation(self, kind: str, body: Mapping[str, Any]) -> SimResponse | None:
         for name in TASK_FIELDS:

@@ -32,6 +32,12 @@ INPUTS: Mapping[str, type[BaseModel]] = {
     "image_to_video": RunwayImageToVideoInput,
     "text_to_image": RunwayTextToImageInput,
 }
+# Each refusal of a create: HTTP status, default message.
+REFUSALS = {
+    SubmitFault.RATE_LIMITED: (429, "You have exceeded your daily generation limit"),
+    SubmitFault.UNAVAILABLE: (503, "Service is temporarily unavailable, please retry"),
+    SubmitFault.REJECTED: (400, "Invalid request"),
+}
 FILE_KINDS = {"image_to_video": "mp4", "text_to_image": "png"}
 ACTIONS = {"image_to_video": "IMAGE_TO_VIDEO", "text_to_image": "TEXT_TO_IMAGE"}
 # new-api's unified status for each Runway status (providers.md §7).
@@ -289,12 +295,11 @@ class RunwayRoutes:
             sim.reject(PROVIDER, "bad_version")
             problem = "is required" if version is None else f"must be {RUNWAY_VERSION}, not {version!r}"
             return _error(400, f"X-Runway-Version header {problem}")
-        fault = sim.draw_submit_fault(PROVIDER)
-        if fault is SubmitFault.RATE_LIMITED:
-            return _error(429, "You have exceeded your daily generation limit", {"Retry-After": "1"})
-        if fault is SubmitFault.UNAVAILABLE:
-            return _error(503, "Service is temporarily unavailable, please retry")
-        return None
+        refusal = sim.draw_submit_fault(PROVIDER)
+        if refusal is None:
+            return None
+        status, text = REFUSALS[refusal.fault]
+        return _error(status, refusal.message or text, {"Retry-After": "1"} if status == 429 else None)
 
 
 def _invalid(operation: str, body: Mapping[str, Any]) -> str | None:

@@ -53,7 +53,9 @@ class SimConfig(BaseModel):
 
 
 class Outcome(BaseModel):
-    """A scripted fate for the next task; durations are absolute seconds, not scaled by speed."""
+    """A scripted fate for the next task; durations are absolute seconds, not scaled by speed.
+    `download_error`: the task's result files are refused (403) with this text, as by a CDN that
+    does not honour the links the provider handed out."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,11 +63,23 @@ class Outcome(BaseModel):
     message: str | None = None
     submitted_s: float | None = Field(default=None, ge=0)
     processing_s: float | None = Field(default=None, ge=0)
+    download_error: str | None = None
 
 
 class SubmitFault(Enum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
+    REJECTED = "rejected"  # refused for good (bad input, policy); only ever scripted
+
+
+class Refusal(BaseModel):
+    """A create refused before anything is created: drawn from the fault rates, or scripted with
+    the text the provider answers (upstreams echo what they were sent, keys included)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fault: SubmitFault
+    message: str | None = None
 
 
 class DuplicateExternalIdError(Exception):
@@ -116,6 +130,7 @@ class Simulator:
         self._tasks: dict[str, TaskRecord] = {}
         self._external: dict[tuple[str, str], str] = {}
         self._scripts: dict[str, deque[Outcome]] = {name: deque() for name in self._providers}
+        self._refusals: dict[str, deque[Refusal]] = {name: deque() for name in self._providers}
         self._counters: dict[str, Counters] = {name: Counters() for name in self._providers}
         self.callbacks.clear()
 
@@ -127,6 +142,7 @@ class Simulator:
         with self._lock:
             self._providers[name] = dwell
             self._scripts.setdefault(name, deque())
+            self._refusals.setdefault(name, deque())
             self._counters.setdefault(name, Counters())
 
     def configure(self, **changes: Any) -> SimConfig:
@@ -144,8 +160,15 @@ class Simulator:
                 raise ValueError(f"unknown simulated provider: {provider}")
             self._scripts[provider].extend(outcomes)
 
+    def refuse(self, provider: str, refusals: Iterable[Refusal]) -> None:
+        """Refuse the next creates of `provider`, one per refusal, before the fault rates are drawn."""
+        with self._lock:
+            if provider not in self._providers:
+                raise ValueError(f"unknown simulated provider: {provider}")
+            self._refusals[provider].extend(refusals)
+
     def reset(self) -> None:
-        """Forget tasks, scripts, counters and pending callbacks; keep the configuration."""
+        """Forget tasks, scripts, refusals, counters and pending callbacks; keep the configuration."""
         with self._lock:
             self._clear()
 
@@ -191,17 +214,21 @@ class Simulator:
         # No draw at rate 0, so a seeded run's timings don't depend on which faults are off.
         return rate > 0 and self._rng.random() < rate
 
-    def draw_submit_fault(self, provider: str) -> SubmitFault | None:
-        """Decide whether this create is refused before anything is created (and count it)."""
+    def draw_submit_fault(self, provider: str) -> Refusal | None:
+        """Decide whether this create is refused before anything is created (and count it): a
+        scripted refusal first, else one drawn from the fault rates."""
         with self._lock:
-            fault = None
-            if self._chance(self._config.rate_limit_rate):
-                fault = SubmitFault.RATE_LIMITED
+            scripted = self._refusals[provider]
+            refusal = None
+            if scripted:
+                refusal = scripted.popleft()
+            elif self._chance(self._config.rate_limit_rate):
+                refusal = Refusal(fault=SubmitFault.RATE_LIMITED)
             elif self._chance(self._config.submit_error_rate):
-                fault = SubmitFault.UNAVAILABLE
-            if fault is not None:
-                self._reject(provider, fault.value)
-            return fault
+                refusal = Refusal(fault=SubmitFault.UNAVAILABLE)
+            if refusal is not None:
+                self._reject(provider, refusal.fault.value)
+            return refusal
 
     def draw_stall(self) -> float:
         """Seconds to hold back a create's answer so that the client's read timeout fires."""
@@ -241,6 +268,7 @@ class Simulator:
             task_id=self._new_task_id(),
             result=outcome.result,
             message=outcome.message,
+            download_error=outcome.download_error,
             created_mono=time.monotonic(),
             created_wall=time.time(),
             submitted_s=submitted_s,

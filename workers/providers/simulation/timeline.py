@@ -58,6 +58,7 @@ class TaskRecord:
     processing_s: float
     hidden_polls: int  # queries answered "not found" before the task shows up
     file_size: int
+    download_error: str | None = None  # result files are refused with this text
 
     @property
     def finished_mono(self) -> float:

@@ -40,6 +40,12 @@ VERSIONS = {
     "chirp-bluejay": "v4.5+",
     "chirp-crow": "v5",
 }
+# Each refusal of a create: HTTP status, envelope code, default message.
+REFUSALS = {
+    SubmitFault.RATE_LIMITED: (429, "rate_limit", "too many requests, please retry later"),
+    SubmitFault.UNAVAILABLE: (503, "service_unavailable", "upstream service is temporarily unavailable"),
+    SubmitFault.REJECTED: (400, "invalid_request", "invalid request"),
+}
 PROGRESS = {"NOT_START": 0, "SUBMITTED": 10, "QUEUED": 20, "SUCCESS": 100, "FAILURE": 100}
 
 
@@ -251,12 +257,12 @@ class SunoRoutes:
         if operation not in INPUTS:
             self.sim.reject(PROVIDER, "invalid_action")
             return _error(400, "invalid_request", "invalid_action")
-        fault = self.sim.draw_submit_fault(PROVIDER)
-        if fault is SubmitFault.RATE_LIMITED:
-            return _error(429, "rate_limit", "too many requests, please retry later", {"Retry-After": "1"})
-        if fault is SubmitFault.UNAVAILABLE:
-            return _error(503, "service_unavailable", "upstream service is temporarily unavailable")
-        return None
+        refusal = self.sim.draw_submit_fault(PROVIDER)
+        if refusal is None:
+            return None
+        status, code, text = REFUSALS[refusal.fault]
+        headers = {"Retry-After": "1"} if status == 429 else None
+        return _error(status, code, refusal.message or text, headers)
 
     def _invalid(self, operation: str, body: Mapping[str, Any]) -> str | None:
         """Why the proxy would refuse this body, or None."""

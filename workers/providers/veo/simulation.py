@@ -30,6 +30,12 @@ ERRORS = {
         "content_policy_violation",
     ),
 }
+# Each refusal of a create: HTTP status, error code, default message.
+REFUSALS = {
+    SubmitFault.RATE_LIMITED: (429, "rate_limit_exceeded", "Rate limit reached, please retry later"),
+    SubmitFault.UNAVAILABLE: (503, "service_unavailable", "The upstream service is temporarily unavailable"),
+    SubmitFault.REJECTED: (400, "invalid_request", "invalid request"),
+}
 STATUS = {Phase.QUEUED: "queued", Phase.RUNNING: "in_progress"}
 
 
@@ -122,6 +128,8 @@ class CometRoutes:
             return _error(400, f"video {video_id} is not ready (status {video['status']})", "video_not_ready")
         if time.time() > video["expires_at"]:
             return _error(404, f"video {video_id} has expired", "video_expired")
+        if task.download_error is not None:
+            return _error(403, task.download_error, "access_denied")
         return SimResponse(
             content=file_chunks(task.task_id, 0, task.file_size),
             media_type="video/mp4",
@@ -132,14 +140,12 @@ class CometRoutes:
         if not wire.authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
             return _error(401, "Invalid token", "invalid_api_key")
-        fault = self.sim.draw_submit_fault(PROVIDER)
-        if fault is SubmitFault.RATE_LIMITED:
-            return _error(
-                429, "Rate limit reached, please retry later", "rate_limit_exceeded", {"Retry-After": "1"}
-            )
-        if fault is SubmitFault.UNAVAILABLE:
-            return _error(503, "The upstream service is temporarily unavailable", "service_unavailable")
-        return None
+        refusal = self.sim.draw_submit_fault(PROVIDER)
+        if refusal is None:
+            return None
+        status, code, text = REFUSALS[refusal.fault]
+        headers = {"Retry-After": "1"} if status == 429 else None
+        return _error(status, refusal.message or text, code, headers)
 
 
 def _read_form(request: SimRequest) -> tuple[str, NewTask | None]:

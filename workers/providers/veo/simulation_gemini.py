@@ -26,6 +26,12 @@ RAI_REASON = (
     "Try rephrasing the prompt."
 )
 DURATIONS = {"veo-2.0-generate-001": (5, 6, 7, 8)}  # every Veo 3 model: 4, 6 or 8 seconds
+# Each refusal of a create: HTTP status (the error's status follows from it), default message.
+REFUSALS = {
+    SubmitFault.RATE_LIMITED: (429, "Resource has been exhausted (e.g. check quota)."),
+    SubmitFault.UNAVAILABLE: (503, "The service is currently unavailable."),
+    SubmitFault.REJECTED: (400, "Request contains an invalid argument."),
+}
 STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
 
 
@@ -136,12 +142,11 @@ class GeminiRoutes:
             if request.headers.get("x-goog-api-key") or request.query_params.get("key"):
                 return _error(400, "API key not valid. Please pass a valid API key.")
             return _error(403, "Method doesn't allow unregistered callers. Please use API Key.")
-        fault = self.sim.draw_submit_fault(PROVIDER)
-        if fault is SubmitFault.RATE_LIMITED:
-            return _error(429, "Resource has been exhausted (e.g. check quota).", {"Retry-After": "1"})
-        if fault is SubmitFault.UNAVAILABLE:
-            return _error(503, "The service is currently unavailable.")
-        return None
+        refusal = self.sim.draw_submit_fault(PROVIDER)
+        if refusal is None:
+            return None
+        status, text = REFUSALS[refusal.fault]
+        return _error(status, refusal.message or text, {"Retry-After": "1"} if status == 429 else None)
 
 
 def _videos(task: TaskRecord, base: str) -> dict[str, Any]:
