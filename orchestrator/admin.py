@@ -25,7 +25,9 @@ from orchestrator.errors import (
     JobNotFoundError,
     NotFoundError,
 )
+from orchestrator.failures import failure_message
 from orchestrator.models import Account, ApiKey, Job, OutboxEvent
+from orchestrator.settings import Settings
 from schemas.admin import AccountCreate, CreditAmount
 from schemas.jobs import JobStatus
 
@@ -143,14 +145,14 @@ def refresh_job(session: Session, job_id: uuid.UUID) -> None:
     session.execute(update(Job).where(Job.job_id == job_id).values(next_check_at=func.now()))
 
 
-def fail_job(session: Session, job_id: uuid.UUID, reason: str | None = None) -> None:
+def fail_job(session: Session, settings: Settings, job_id: uuid.UUID, reason: str | None = None) -> None:
     """End an unfinished job as failed and release its hold, in this transaction. Whatever runs
     upstream is not stopped: its outcome no longer changes the job (every later move is refused)."""
     state = _unfinished(session, job_id)  # the row lock makes the compare-and-set below succeed
     message = "failed by the operator" + (f": {reason}" if reason else "")
     change = lifecycle.Change(
         JobStatus.FAILED,
-        columns={"error_code": FAILED_BY_OPERATOR, "error_message": message},
+        columns={"error_code": FAILED_BY_OPERATOR, "error_message": failure_message(settings, message)},
         detail={"reason": FAILED_BY_OPERATOR},
     )
     lifecycle.advance(session, job_id, state, change)

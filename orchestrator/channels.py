@@ -113,7 +113,8 @@ def secrets_of(settings: Settings) -> list[str]:
 
 def redact(settings: Settings, text: str) -> str:
     """`text` (an upstream's error message, say) with any of our upstream credentials blanked out:
-    providers sometimes echo the key they were given, and these messages reach tenants."""
+    providers sometimes echo the key they were given, and these messages reach tenants. Callers go
+    through `failures.redacted` / `failures.failure_message`, which add the generic patterns."""
     for secret in secrets_of(settings):
         text = text.replace(secret, "[redacted]")
     return text

@@ -20,6 +20,7 @@ from orchestrator.errors import (
     JobNotContinuableError,
     JobNotFoundError,
 )
+from orchestrator.failures import failure_message
 from orchestrator.models import Job, JobEvent, JobOutput
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -83,7 +84,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         raise InvalidRequestError("cursor is not one this API returned", field="cursor") from exc
 
 
-def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID, settings: Settings) -> bool:
     """Cancel and release the hold, while nothing upstream is running that cannot be stopped.
 
     Returns True when an upstream task must now be told to stop (after the caller commits).
@@ -107,7 +108,10 @@ def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> bo
         raise JobNotCancellableError(reason)
     change = lifecycle.Change(
         JobStatus.CANCELLED,
-        columns={"error_code": "cancelled", "error_message": "cancelled at the client's request"},
+        columns={
+            "error_code": "cancelled",
+            "error_message": failure_message(settings, "cancelled at the client's request"),
+        },
         detail={"reason": "client_request"},
     )
     if lifecycle.advance(session, job_id, state, change) is None:

@@ -34,7 +34,7 @@ def reconcile(db: Database, http: httpx.Client, settings: Settings, job_id: uuid
         return None
     provider = PROVIDERS[job.provider]
     if not provider.finds_by_job_id:
-        return _await_deadline(db, job)
+        return _await_deadline(db, settings, job)
     try:
         channel = channel_for(settings, job.provider, job.channel)
         found = provider.find(http, channel, str(job.job_id), job.operation)
@@ -53,7 +53,7 @@ def _settle_not_found(session: Session, settings: Settings, job: Job) -> JobStat
     """The provider has no task with our id: expire at the deadline, wait, or send it again."""
     now = datetime.now(UTC)
     if now >= job.deadline_at:
-        transition = tracking.expire(session, job.job_id)
+        transition = tracking.expire(session, settings, job.job_id)
         return transition.to_state if transition else None
     settled_at = after(job.updated_at, settings.submit_lease_s)
     if now < settled_at:
@@ -66,11 +66,11 @@ def _settle_not_found(session: Session, settings: Settings, job: Job) -> JobStat
     return S.QUEUED if advance(session, job.job_id, S.SUBMITTING, change) else None
 
 
-def _await_deadline(db: Database, job: Job) -> JobStatus | None:
+def _await_deadline(db: Database, settings: Settings, job: Job) -> JobStatus | None:
     """Without a lookup by our id, an ambiguous submit is neither resent nor released before its deadline."""
     with db.transaction() as session:
         if datetime.now(UTC) >= job.deadline_at:
-            transition = tracking.expire(session, job.job_id)
+            transition = tracking.expire(session, settings, job.job_id)
             return transition.to_state if transition else None
         session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=job.deadline_at))
     return S.SUBMITTING

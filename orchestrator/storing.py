@@ -23,8 +23,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator.channels import channel_for, redact
+from orchestrator.channels import channel_for
 from orchestrator.db import Database
+from orchestrator.failures import failure_message, redacted
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job, JobOutput, table
 from orchestrator.schedule import after, retry_delay
@@ -126,7 +127,7 @@ def _refresh_links(db: Database, http: httpx.Client, settings: Settings, job: Jo
     try:
         report = provider.poll(http, channel_for(settings, job.provider, job.channel), task)
     except ProviderError as exc:
-        log.warning("could not refresh result links of job %s: %s", job.job_id, exc)
+        log.warning("could not refresh result links of job %s: %s", job.job_id, redacted(settings, str(exc)))
         return False
     if report.status is not UpstreamStatus.SUCCEEDED or not report.outputs:
         return False
@@ -237,13 +238,13 @@ _RECORD_OUTPUT = _upsert.on_conflict_do_update(
 def _retry_or_fail(db: Database, settings: Settings, job: Job, exc: Exception) -> JobStatus:
     with db.transaction() as session:
         if job.store_attempts >= settings.max_store_attempts:
-            change = Change(
-                S.FAILED,
-                columns={"error_code": "storage_failed", "error_message": redact(settings, str(exc))[:500]},
-            )
-            advance(session, job.job_id, S.STORING, change)
+            columns = {"error_code": "storage_failed", "error_message": failure_message(settings, str(exc))}
+            advance(session, job.job_id, S.STORING, Change(S.FAILED, columns=columns))
             return S.FAILED
-        log.warning("storing job %s failed (attempt %s), will retry: %s", job.job_id, job.store_attempts, exc)
+        error = redacted(settings, str(exc))
+        log.warning(
+            "storing job %s failed (attempt %s), will retry: %s", job.job_id, job.store_attempts, error
+        )
         when = after(datetime.now(UTC), retry_delay(job.store_attempts))
         session.execute(update(Job).where(Job.job_id == job.job_id).values(next_check_at=when))
     return S.STORING

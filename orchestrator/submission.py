@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import admission, capacity, channel_health, tracking
-from orchestrator.channels import channel_for, redact, upstream_callback_url
+from orchestrator.channels import channel_for, upstream_callback_url
 from orchestrator.db import Database
+from orchestrator.failures import failure_message, redacted
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job
 from orchestrator.schedule import after, at_most, poll_delay, retry_delay
@@ -83,13 +84,12 @@ def send(
     except ProviderUnavailableError as exc:
         return _retry_later(db, settings, job, exc)
     except ProviderRejectedError as exc:
-        return _fail(db, job, exc.code, redact(settings, exc.message))
+        return _fail(db, settings, job, exc.code, exc.message)
     except SubmitOutcomeUnknownError as exc:
-        log.warning("submit of job %s is ambiguous, reconciling: %s", job.job_id, exc)
+        error = redacted(settings, str(exc))
+        log.warning("submit of job %s is ambiguous, reconciling: %s", job.job_id, error)
         with db.transaction() as session:
-            channel_health.record_failure(
-                session, settings, job.provider, channel.name, redact(settings, str(exc)), None
-            )
+            channel_health.record_failure(session, settings, job.provider, channel.name, error, None)
         return S.SUBMITTING  # stays claimed; the sweep reconciles it when the lease runs out
     return _submitted(db, settings, job, external_id)
 
@@ -121,10 +121,11 @@ def _retry_later(db: Database, settings: Settings, job: Job, exc: ProviderUnavai
     """Nothing was created upstream: retry, at once on another healthy channel, else after a back-off."""
     with db.transaction() as session:
         channel_health.record_failure(
-            session, settings, job.provider, job.channel or "", redact(settings, str(exc)), exc.retry_after
+            session, settings, job.provider, job.channel or "", redacted(settings, str(exc)), exc.retry_after
         )
         if job.submit_attempts >= settings.max_submit_attempts:
-            return _fail_in(session, job, "upstream_unavailable", f"the provider stayed unavailable: {exc}")
+            message = f"the provider stayed unavailable: {exc}"
+            return _fail_in(session, settings, job, "upstream_unavailable", message)
         if capacity.has_other_healthy(session, settings, job.provider, exclude=job.channel):
             delay = 0.0  # fail over: another channel takes it now
         else:
@@ -135,13 +136,15 @@ def _retry_later(db: Database, settings: Settings, job: Job, exc: ProviderUnavai
     return S.QUEUED
 
 
-def _fail(db: Database, job: Job, code: str, message: str) -> JobStatus:
+def _fail(db: Database, settings: Settings, job: Job, code: str, message: str) -> JobStatus:
     with db.transaction() as session:
-        return _fail_in(session, job, code, message)
+        return _fail_in(session, settings, job, code, message)
 
 
-def _fail_in(session: Session, job: Job, code: str, message: str) -> JobStatus:
-    change = Change(S.FAILED, columns={"error_code": code, "error_message": message}, detail={"error": code})
+def _fail_in(session: Session, settings: Settings, job: Job, code: str, message: str) -> JobStatus:
+    """Fail the job; `message` may quote the provider, so it is redacted and cut to length here."""
+    columns = {"error_code": code, "error_message": failure_message(settings, message)}
+    change = Change(S.FAILED, columns=columns, detail={"error": code})
     advance(session, job.job_id, S.SUBMITTING, change)
     return S.FAILED
 

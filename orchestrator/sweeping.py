@@ -75,7 +75,7 @@ def claim_due(session: Session, settings: Settings, limit: int) -> Dispatch:
     for job_id, provider, state, deadline_at in rows:
         if state == S.QUEUED and now >= deadline_at:
             # Nothing was ever sent upstream: the hold can go back at once.
-            if expire(session, job_id) is not None:
+            if expire(session, settings, job_id) is not None:
                 dispatch.expired.append(job_id)
             continue
         dispatch.work[_task_for(provider, S(state))].append(str(job_id))

@@ -19,8 +19,9 @@ import httpx
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.channels import channel_for, redact
+from orchestrator.channels import channel_for
 from orchestrator.db import Database
+from orchestrator.failures import failure_message, redacted
 from orchestrator.lifecycle import RANK, Change, Sql, Transition, advance, record_progress
 from orchestrator.models import Job, table
 from orchestrator.schedule import after, at_most, next_poll_delay, progress_eta_s
@@ -113,10 +114,11 @@ def _apply_outcome(session: Session, settings: Settings, job: Job, outcome: Poll
         if transition is not None:
             return transition
     else:
-        log.info("poll of job %s failed, will retry: %s", job.job_id, outcome.error)
+        error = redacted(settings, str(outcome.error))
+        log.info("poll of job %s failed, will retry: %s", job.job_id, error)
         _schedule_next_poll(session, settings, job)
     if datetime.now(UTC) >= job.deadline_at:
-        return expire(session, job.job_id)
+        return expire(session, settings, job.job_id)
     return None
 
 
@@ -148,7 +150,7 @@ def apply_update(
             return None
         progress = report.progress if report.progress is not None else STAGE_PROGRESS.get(target)
         columns = _columns(settings, job, report, target)
-        change = Change(target, progress, columns, {"upstream_status": report.raw_status})
+        change = Change(target, progress, columns, {"upstream_status": columns["upstream_status"]})
         transition = advance(session, job_id, current, change)
         if transition is not None:
             return transition
@@ -166,7 +168,7 @@ def _target(job: Job, report: ProviderUpdate) -> tuple[JobStatus, JobStatus | No
     return current, target, report
 
 
-def expire(session: Session, job_id: uuid.UUID) -> Transition | None:
+def expire(session: Session, settings: Settings, job_id: uuid.UUID) -> Transition | None:
     job = session.execute(select(Job.state).where(Job.job_id == job_id)).scalar_one_or_none()
     if job is None or S(job).is_terminal:
         return None
@@ -174,14 +176,15 @@ def expire(session: Session, job_id: uuid.UUID) -> Transition | None:
         S.EXPIRED,
         columns={
             "error_code": "deadline_exceeded",
-            "error_message": "the job did not finish before its deadline",
+            "error_message": failure_message(settings, "the job did not finish before its deadline"),
         },
     )
     return advance(session, job_id, S(job), change)
 
 
 def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobStatus) -> dict[str, Any]:
-    columns: dict[str, Any] = {"upstream_status": report.raw_status[:64]}
+    # The raw status reaches the tenant too, in the timeline: it is the provider's text.
+    columns: dict[str, Any] = {"upstream_status": redacted(settings, report.raw_status)[:64]}
     if report.external_id and not job.external_id:
         columns["external_id"] = report.external_id
     if report.result is not None:
@@ -195,7 +198,7 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
         columns["next_check_at"] = after(datetime.now(UTC), settings.redispatch_after_s)
     elif target is S.FAILED:
         columns["error_code"] = report.error_code or "upstream_failed"
-        columns["error_message"] = redact(
+        columns["error_message"] = failure_message(
             settings, report.error_message or "the provider reported the task failed"
         )
     else:

@@ -201,7 +201,7 @@ def refresh_job(job_id: str, context: Context) -> AdminJob:
 def fail_job(job_id: str, context: Context, body: JobFail | None = None) -> AdminJob:
     parsed = parse_job_id(job_id)
     with context.db.transaction() as session:
-        admin.fail_job(session, parsed, body.reason if body else None)
+        admin.fail_job(session, context.settings, parsed, body.reason if body else None)
     return _job(context, parsed)
 
 

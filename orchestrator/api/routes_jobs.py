@@ -80,7 +80,7 @@ def get_job(job_id: str, context: Context, caller: Caller) -> Job:
 def cancel_job(job_id: str, context: Context, caller: Caller) -> Job:
     parsed = parse_job_id(job_id)
     with context.db.transaction() as session:
-        stop_upstream = jobs.cancel_job(session, caller.account_id, parsed)
+        stop_upstream = jobs.cancel_job(session, caller.account_id, parsed, context.settings)
     view = _view(context, caller.account_id, parsed)
     if stop_upstream:
         context.dispatcher.send(messaging.cancel_task(view.provider), [job_id])

@@ -140,7 +140,9 @@ class CallerJobs:
         job_id = uuid.UUID(self.get(reference).job_id)
         try:
             with self.context.db.transaction() as session:
-                stop_upstream = jobs.cancel_job(session, self.caller.account_id, job_id)
+                stop_upstream = jobs.cancel_job(
+                    session, self.caller.account_id, job_id, self.context.settings
+                )
         except JobNotCancellableError:
             if not JobStatus(self.get(str(job_id)).status).is_terminal:
                 raise  # being submitted or stored: it cannot be stopped now
