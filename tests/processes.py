@@ -40,6 +40,17 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def process_env(settings: Settings) -> dict[str, str]:
+    """This process's environment without any genrelay configuration of its own, plus `settings`."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("GENRELAY_", "S3_"))
+        and name not in {"DATABASE_URL", "BROKER_URL", "STORAGE_BACKEND"}
+    }
+    return {**inherited, **settings_env(settings)}
+
+
 class WorkerProcess:
     def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
         self.process = process
@@ -70,13 +81,7 @@ def celery_worker(
     settings: Settings, log_path: Path, *, beat: bool = True, concurrency: int = 2
 ) -> Iterator[WorkerProcess]:
     """A real `celery worker` process on every genrelay queue, ready when this yields."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("GENRELAY_", "S3_"))
-        and name not in {"DATABASE_URL", "BROKER_URL", "STORAGE_BACKEND"}
-    }
-    env = {**inherited, **settings_env(settings)}
+    env = process_env(settings)
     argv = [
         sys.executable,
         "-m",
@@ -96,8 +101,7 @@ def celery_worker(
         f"test-{os.getpid()}@%h",
     ]
     if beat:
-        argv += ["-B", "-s", str(settings.data_dir / "beat-schedule")]
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["-B"]  # beat's schedule is in memory: no file, no data_dir needed
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -52,7 +52,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 },
             },
         },
-        "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+        # Beat keeps its schedule in memory, not in a file under data_dir: the sweep is its only entry
+        # and runs every few seconds, so a stored "last run" buys nothing across a restart, while a
+        # file costs a writable, existing folder (a missing GENRELAY_DATA_DIR killed beat at start,
+        # and with it every job's progress) and can be left corrupt by a crash. The jobs' own
+        # schedule lives in PostgreSQL (`next_check_at`).
+        "beat_scheduler": "celery.beat:Scheduler",
     }
 
 
