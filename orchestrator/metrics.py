@@ -1,6 +1,7 @@
 """Prometheus metrics read from PostgreSQL at scrape time: jobs per state, recent throughput and time to
-terminal, poll lag, webhook backlog, open holds. Jobs change state in worker processes, so nothing is
-counted in the API's memory: every number comes from the system of record, in a few indexed queries.
+terminal, poll lag, webhook backlog, open holds, the last sweep's age. Jobs change state in worker
+processes, so nothing is counted in the API's memory: every number comes from the system of record, in
+a few indexed queries.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from orchestrator.db import Database
 from orchestrator.ids import uuid7_floor
 from orchestrator.models import NON_TERMINAL_SQL, Job
+from orchestrator.sweeping import last_sweep_age_s
 from workers.providers import PROVIDERS
 
 # Time to terminal spans seconds (images) to the one-hour deadline (video).
@@ -54,6 +56,7 @@ class JobsCollector:
                 _channel_outcomes(session, self._window_s),
                 _poll_lag(session),
                 *_backlogs(session),
+                _last_sweep(session),
             ]
         window = GaugeMetricFamily(
             "genrelay_metrics_window_seconds", "Window of the *_recent metrics and of the duration histogram."
@@ -160,6 +163,16 @@ def _poll_lag(session: Session) -> GaugeMetricFamily:
     )
     for provider in sorted(set(PROVIDERS) | set(lag)):
         family.add_metric([provider], max(lag.get(provider, 0.0), 0.0))
+    return family
+
+
+def _last_sweep(session: Session) -> GaugeMetricFamily:
+    age = last_sweep_age_s(session)
+    family = GaugeMetricFamily(
+        "genrelay_last_sweep_age_seconds",
+        "Seconds since the sweep last ran (beat sends it, a sweep-queue worker runs it); +Inf: never.",
+    )
+    family.add_metric([], float("inf") if age is None else age)
     return family
 
 

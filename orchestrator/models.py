@@ -330,3 +330,14 @@ class IdempotencyKey(Base):
     response_status: Mapped[int] = mapped_column(SmallInteger)
     response_body: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = _now()
+
+
+class SweepState(Base):
+    """When the sweep last ran: one row, stamped by every sweep, read by /metrics. Beat keeps nothing
+    on disk, so this is how a dead beat (or no worker on the sweep queue) shows."""
+
+    __tablename__ = "sweep_state"
+    __table_args__ = (CheckConstraint("singleton", name="one_row"),)
+
+    singleton: Mapped[bool] = mapped_column(primary_key=True, server_default="true")
+    last_swept_at: Mapped[datetime]

@@ -2,7 +2,8 @@
 
 The jobs table is the schedule (no countdown messages): the claim bumps `next_check_at` by a lease
 under `FOR UPDATE SKIP LOCKED`, so concurrent sweeps never claim the same job, and a job whose
-worker died comes due again when its lease runs out.
+worker died comes due again when its lease runs out. Each sweep stamps when it ran, so that a sweep
+that stopped coming (beat, or the sweep queue's worker, down) shows in /metrics.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import extract, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from orchestrator import capacity, messaging, outbox
 from orchestrator.db import Database
+from orchestrator.models import SweepState, table
 from orchestrator.settings import Settings
 from orchestrator.tracking import expire
 from schemas.jobs import JobStatus
@@ -137,4 +140,27 @@ def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *,
         claimed += len(events)
         if len(events) < settings.sweep_batch:
             break
+    with db.transaction() as session:
+        record_sweep(session)
     return claimed
+
+
+_sweeps = table(SweepState)
+_new_stamp = insert(_sweeps).values(singleton=True, last_swept_at=func.now())
+# Never backwards: of two sweeps at once, the one that began later may commit first.
+_STAMP = _new_stamp.on_conflict_do_update(
+    index_elements=[_sweeps.c.singleton],
+    set_={"last_swept_at": func.greatest(_sweeps.c.last_swept_at, _new_stamp.excluded.last_swept_at)},
+)
+_AGE = select(extract("epoch", func.now() - _sweeps.c.last_swept_at))
+
+
+def record_sweep(session: Session) -> None:
+    """Stamp the sweep as run now, by the database's clock (the one every reader measures with)."""
+    session.execute(_STAMP)
+
+
+def last_sweep_age_s(session: Session) -> float | None:
+    """Seconds since the last sweep ran; None when none ever did."""
+    age = session.execute(_AGE).scalar()
+    return None if age is None else max(float(age), 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,9 +12,9 @@ import pytest
 from fastapi import Response
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from orchestrator import lifecycle, webhooks
+from orchestrator import lifecycle, messaging, sweeping, webhooks
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import OutboxEvent
@@ -115,6 +116,17 @@ def test_metrics_report_jobs_lag_backlog_and_holds_from_the_database(
     assert sample(samples, "genrelay_holds_open") == 3  # all but the failed job, whose hold was released
     assert sample(samples, "genrelay_credits_held_micros") == account["held"] > 0
     assert sample(samples, "genrelay_metrics_window_seconds") == settings.metrics_window_s
+
+
+def test_metrics_last_sweep_age(client: TestClient, db: Database, settings: Settings) -> None:
+    assert sample(scrape(client), "genrelay_last_sweep_age_seconds") == math.inf  # never swept
+    dispatcher = messaging.Dispatcher(settings.require_broker_url(), settings.broker_key_prefix)
+    sweeping.sweep(db, dispatcher, settings)
+    dispatcher.close()
+    assert 0 <= sample(scrape(client), "genrelay_last_sweep_age_seconds") < 5
+    with db.transaction() as session:
+        session.execute(text("UPDATE sweep_state SET last_swept_at = now() - interval '90 seconds'"))
+    assert 90 <= sample(scrape(client), "genrelay_last_sweep_age_seconds") < 95
 
 
 def test_metrics_window_leaves_out_older_jobs(

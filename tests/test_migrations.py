@@ -10,7 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
+from orchestrator import sweeping
 from orchestrator.api import create_app
 from orchestrator.db import Database, ensure_schema_current, upgrade
 from orchestrator.errors import SchemaNotCurrentError
@@ -74,3 +76,13 @@ def test_migrations_0002_counts_existing_unfinished_jobs(empty_database_url: str
         ).scalar_one()
     database.dispose()
     assert counted == 3
+
+
+def test_migrations_0003_sweep_state_holds_one_row(db: Database) -> None:
+    for _ in range(2):
+        with db.transaction() as session:
+            sweeping.record_sweep(session)
+    with pytest.raises(IntegrityError), db.transaction() as session:
+        session.execute(text("INSERT INTO sweep_state (singleton, last_swept_at) VALUES (false, now())"))
+    with db.transaction() as session:
+        assert session.execute(text("SELECT count(*) FROM sweep_state")).scalar_one() == 1
