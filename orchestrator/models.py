@@ -333,8 +333,8 @@ class IdempotencyKey(Base):
 
 
 class SweepState(Base):
-    """When the sweep last ran: one row, stamped by every sweep, read by /metrics. Beat keeps nothing
-    on disk, so this is how a dead beat (or no worker on the sweep queue) shows."""
+    """When the sweep last ran: one row, stamped by every sweep, read by /metrics and /readyz. Beat
+    keeps nothing on disk, so this is how a dead beat (or no worker on the sweep queue) shows."""
 
     __tablename__ = "sweep_state"
     __table_args__ = (CheckConstraint("singleton", name="one_row"),)

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often beat sweeps for due jobs and webhook events."
     )
     sweep_batch: int = Field(default=500, ge=1, description="Jobs claimed per sweep transaction.")
+    sweep_stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="/readyz fails once the last sweep is older than this (beat or the sweep worker down).",
+    )
     poll_batch: int = Field(default=50, ge=1, description="Jobs per poll task.")
     poll_concurrency: int = Field(default=16, ge=1, description="Upstream queries a poll task makes at once.")
     poll: dict[str, PollPolicy] = Field(
@@ -210,6 +215,15 @@ class Settings(BaseSettings):
                 raise ValueError("DATABASE_URL and BROKER_URL must be set outside dev")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET is required when STORAGE_BACKEND=s3")
+        return self
+
+    @model_validator(mode="after")
+    def _sweeps_come_before_they_are_stale(self) -> Settings:
+        if self.sweep_stale_after_s <= self.sweep_interval_s:
+            raise ValueError(
+                "GENRELAY_SWEEP_STALE_AFTER_S must be longer than GENRELAY_SWEEP_INTERVAL_S, "
+                "or every sweep would be reported stale before the next one is due"
+            )
         return self
 
     @model_validator(mode="after")

@@ -3,7 +3,7 @@
 The jobs table is the schedule (no countdown messages): the claim bumps `next_check_at` by a lease
 under `FOR UPDATE SKIP LOCKED`, so concurrent sweeps never claim the same job, and a job whose
 worker died comes due again when its lease runs out. Each sweep stamps when it ran, so that a sweep
-that stopped coming (beat, or the sweep queue's worker, down) shows in /metrics.
+that stopped coming (beat, or the sweep queue's worker, down) shows in /metrics and /readyz.
 """
 
 from __future__ import annotations
@@ -164,3 +164,16 @@ def last_sweep_age_s(session: Session) -> float | None:
     """Seconds since the last sweep ran; None when none ever did."""
     age = session.execute(_AGE).scalar()
     return None if age is None else max(float(age), 0.0)
+
+
+def sweep_health(age_s: float | None, stale_after_s: float, up_for_s: float) -> tuple[str, bool]:
+    """What readiness says about the sweep, and whether that is ready. A deployment whose sweep has
+    never run (a fresh database, beat still starting) is given `stale_after_s` from the API's start
+    before that counts against it, as a sweep that stopped does."""
+    if age_s is None:
+        if up_for_s <= stale_after_s:
+            return "waiting: no sweep has run yet", True
+        return f"never: no sweep has run in the {up_for_s:.0f} s this API has been up", False
+    if age_s > stale_after_s:
+        return f"stale: the last sweep ran {age_s:.0f} s ago", False
+    return "ok", True

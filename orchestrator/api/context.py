@@ -36,6 +36,7 @@ class AppContext:
     prices: PriceTable
     limiter: RateLimiter
     writer: CreateWriter
+    started: float = field(default_factory=time.monotonic)  # when this API process came up
     _keys: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
     def cached_principal(self, secret: str) -> Principal | None:
