@@ -71,9 +71,9 @@ def make_upstream(
 
     def start(**overrides: Any) -> Upstream:
         access, secret = f"AK{secrets.token_hex(10)}", f"SK{secrets.token_hex(16)}"
-        port = services.free_port()
+        sock = services.listening_socket()  # held from now on: the port in the settings stays ours
         values: dict[str, Any] = {
-            "public_base_url": f"http://127.0.0.1:{port}",
+            "public_base_url": f"http://127.0.0.1:{sock.getsockname()[1]}",
             "upstream_callbacks": False,
             "webhook_allowlist": ["127.0.0.1"],
             "max_submit_attempts": 2,
@@ -98,7 +98,7 @@ def make_upstream(
             planted = [access]
         simulator.configure(not_found_polls=0)
         settings = make_settings(**{**values, **overrides})
-        server = services.ThreadedServer(create_app(settings), port).start()
+        server = services.ThreadedServer(create_app(settings), sock).start()
         started.append(server)
         receiver_context = running_receiver()
         receiver = receiver_context.__enter__()
