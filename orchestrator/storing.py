@@ -186,7 +186,7 @@ def copy_output(
                 content_type = _content_type(response, ref)
                 chunks: Iterator[bytes] = response.iter_bytes(CHUNK)
                 return storage.put_stream(output_key(job_id, index, content_type), chunks, content_type)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a malformed link is the provider's fault too
         raise DownloadError(f"result file download failed: {type(exc).__name__}: {exc}") from exc
     raise DownloadError(f"result file redirected more than {MAX_REDIRECTS} times")
 

@@ -86,3 +86,16 @@ def test_storage_s3_streams_through_moto_and_presigns(s3_settings: Settings) -> 
     assert response.headers["content-type"] == "video/mp4"
     assert hashlib.sha256(response.content).hexdigest() == DIGEST
     storage.check()
+
+
+@pytest.mark.parametrize("url", ["http://[not-a-host/file.mp4", "http://exa mple.com/file.mp4"])
+def test_storage_a_malformed_result_link_is_a_download_failure(
+    url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """A provider's malformed link fails the download (retried, then the job fails and is released)
+    rather than the store task itself."""
+    from orchestrator.storing import DownloadError, copy_output
+
+    settings = make_settings()
+    with httpx.Client() as http, pytest.raises(DownloadError, match="download failed"):
+        copy_output(http, build_storage(settings), settings, uuid.uuid4(), 0, {"url": url}, {})
