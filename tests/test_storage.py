@@ -88,7 +88,9 @@ def test_storage_s3_streams_through_moto_and_presigns(s3_settings: Settings) -> 
     storage.check()
 
 
-@pytest.mark.parametrize("url", ["http://[not-a-host/file.mp4", "http://exa mple.com/file.mp4"])
+@pytest.mark.parametrize(
+    "url", ["http://\x00/file.mp4", "http://exa\nmple.com/file.mp4", "http://[not-a-host/x"]
+)
 def test_storage_a_malformed_result_link_is_a_download_failure(
     url: str, make_settings: Callable[..., Settings]
 ) -> None:
