@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from bench.services import Services
-from orchestrator.runner import worker_queues
+from orchestrator.cli.runner import worker_queues
 from orchestrator.settings import Settings
 from tests.processes import settings_env
 from tests.services import free_port

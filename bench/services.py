@@ -20,9 +20,11 @@ import psutil
 import psycopg
 import redis
 
-from orchestrator import accounts, embedded, ledger
+from orchestrator import ledger
+from orchestrator.cli import embedded
 from orchestrator.db import Database, upgrade
 from orchestrator.settings import Settings
+from orchestrator.tenants import accounts
 from tests.services import free_port
 
 

@@ -21,10 +21,11 @@ from bench.harness import Processes, Shape, processes, start_genrelay, start_sim
 from bench.measure import Report, Spread, cpu_of, tree_rss_mb
 from bench.services import Services, bench_settings, create_tenants, services
 from bench.workload import cores, progress, provider_mix, submit_count
-from orchestrator import accounts, creating, submission
 from orchestrator.db import Database
+from orchestrator.pipeline import submission
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
+from orchestrator.tenants import accounts, creating
 from schemas.jobs import JobCreate
 from workers.providers import PROVIDERS
 

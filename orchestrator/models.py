@@ -98,7 +98,7 @@ class Job(Base):
         # Counts an account's unfinished jobs cheaply (its open-jobs limit).
         Index("ix_jobs_account_id_open", "account_id", postgresql_where=text(NON_TERMINAL_SQL)),
         Index("ix_jobs_provider_external_id", "provider", "external_id"),
-        # /metrics reads the jobs that finished recently (orchestrator/metrics.py).
+        # /metrics reads the jobs that finished recently (orchestrator/ops/metrics.py).
         Index("ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
         Index(
             "ix_jobs_provider_channel_active",

@@ -14,11 +14,12 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from orchestrator import accounts, ledger
+from orchestrator import ledger
 from orchestrator.api import create_app
 from orchestrator.db import Database, upgrade
 from orchestrator.models import Base
 from orchestrator.settings import PollPolicy, Settings
+from orchestrator.tenants import accounts
 from tests import services
 from tests.factories import Tenant
 from tests.stack import start_stack  # noqa: F401 - a fixture, shared by every end-to-end test

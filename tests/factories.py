@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator import accounts, creating
 from orchestrator.db import Database
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
+from orchestrator.tenants import accounts, creating
 from schemas.jobs import JobCreate
 
 

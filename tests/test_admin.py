@@ -15,11 +15,13 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from orchestrator import admin, lifecycle, webhooks
+from orchestrator import lifecycle
 from orchestrator.api import create_app
-from orchestrator.audit import find_breaches
 from orchestrator.db import Database
 from orchestrator.models import Job, OutboxEvent
+from orchestrator.ops import admin
+from orchestrator.ops.audit import find_breaches
+from orchestrator.pipeline import webhooks
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus

@@ -11,9 +11,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from orchestrator import submission
 from orchestrator.api import create_app
 from orchestrator.db import Database
+from orchestrator.pipeline import submission
 from orchestrator.settings import Settings
 from tests.factories import Tenant, create_job
 from workers.simulator import Simulator

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator import admin, ledger
+from orchestrator import ledger
 from orchestrator.db import Database
 from orchestrator.models import Job
+from orchestrator.ops import admin
 from tests import services
 from tests.conftest import CREDITS, Tenant
 from tests.factories import kling_request

@@ -12,9 +12,10 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from orchestrator import messaging, sweeping
+from orchestrator import messaging
 from orchestrator.api import create_app
 from orchestrator.db import Database
+from orchestrator.pipeline import sweeping
 from orchestrator.settings import Settings
 from tests import services
 from tests.conftest import BROKER_PREFIX

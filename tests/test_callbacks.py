@@ -11,9 +11,10 @@ import httpx
 import redis
 from fastapi.testclient import TestClient
 
-from orchestrator import audit, storing, submission
 from orchestrator.db import Database
 from orchestrator.models import Job
+from orchestrator.ops import audit
+from orchestrator.pipeline import storing, submission
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from tests.conftest import BROKER_PREFIX, Tenant
@@ -176,8 +177,8 @@ def test_callbacks_a_success_racing_a_stale_report_is_never_lost(
 ) -> None:
     import threading
 
-    from orchestrator import tracking
     from orchestrator.lifecycle import Change, advance
+    from orchestrator.pipeline import tracking
     from schemas.jobs import JobStatus
     from tests.factories import create_job
     from workers.providers.base import OutputRef, ProviderUpdate, UpstreamStatus

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.models import ChannelState, Job
+from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus

@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from orchestrator import storing, submission, tracking
-from orchestrator.channels import channel_for, load_channels
 from orchestrator.db import Database
 from orchestrator.models import Job
+from orchestrator.pipeline import storing, submission, tracking
+from orchestrator.pipeline.channels import channel_for, load_channels
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from tests import services

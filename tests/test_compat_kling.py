@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 from fastapi.testclient import TestClient
 
-from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
+from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from tests.conftest import Tenant

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.models import Job
+from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage

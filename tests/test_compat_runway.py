@@ -18,8 +18,9 @@ from pydantic import TypeAdapter
 from runwayml.types.task_retrieve_response import TaskRetrieveResponse
 from standardwebhooks import Webhook
 
-from orchestrator import models, storing, submission, tracking
+from orchestrator import models
 from orchestrator.db import Database
+from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage

@@ -16,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
-from orchestrator import storing, submission, tracking
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Job
+from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import S3Storage, build_storage

@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from orchestrator import audit, storing, submission, tracking
+from orchestrator.cli.demo import example_input as example
 from orchestrator.db import Database
-from orchestrator.demo import example_input as example
 from orchestrator.models import Job, JobOutput
+from orchestrator.ops import audit
+from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus

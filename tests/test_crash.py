@@ -17,10 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator import audit
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Job, OutboxEvent
+from orchestrator.ops import audit
 from orchestrator.settings import PollPolicy, Settings
 from tests import services
 from tests.factories import Tenant, kling_request

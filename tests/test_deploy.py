@@ -17,7 +17,7 @@ import yaml
 from pydantic import AliasChoices
 
 from orchestrator.cli import main
-from orchestrator.console import flower_env
+from orchestrator.ops.console import flower_env
 from orchestrator.settings import Settings
 from workers.celery_app import all_queues
 

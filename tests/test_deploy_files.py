@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator import deploy_files
 from orchestrator.messaging import poll_task, submit_task
+from orchestrator.ops import deploy_files
 from tests.test_deploy import container, genrelay_services, of_kind, parse_command, queues_of
 from workers.celery_app import all_queues
 from workers.providers import PROVIDERS

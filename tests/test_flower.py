@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from orchestrator import messaging
-from orchestrator.console import cookie_secret, flower_argv, flower_env
+from orchestrator.ops.console import cookie_secret, flower_argv, flower_env
 from orchestrator.settings import Settings
 from tests import services
 from tests.conftest import BROKER_PREFIX, Tenant

@@ -16,11 +16,11 @@ import schemathesis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from orchestrator import accounts
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Account, Job, JobEvent, OutboxEvent
 from orchestrator.settings import Settings
+from orchestrator.tenants import accounts
 from tests import services
 from tests.factories import Tenant, kling_request
 

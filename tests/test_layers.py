@@ -1,5 +1,6 @@
-"""Import direction over the whole tree: schemas ← providers ← orchestrator core ← API, CLI and
-operations ← Celery app and tasks, and the simulator beside the core, never inside it. Provider
+"""Import direction over the whole tree: schemas ← providers ← orchestrator core ← pipeline and
+tenants ← operations ← API and CLI ← Celery app and tasks, and the simulator beside the orchestrator,
+never inside it. Provider
 packages reach no database, queue, web framework or storage client: they stay plugins."""
 
 from __future__ import annotations
@@ -18,24 +19,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("providers", ("workers.providers",)),
     ("simulator", ("workers.simulator",)),
     ("core", ("orchestrator",)),
-    # The outer edges: the HTTP API, the command line and what only it runs.
-    (
-        "edges",
-        (
-            "orchestrator.api",
-            "orchestrator.cli",
-            "orchestrator.runner",
-            "orchestrator.batch",
-            "orchestrator.watching",
-            "orchestrator.api_client",
-            "orchestrator.demo",
-            "orchestrator.embedded",
-        ),
-    ),
+    # What happens to jobs, and what tenants own and ask for.
+    ("domain", ("orchestrator.pipeline", "orchestrator.tenants")),
+    ("ops", ("orchestrator.ops",)),
+    # The outer edges: the HTTP API and the command line.
+    ("edges", ("orchestrator.api", "orchestrator.cli")),
     ("tasks", ("workers.celery_app", "workers.tasks", "workers.runtime")),
 ]
 # Layers that sit side by side: neither may import the other.
-INDEPENDENT = {("simulator", "core"), ("simulator", "edges"), ("simulator", "tasks")}
+INDEPENDENT = {("simulator", layer) for layer in ("core", "domain", "ops", "edges", "tasks")}
 # What a provider package may never import (the seam, httpx and pydantic are what it needs).
 FRAMEWORKS = (
     "sqlalchemy",
@@ -126,7 +118,10 @@ def test_layers_imports_point_one_way_over_the_whole_tree() -> None:
             "from fastapi import Request",
             "provider code imports fastapi",
         ),
-        ("orchestrator/tracking.py", "from workers.simulator import Simulator", "core imports"),
+        ("orchestrator/pipeline/tracking.py", "from workers.simulator import Simulator", "domain imports"),
+        ("orchestrator/ledger.py", "from orchestrator.pipeline import tracking", "core imports"),
+        ("orchestrator/pipeline/storing.py", "from orchestrator.ops import metrics", "domain imports"),
+        ("orchestrator/ops/audit.py", "from orchestrator.cli import main", "ops imports"),
     ],
 )
 def test_layers_test_catches_an_import_against_the_direction(

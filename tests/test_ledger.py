@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select, text
 
-from orchestrator import audit, ledger, lifecycle
+from orchestrator import ledger, lifecycle
 from orchestrator.db import Database
 from orchestrator.errors import InsufficientCreditsError, LedgerError
 from orchestrator.models import Account, Hold, Job, LedgerEntry
+from orchestrator.ops import audit
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
 from tests.conftest import CREDITS, Tenant

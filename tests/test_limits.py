@@ -12,13 +12,14 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from orchestrator import accounts, admin
 from orchestrator.api import create_app
-from orchestrator.audit import find_breaches
 from orchestrator.db import Database
 from orchestrator.errors import RateLimitedError
 from orchestrator.models import Hold, IdempotencyKey, Job
+from orchestrator.ops import admin
+from orchestrator.ops.audit import find_breaches
 from orchestrator.settings import Settings
+from orchestrator.tenants import accounts
 from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant, create_job, kling_request
@@ -95,7 +96,7 @@ def test_limits_fail_open_when_redis_is_unreachable(
             create_app(make_settings(broker_url=f"redis://127.0.0.1:{dead_port}/0", rate_limit_rps=1)),
             raise_server_exceptions=False,
         ) as client,
-        caplog.at_level(logging.WARNING, logger="orchestrator.limits"),
+        caplog.at_level(logging.WARNING, logger="orchestrator.tenants.limits"),
     ):
         statuses = [client.get("/v1/account", headers=tenant.headers).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]

@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
-from orchestrator import lifecycle, messaging, sweeping, webhooks
+from orchestrator import lifecycle, messaging
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import OutboxEvent
+from orchestrator.pipeline import sweeping, webhooks
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator import sweeping
 from orchestrator.api import create_app
 from orchestrator.db import Database, ensure_schema_current, upgrade
 from orchestrator.errors import SchemaNotCurrentError
 from orchestrator.models import Base
+from orchestrator.pipeline import sweeping
 from orchestrator.settings import Settings
 
 

@@ -16,9 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from orchestrator import audit, lifecycle, reconciliation, storing, submission, sweeping, tracking
+from orchestrator import lifecycle
 from orchestrator.db import Database
 from orchestrator.models import Account, ChannelState, Job, JobOutput
+from orchestrator.ops import audit
+from orchestrator.pipeline import reconciliation, storing, submission, sweeping, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus

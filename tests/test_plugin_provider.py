@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from orchestrator import deploy_files
 from orchestrator.cli import main
 from orchestrator.db import Database
+from orchestrator.ops import deploy_files
 from orchestrator.settings import Settings
 from tests import services
 from tests.factories import Tenant

@@ -19,11 +19,12 @@ import pytest
 import redis
 from sqlalchemy import select, text
 
-from orchestrator import logs, reconciliation, storing, submission, tracking, webhooks
+from orchestrator import logs
 from orchestrator.api import create_app
 from orchestrator.db import Database
-from orchestrator.failures import MAX_MESSAGE_CHARS, failure_message
 from orchestrator.models import Job, OutboxEvent
+from orchestrator.pipeline import reconciliation, storing, submission, tracking, webhooks
+from orchestrator.pipeline.failures import MAX_MESSAGE_CHARS, failure_message
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from orchestrator import lifecycle, tracking
+from orchestrator import lifecycle
 from orchestrator.db import Database
 from orchestrator.models import Job
+from orchestrator.pipeline import tracking
 from orchestrator.schedule import ETA_MARGIN, ETA_MARGIN_S, next_poll_delay, poll_delay, progress_eta_s
 from orchestrator.settings import PollPolicy, Settings
 from schemas.jobs import JobStatus

@@ -16,9 +16,9 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from orchestrator import storing, submission, tracking
 from orchestrator.db import Database
 from orchestrator.models import Job
+from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import PollPolicy, Settings
 from orchestrator.storage import build_storage
 from tests import services

@@ -96,7 +96,7 @@ def test_storage_a_malformed_result_link_is_a_download_failure(
 ) -> None:
     """A provider's malformed link fails the download (retried, then the job fails and is released)
     rather than the store task itself."""
-    from orchestrator.storing import DownloadError, copy_output
+    from orchestrator.pipeline.storing import DownloadError, copy_output
 
     settings = make_settings()
     with httpx.Client() as http, pytest.raises(DownloadError, match="download failed"):

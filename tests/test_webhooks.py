@@ -16,10 +16,10 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from orchestrator import webhooks
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import OutboxEvent
+from orchestrator.pipeline import webhooks
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from tests.conftest import Tenant

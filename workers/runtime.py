@@ -12,9 +12,9 @@ from functools import cached_property
 
 import httpx
 
-from orchestrator import webhooks
 from orchestrator.db import Database
 from orchestrator.messaging import Dispatcher
+from orchestrator.pipeline import webhooks
 from orchestrator.settings import Settings, get_settings
 from orchestrator.storage import LocalStorage, S3Storage, build_storage
 

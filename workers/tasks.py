@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator import messaging, reconciliation, storing, submission, sweeping, tracking, webhooks
+from orchestrator import messaging
+from orchestrator.pipeline import reconciliation, storing, submission, sweeping, tracking, webhooks
 from workers.celery_app import app
 from workers.providers import PROVIDERS
 from workers.providers.errors import ProviderUnavailableError

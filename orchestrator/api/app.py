@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator import webhooks
 from orchestrator.api import (
     routes_account,
     routes_admin,
@@ -25,14 +24,15 @@ from orchestrator.api.context import AppContext
 from orchestrator.api.create_writer import CreateWriter
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.request_size import RequestSizeLimitMiddleware
-from orchestrator.channels import load_channels
 from orchestrator.db import Database, ensure_schema_current
 from orchestrator.ids import new_token
-from orchestrator.limits import RateLimiter
 from orchestrator.messaging import Dispatcher
+from orchestrator.pipeline import webhooks
+from orchestrator.pipeline.channels import load_channels
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings, get_settings
 from orchestrator.storage import build_storage
+from orchestrator.tenants.limits import RateLimiter
 from workers.providers import PROVIDERS
 
 

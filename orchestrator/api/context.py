@@ -11,16 +11,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator import accounts
-from orchestrator.accounts import Principal
 from orchestrator.api.create_writer import CreateWriter
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
-from orchestrator.limits import RateLimiter
 from orchestrator.messaging import Dispatcher
 from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
 from orchestrator.storage import LocalStorage, S3Storage
+from orchestrator.tenants import accounts
+from orchestrator.tenants.accounts import Principal
+from orchestrator.tenants.limits import RateLimiter
 
 # How long a revoked key (or a disabled account's key) may still work on another API process that saw
 # it recently; the process that handled the admin call forgets it at once.

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from orchestrator import creating, messaging
+from orchestrator import messaging
 from orchestrator.db import Database
 from orchestrator.settings import Settings
+from orchestrator.tenants import creating
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator import creating, idempotency
-from orchestrator.accounts import Principal
 from orchestrator.api.context import AppContext
-from orchestrator.creating import UNIFIED, Origin, Render
 from orchestrator.errors import OrchestratorError
+from orchestrator.tenants import creating, idempotency
+from orchestrator.tenants.accounts import Principal
+from orchestrator.tenants.creating import UNIFIED, Origin, Render
 from schemas.jobs import JobCreate
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from orchestrator.accounts import ppm_to_multiplier
 from orchestrator.api.context import Caller, Context
 from orchestrator.errors import AccountNotFoundError
 from orchestrator.models import Account
+from orchestrator.tenants.accounts import ppm_to_multiplier
 from schemas.account import AccountBalance
 
 router = APIRouter(tags=["account"])

@@ -13,14 +13,16 @@ from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from orchestrator import accounts, admin, sweeping
-from orchestrator.accounts import ppm_to_multiplier
 from orchestrator.api.context import AppContext, Context
 from orchestrator.api.routes_jobs import parse_job_id
 from orchestrator.api.routes_webhooks import delivery_view
 from orchestrator.errors import AccountNotFoundError, NotFoundError
 from orchestrator.models import JobOutput, WebhookAttempt
+from orchestrator.ops import admin
+from orchestrator.pipeline import sweeping
 from orchestrator.settings import Settings
+from orchestrator.tenants import accounts
+from orchestrator.tenants.accounts import ppm_to_multiplier
 from orchestrator.views import job_view
 from schemas.admin import (
     AccountCreate,

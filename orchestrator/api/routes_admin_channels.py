@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from orchestrator import channel_admin
 from orchestrator.api.context import Context
 from orchestrator.api.routes_admin import ERRORS, require_admin
+from orchestrator.ops import channel_admin
 from schemas.admin import ChannelUpdate, ChannelView
 
 router = APIRouter(

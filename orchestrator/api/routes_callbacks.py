@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator import callbacks, messaging
+from orchestrator import messaging
 from orchestrator.api.context import AppContext, Context
 from orchestrator.lifecycle import Transition
+from orchestrator.pipeline import callbacks
 from schemas.jobs import JobStatus
 
 router = APIRouter(tags=["callbacks"])

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from orchestrator import sweeping
 from orchestrator.api.context import AppContext, Context
+from orchestrator.pipeline import sweeping
 
 router = APIRouter(tags=["health"])
 

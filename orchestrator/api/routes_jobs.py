@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from orchestrator import jobs, messaging, models
+from orchestrator import messaging, models
 from orchestrator.api import intake
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.errors import JobNotFoundError
+from orchestrator.tenants import jobs
 from orchestrator.views import event_view, job_view
 from schemas.errors import ErrorResponse
 from schemas.jobs import Job, JobContinue, JobCreate, JobEventList, JobPage, JobStatus

@@ -1,4 +1,4 @@
-"""`GET /metrics` for Prometheus: read from PostgreSQL at scrape time (orchestrator/metrics.py).
+"""`GET /metrics` for Prometheus: read from PostgreSQL at scrape time (orchestrator/ops/metrics.py).
 
 Like Flower's `/metrics`, it needs no key: it shows only aggregates (no tenant, no job), and belongs
 behind the network boundary that only the scraper crosses.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from orchestrator import metrics
 from orchestrator.api.context import Context
+from orchestrator.ops import metrics
 
 router = APIRouter(tags=["health"])
 

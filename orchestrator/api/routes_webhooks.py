@@ -8,11 +8,12 @@ from datetime import timedelta
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from orchestrator import jobs, webhook_secrets, webhooks
 from orchestrator.api.context import Caller, Context
 from orchestrator.api.routes_jobs import ERRORS, parse_job_id
 from orchestrator.errors import NotFoundError
 from orchestrator.models import OutboxEvent, WebhookAttempt
+from orchestrator.pipeline import webhook_secrets, webhooks
+from orchestrator.tenants import jobs
 from schemas.webhooks import Delivery, DeliveryAttempt, DeliveryList, SigningSecret, SigningSecrets
 
 router = APIRouter(tags=["webhooks"], responses=ERRORS)

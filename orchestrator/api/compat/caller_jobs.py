@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from orchestrator import jobs, messaging
-from orchestrator.accounts import Principal
+from orchestrator import messaging
 from orchestrator.api import intake
 from orchestrator.api.context import AppContext
-from orchestrator.creating import Origin
 from orchestrator.errors import JobNotCancellableError
 from orchestrator.models import Job, JobOutput
+from orchestrator.tenants import jobs
+from orchestrator.tenants.accounts import Principal
+from orchestrator.tenants.creating import Origin
 from orchestrator.views import provider_view
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import CancelOutcome, CompatAnswer, JobView, Lookup, Render, not_found

@@ -22,13 +22,13 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive
 
-from orchestrator.accounts import Principal
 from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
 from orchestrator.api.context import AppContext, Context, bearer, get_principal
 from orchestrator.api.errors import error_headers
 from orchestrator.errors import AuthenticationError, InvalidInputError, NotFoundError, OrchestratorError
 from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
+from orchestrator.tenants.accounts import Principal
 from workers.providers import Provider
 from workers.providers.compat import (
     CompatAnswer,

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from orchestrator.api_client import ApiError, GenrelayClient, RetryPolicy
-from orchestrator.batch.manifest import format_credits
+from orchestrator.cli.api_client import ApiError, GenrelayClient, RetryPolicy
+from orchestrator.cli.batch.manifest import format_credits
 from schemas.jobs import Job, JobEvent, JobStatus
 
 

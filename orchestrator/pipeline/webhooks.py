@@ -22,11 +22,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from orchestrator import egress, webhook_secrets
+from orchestrator import egress
 from orchestrator.db import CommitHook, Database
 from orchestrator.messaging import DELIVER_TASK, Dispatcher
 from orchestrator.models import DisabledEndpoint, Job, JobOutput, OutboxEvent, WebhookAttempt
 from orchestrator.outbox import DISPATCH_LEASE, NEW_EVENTS
+from orchestrator.pipeline import webhook_secrets
 from orchestrator.projections import as_of, family_of
 from orchestrator.settings import Settings
 from orchestrator.storage import Storage

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from orchestrator.api_client import ApiError, GenrelayClient, RetryPolicy
-from orchestrator.batch.lines import BatchFileError, BatchLine, read_lines
-from orchestrator.batch.manifest import MANIFEST, BatchFolder, BatchFolderError
-from orchestrator.batch.report import BatchProgress, render_summary, summarize
-from orchestrator.batch.runner import BatchOptions, BatchRunner
+from orchestrator.cli.api_client import ApiError, GenrelayClient, RetryPolicy
+from orchestrator.cli.batch.lines import BatchFileError, BatchLine, read_lines
+from orchestrator.cli.batch.manifest import MANIFEST, BatchFolder, BatchFolderError
+from orchestrator.cli.batch.report import BatchProgress, render_summary, summarize
+from orchestrator.cli.batch.runner import BatchOptions, BatchRunner
 
 __all__ = ["BatchFileError", "BatchFolderError", "BatchOptions", "BatchSetupError", "Connection", "run_batch"]
 

@@ -17,11 +17,12 @@ from sqlalchemy import extract, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator import capacity, messaging, outbox
+from orchestrator import messaging, outbox
 from orchestrator.db import Database
 from orchestrator.models import SweepState, table
+from orchestrator.pipeline import capacity
+from orchestrator.pipeline.tracking import expire
 from orchestrator.settings import Settings
-from orchestrator.tracking import expire
 from schemas.jobs import JobStatus
 
 S = JobStatus

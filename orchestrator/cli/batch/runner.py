@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.api_client import ApiError, GenrelayClient
-from orchestrator.batch.files import save_outputs
-from orchestrator.batch.lines import BatchLine
-from orchestrator.batch.manifest import (
+from orchestrator.cli.api_client import ApiError, GenrelayClient
+from orchestrator.cli.batch.files import save_outputs
+from orchestrator.cli.batch.lines import BatchLine
+from orchestrator.cli.batch.manifest import (
     DONE,
     FINAL_FAILURES,
     BatchFolder,
@@ -21,7 +21,7 @@ from orchestrator.batch.manifest import (
     FileRecord,
     LineRecord,
 )
-from orchestrator.batch.report import BatchProgress, Phase
+from orchestrator.cli.batch.report import BatchProgress, Phase
 from schemas.jobs import Job, JobStatus
 
 # Answers after which no further line can succeed until someone acts (top up, new key).

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from orchestrator import channel_health, channels
 from orchestrator.models import ChannelState, Job, table
+from orchestrator.pipeline import channel_health, channels
 from orchestrator.settings import Settings
 
 ACTIVE_STATES = ("submitting", "submitted", "running", "action_required")

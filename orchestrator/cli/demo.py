@@ -12,11 +12,12 @@ import httpx
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from orchestrator import accounts, ledger
+from orchestrator import ledger
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
 from orchestrator.models import Account
 from orchestrator.pricing import PriceTable
+from orchestrator.tenants import accounts
 from workers.providers import PROVIDERS
 
 DEMO_NAME = "demo"

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator import capacity, channels
 from orchestrator.errors import NotFoundError
 from orchestrator.models import ChannelState, Job
+from orchestrator.pipeline import capacity, channels
 from orchestrator.settings import Settings
 from schemas.admin import ChannelBreaker, ChannelView
 from workers.providers import PROVIDERS

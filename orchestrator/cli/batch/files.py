@@ -11,8 +11,8 @@ import re
 import uuid
 from pathlib import Path
 
-from orchestrator.api_client import ApiError, GenrelayClient
-from orchestrator.batch.manifest import FileRecord
+from orchestrator.cli.api_client import ApiError, GenrelayClient
+from orchestrator.cli.batch.manifest import FileRecord
 from schemas.jobs import Job, JobOutput
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -34,7 +34,7 @@ def main() -> None:
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Run one job per provider at start.")
 def run(speed: float, demo: bool) -> None:
     """Start it all: embedded PostgreSQL/Redis (unless set), simulator, API, worker, beat, Flower."""
-    from orchestrator.runner import run as run_all  # noqa: PLC0415
+    from orchestrator.cli.runner import run as run_all  # noqa: PLC0415
 
     sys.exit(run_all(get_settings(), speed, demo_jobs=demo))
 
@@ -79,7 +79,7 @@ def worker(ctx: click.Context, queues: str | None) -> None:
     """Run a Celery worker; extra options go to `celery worker` (e.g. -c 4)."""
     import os  # noqa: PLC0415
 
-    from orchestrator.runner import worker_queues  # noqa: PLC0415
+    from orchestrator.cli.runner import worker_queues  # noqa: PLC0415
 
     argv = [*CELERY, "worker", "-Q", queues or worker_queues(), *_with_log_level(ctx.args)]
     os.execv(sys.executable, argv)  # noqa: S606
@@ -100,7 +100,7 @@ def flower(ctx: click.Context) -> None:
     """Run Flower on the broker (basic auth from GENRELAY_FLOWER_*); extra options go to Flower."""
     import os  # noqa: PLC0415
 
-    from orchestrator.console import flower_argv, flower_env  # noqa: PLC0415
+    from orchestrator.ops.console import flower_argv, flower_env  # noqa: PLC0415
 
     settings = get_settings()
     try:
@@ -175,7 +175,7 @@ def ledger_check(grace_minutes: int) -> None:
     """Verify the money invariants over the whole database; exit 1 on any breach."""
     from datetime import timedelta  # noqa: PLC0415
 
-    from orchestrator.audit import CHECKS, find_breaches  # noqa: PLC0415
+    from orchestrator.ops.audit import CHECKS, find_breaches  # noqa: PLC0415
 
     with _db().transaction() as session:
         breaches = find_breaches(session, stale_grace=timedelta(minutes=grace_minutes))
@@ -198,8 +198,8 @@ def accounts() -> None:
 @click.option("--multiplier", default="1", show_default=True, help="Price multiplier, e.g. 0.8.")
 def accounts_create(name: str, credits_: str, multiplier: str) -> None:
     """Create an account and its first API key (printed once)."""
-    from orchestrator import accounts as accounts_  # noqa: PLC0415
     from orchestrator import ledger as ledger_  # noqa: PLC0415
+    from orchestrator.tenants import accounts as accounts_  # noqa: PLC0415
 
     with _db().transaction() as session:
         account_id = accounts_.create_account(session, name, price_multiplier=multiplier)
@@ -233,7 +233,7 @@ def accounts_credit(account_id: str, credits_: str) -> None:
 @click.argument("prefix")
 def accounts_revoke_key(prefix: str) -> None:
     """Revoke the API key whose visible prefix is PREFIX (e.g. gr_1a2b3c4d)."""
-    from orchestrator import accounts as accounts_  # noqa: PLC0415
+    from orchestrator.tenants import accounts as accounts_  # noqa: PLC0415
 
     with _db().transaction() as session:
         revoked = accounts_.revoke_key(session, prefix)
@@ -301,7 +301,7 @@ def providers(as_json: bool, as_markdown: bool) -> None:
     """List every provider with its operations, models and list prices (in credits)."""
     import json  # noqa: PLC0415
 
-    from orchestrator import catalog  # noqa: PLC0415
+    from orchestrator.ops import catalog  # noqa: PLC0415
     from orchestrator.pricing import load_price_table  # noqa: PLC0415
     from workers.providers import PROVIDERS  # noqa: PLC0415
 
@@ -339,7 +339,7 @@ def deploy() -> None:
 def deploy_render(check: bool, root: Path) -> None:
     """Write the worker queues of compose.yaml, k8s/workers.yaml and k8s/autoscaling.yaml from the
     provider registry."""
-    from orchestrator import deploy_files  # noqa: PLC0415
+    from orchestrator.ops import deploy_files  # noqa: PLC0415
     from workers.providers import PROVIDERS  # noqa: PLC0415
 
     groups = deploy_files.provider_groups(PROVIDERS)
@@ -414,7 +414,7 @@ def batch_run(
 ) -> None:
     """Submit one job per line of FILE (JSONL of `POST /v1/jobs` bodies, optional "id"), follow them,
     download every output into --out. Exit 0 when every line is done, 1 when some are not."""
-    from orchestrator.batch import (  # noqa: PLC0415
+    from orchestrator.cli.batch import (  # noqa: PLC0415
         BatchFileError,
         BatchFolderError,
         BatchOptions,
@@ -445,7 +445,7 @@ def jobs() -> None:
 def jobs_watch(job_id: str, interval: float, url: str, api_key: str | None) -> None:
     """Follow JOB_ID's timeline live until it ends, then print its outputs or its error.
     Exit 0 if it succeeded, 1 otherwise."""
-    from orchestrator.watching import watch_job  # noqa: PLC0415
+    from orchestrator.cli.watching import watch_job  # noqa: PLC0415
 
     sys.exit(watch_job(url, _require_key(api_key), job_id, interval))
 

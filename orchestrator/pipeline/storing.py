@@ -23,15 +23,15 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator.channels import channel_for
 from orchestrator.db import Database
-from orchestrator.failures import failure_message, redacted
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job, JobOutput, table
+from orchestrator.pipeline.channels import channel_for
+from orchestrator.pipeline.failures import failure_message, redacted
+from orchestrator.pipeline.tracking import pending_outputs
 from orchestrator.schedule import after, retry_delay
 from orchestrator.settings import Settings
 from orchestrator.storage import Storage, StoredObject, output_key
-from orchestrator.tracking import pending_outputs
 from schemas.jobs import JobStatus
 from workers.providers import PROVIDERS, Provider
 from workers.providers.base import Channel, OutputRef, TaskRef, UpstreamStatus

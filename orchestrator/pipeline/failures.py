@@ -3,7 +3,8 @@ that reaches a tenant, an operator or a log line, passes through here, with secr
 
 from __future__ import annotations
 
-from orchestrator import channels, logs
+from orchestrator import logs
+from orchestrator.pipeline import channels
 from orchestrator.settings import Settings
 
 # `jobs.error_message` is TEXT; a tenant needs no more than this, and an upstream may send a page.

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from orchestrator import tracking
 from orchestrator.errors import InvalidRequestError, NotFoundError
 from orchestrator.lifecycle import Transition
 from orchestrator.models import Job
+from orchestrator.pipeline import tracking
 from orchestrator.settings import Settings
 from workers.providers import PROVIDERS
 from workers.providers.errors import InvalidCallbackError

@@ -16,7 +16,7 @@ from types import FrameType
 
 import httpx
 
-from orchestrator import demo, embedded
+from orchestrator.cli import demo, embedded
 from orchestrator.db import Database, upgrade
 from orchestrator.messaging import DELIVER_TASK, STORE_TASK, SWEEP_TASK, poll_task, submit_task
 from orchestrator.pricing import load_price_table

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from orchestrator.batch.lines import BatchLine
-from orchestrator.batch.manifest import DONE, FINAL_FAILURES, LineRecord, format_credits
+from orchestrator.cli.batch.lines import BatchLine
+from orchestrator.cli.batch.manifest import DONE, FINAL_FAILURES, LineRecord, format_credits
 
 MAX_LISTED = 10
 

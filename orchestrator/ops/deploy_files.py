@@ -23,7 +23,7 @@ COMPOSE_BEGIN = (
 )
 COMPOSE_END = "  # --- end of generated worker services ---"
 GENERATED = (
-    "# Generated from the provider registry by `genrelay deploy render` (orchestrator/deploy_files.py);"
+    "# Generated from the provider registry by `genrelay deploy render` (orchestrator/ops/deploy_files.py);"
     " do not edit.\n"
 )
 # GENRELAY_BROKER_KEY_PREFIX in k8s/config.yaml: a Celery queue on Redis is the list <prefix><queue>.

@@ -12,12 +12,12 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import admission, capacity, channel_health, tracking
-from orchestrator.channels import channel_for, upstream_callback_url
 from orchestrator.db import Database
-from orchestrator.failures import failure_message, redacted
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job
+from orchestrator.pipeline import admission, capacity, channel_health, tracking
+from orchestrator.pipeline.channels import channel_for, upstream_callback_url
+from orchestrator.pipeline.failures import failure_message, redacted
 from orchestrator.schedule import after, at_most, poll_delay, retry_delay
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus

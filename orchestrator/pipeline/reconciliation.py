@@ -10,11 +10,11 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from orchestrator import tracking
-from orchestrator.channels import channel_for
 from orchestrator.db import Database
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job
+from orchestrator.pipeline import tracking
+from orchestrator.pipeline.channels import channel_for
 from orchestrator.schedule import after, at_most, retry_delay
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus

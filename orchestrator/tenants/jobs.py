@@ -12,17 +12,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import lifecycle, tracking
-from orchestrator.creating import validate_input
+from orchestrator import lifecycle
 from orchestrator.errors import (
     InvalidRequestError,
     JobNotCancellableError,
     JobNotContinuableError,
     JobNotFoundError,
 )
-from orchestrator.failures import failure_message
 from orchestrator.models import Job, JobEvent, JobOutput
+from orchestrator.pipeline import tracking
+from orchestrator.pipeline.failures import failure_message
 from orchestrator.settings import Settings
+from orchestrator.tenants.creating import validate_input
 from schemas.jobs import JobStatus
 from workers.providers import PROVIDERS
 

@@ -15,8 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from orchestrator import egress, idempotency, ledger, lifecycle, models, outbox
-from orchestrator.accounts import Principal
+from orchestrator import egress, ledger, lifecycle, models, outbox
 from orchestrator.errors import (
     IdempotencyInFlightError,
     InvalidInputError,
@@ -29,6 +28,8 @@ from orchestrator.ids import new_token, new_uuid7
 from orchestrator.models import Job
 from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
+from orchestrator.tenants import idempotency
+from orchestrator.tenants.accounts import Principal
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers import PROVIDERS, Provider
 

@@ -19,11 +19,11 @@ import httpx
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.channels import channel_for
 from orchestrator.db import Database
-from orchestrator.failures import failure_message, redacted
 from orchestrator.lifecycle import RANK, Change, Sql, Transition, advance, record_progress
 from orchestrator.models import Job, table
+from orchestrator.pipeline.channels import channel_for
+from orchestrator.pipeline.failures import failure_message, redacted
 from orchestrator.schedule import after, at_most, next_poll_delay, progress_eta_s
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from orchestrator.db import Database
 from orchestrator.ids import uuid7_floor
 from orchestrator.models import NON_TERMINAL_SQL, Job
-from orchestrator.sweeping import last_sweep_age_s
+from orchestrator.pipeline.sweeping import last_sweep_age_s
 from workers.providers import PROVIDERS
 
 # Time to terminal spans seconds (images) to the one-hour deadline (video).

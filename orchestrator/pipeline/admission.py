@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator import capacity
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job, table
+from orchestrator.pipeline import capacity
 from orchestrator.schedule import after
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator import accounts, ledger, lifecycle, webhooks
+from orchestrator import ledger, lifecycle
 from orchestrator.errors import (
     AccountNotFoundError,
     AdminDisabledError,
@@ -25,9 +25,11 @@ from orchestrator.errors import (
     JobNotFoundError,
     NotFoundError,
 )
-from orchestrator.failures import failure_message
 from orchestrator.models import Account, ApiKey, Job, OutboxEvent
+from orchestrator.pipeline import webhooks
+from orchestrator.pipeline.failures import failure_message
 from orchestrator.settings import Settings
+from orchestrator.tenants import accounts
 from schemas.admin import AccountCreate, CreditAmount
 from schemas.jobs import JobStatus
 

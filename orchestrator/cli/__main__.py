@@ -1,0 +1,5 @@
+"""`python -m orchestrator.cli`: the `genrelay` command."""
+
+from orchestrator.cli.commands import main
+
+main()
