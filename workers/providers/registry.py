@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "genrelay.providers"
 
 # Each built-in provider is one package; its plugin class is named here, imported on first use.
 BUILT_IN: Mapping[str, str] = {
+    "hailuo": "workers.providers.hailuo:Hailuo",
     "kling": "workers.providers.kling:Kling",
     "midjourney": "workers.providers.midjourney:Midjourney",
     "runway": "workers.providers.runway:Runway",
