@@ -20,7 +20,8 @@ from workers.providers import PROVIDERS
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 # Today's providers as they declare themselves (a new provider is added to the files by the registry).
-FIVE = {
+TODAY = {
+    "hailuo": ("video", "MiniMax Hailuo"),
     "kling": ("video", "Kling"),
     "midjourney": ("image-music", "Midjourney"),
     "runway": ("video", "Runway"),
@@ -28,7 +29,11 @@ FIVE = {
     "veo": ("video", "Veo"),
 }
 PROVIDER_GROUPS = deploy_files.provider_groups(PROVIDERS)
-VIDEO_QUEUES = "kling.submit,kling.poll,runway.submit,runway.poll,veo.submit,veo.poll"
+VIDEO_QUEUES = (
+    "hailuo.submit,hailuo.poll,kling.submit,kling.poll,runway.submit,runway.poll,veo.submit,veo.poll"
+)
+# A provider that could come next (Alibaba's Wan), for what adding one changes.
+NEXT = {"wan": ("video", "Wan")}
 
 
 def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
@@ -49,7 +54,7 @@ def manifests_with(rendered: dict[Path, str]) -> list[dict[str, Any]]:
 
 
 def test_deploy_files_provider_groups_are_what_the_providers_declare() -> None:
-    assert PROVIDER_GROUPS == FIVE
+    assert PROVIDER_GROUPS == TODAY
 
 
 def test_deploy_files_committed_files_are_what_the_registry_renders() -> None:
@@ -65,7 +70,7 @@ def test_deploy_files_worker_groups_keep_each_queue_group_in_order() -> None:
     groups = deploy_files.worker_groups(PROVIDER_GROUPS)
     assert [group.name for group in groups] == ["video", "image-music", "store", "deliver", "sweep"]
     assert ",".join(groups[0].queues) == VIDEO_QUEUES
-    assert groups[0].description == "Kling, Runway and Veo: submit and poll"
+    assert groups[0].description == "MiniMax Hailuo, Kling, Runway and Veo: submit and poll"
     assert groups[1].description == "Midjourney and Suno: submit and poll"
     assert sorted(q for group in groups for q in group.queues) == sorted(all_queues())
 
@@ -77,9 +82,9 @@ def test_deploy_files_refuse_a_provider_group_named_like_a_fixed_group() -> None
 
 def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> None:
     before = deploy_files.render(ROOT, PROVIDER_GROUPS)
-    after = deploy_files.render(ROOT, {**PROVIDER_GROUPS, "hailuo": ("video", "MiniMax Hailuo")})
+    after = deploy_files.render(ROOT, {**PROVIDER_GROUPS, **NEXT})
     assert after.keys() == before.keys()
-    with_hailuo = f"hailuo.submit,hailuo.poll,{VIDEO_QUEUES}"
+    with_wan = f"{VIDEO_QUEUES},wan.submit,wan.poll"
     compose, workers, autoscaling = (ROOT / path for path in deploy_files.ALL_FILES)
 
     def command(indent: str, key: str, queues: str) -> str:
@@ -87,25 +92,28 @@ def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> No
 
     assert changed_lines(before[compose], after[compose]) == (
         [command("    ", "command", VIDEO_QUEUES)],
-        [command("    ", "command", with_hailuo)],
+        [command("    ", "command", with_wan)],
     )
     assert changed_lines(before[workers], after[workers]) == (
-        ["# Kling, Runway and Veo: submit and poll", command("          ", "args", VIDEO_QUEUES)],
         [
             "# MiniMax Hailuo, Kling, Runway and Veo: submit and poll",
-            command("          ", "args", with_hailuo),
+            command("          ", "args", VIDEO_QUEUES),
+        ],
+        [
+            "# MiniMax Hailuo, Kling, Runway, Veo and Wan: submit and poll",
+            command("          ", "args", with_wan),
         ],
     )
     removed, added = changed_lines(before[autoscaling], after[autoscaling])
     trigger_lines = [
         deploy_files.TRIGGER.format(list_name=f'"genrelay:{queue}"', list_length=20).splitlines()
-        for queue in ("hailuo.submit", "hailuo.poll")
+        for queue in ("wan.submit", "wan.poll")
     ]
     assert removed == []
     assert sorted(added) == sorted(trigger_lines[0] + trigger_lines[1])
     old, new = (of_kind(manifests_with(rendered), "ScaledObject") for rendered in (before, after))
     lists = [t["metadata"]["listName"] for t in new["genrelay-worker-video"]["spec"]["triggers"]]
-    assert lists == [f"genrelay:{queue}" for queue in with_hailuo.split(",")]
+    assert lists == [f"genrelay:{queue}" for queue in with_wan.split(",")]
     assert {k: v for k, v in new.items() if k != "genrelay-worker-video"} == {
         k: v for k, v in old.items() if k != "genrelay-worker-video"
     }
@@ -174,7 +182,7 @@ def test_deploy_files_write_rewrites_only_what_changed(tmp_path: Path) -> None:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text((ROOT / path).read_text())
     assert deploy_files.write(tmp_path, PROVIDER_GROUPS) == []
-    grown = {**PROVIDER_GROUPS, "hailuo": ("video", "MiniMax Hailuo")}
+    grown = {**PROVIDER_GROUPS, **NEXT}
     expected = [tmp_path / path for path in deploy_files.ALL_FILES]
     assert deploy_files.stale(tmp_path, grown) == expected
     assert deploy_files.write(tmp_path, grown) == expected
