@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import redis
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -175,4 +177,27 @@ def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
 @pytest.fixture
 def api(make_settings: Callable[..., Settings], db: Database, broker: redis.Redis) -> Iterator[TestClient]:
     with TestClient(create_app(make_settings()), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A callback receiver (a provider's notify hook, a simulated upstream's callbacks): its URL and
+    the JSON bodies it got, in arrival order."""
+    bodies: list[dict[str, Any]] = []
+    app = FastAPI()
+
+    @app.post("/hook")
+    async def receive(request: Request) -> dict[str, bool]:
+        bodies.append(await request.json())
+        return {"ok": True}
+
+    with services.serving(app) as server:
+        yield f"{server.url}/hook", bodies
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """An HTTP client for talking to an upstream (the simulator) directly."""
+    with httpx.Client(timeout=5.0) as client:
         yield client

@@ -4,7 +4,7 @@ circuit breaker, 429 Retry-After, and failover only when nothing was created ups
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,12 +37,6 @@ def channels(tmp_path: Path, url: str, *entries: tuple[str, str, int | None]) ->
     path = tmp_path / f"channels-{uuid.uuid4().hex[:6]}.toml"
     path.write_text(body)
     return path
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
 
 
 def job(db: Database, job_id: uuid.UUID) -> Job:

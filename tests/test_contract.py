@@ -4,7 +4,7 @@ submit, poll to success / failure / moderation, status-map completeness and erro
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -85,12 +85,6 @@ def standalone_operations() -> list[tuple[str, str]]:
 def first_model(prices_models: list[str]) -> str:
     assert prices_models, "every operation needs at least one priced model"
     return prices_models[0]
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5.0) as client:
-        yield client
 
 
 def create(db: Database, tenant: Tenant, settings: Settings, provider: str, operation: str) -> uuid.UUID:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -30,12 +30,6 @@ from workers.simulator import Outcome, Simulator
 
 S = JobStatus
 PRICE = 200_000
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5.0) as client:
-        yield client
 
 
 def job_row(db: Database, job_id: uuid.UUID) -> Job:

@@ -58,12 +58,6 @@ DOCUMENTED = {
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
 def channel(simulator: Simulator, simulator_url: str) -> Channel:
     return Channel("hailuo-sim", simulator_url, api_key=simulator.config.api_key)
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
 from pydantic import ValidationError
 
 from orchestrator.pricing import load_price_table
@@ -58,27 +57,6 @@ def base_url(sim: Simulator) -> Iterator[str]:
 @pytest.fixture
 def channel(base_url: str) -> Channel:
     return Channel("mj-sim", base_url, api_key=API_KEY)
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A notifyHook receiver: its URL and the bodies it got, in arrival order."""
-    bodies: list[dict[str, Any]] = []
-    app = FastAPI()
-
-    @app.post("/hook")
-    async def hook(request: Request) -> dict[str, bool]:
-        bodies.append(await request.json())
-        return {"ok": True}
-
-    with serving(app) as server:
-        yield f"{server.url}/hook", bodies
 
 
 def job(
@@ -324,9 +302,9 @@ def test_midjourney_repeated_action_answers_21_with_the_existing_task(
 
 
 def test_midjourney_modal_pause_and_continuation(
-    sim: Simulator, http: httpx.Client, channel: Channel, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, http: httpx.Client, channel: Channel, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     parent_id, parent = imagined(http, channel)
     upsampled_id = press(http, channel, parent_id, parent, "U1", "job-u1")
     upsampled = finished(http, channel, upsampled_id)
@@ -573,9 +551,9 @@ def parsed(bodies: list[dict[str, Any]]) -> list[tuple[UpstreamStatus, int | Non
 
 
 def test_midjourney_callback_per_progress_tick(
-    sim: Simulator, http: httpx.Client, channel: Channel, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, http: httpx.Client, channel: Channel, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.configure(speed=0.01)
     task_id = MJ.submit(http, channel, job("imagine", "job-hook", callback_url=url, prompt="a boat"))
     wait_until(lambda: sim.stats()["midjourney"].callbacks_sent == 5, timeout=10)
@@ -598,9 +576,9 @@ def test_midjourney_callback_per_progress_tick(
 
 
 def test_midjourney_duplicate_and_reordered_callbacks(
-    sim: Simulator, http: httpx.Client, channel: Channel, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, http: httpx.Client, channel: Channel, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.configure(speed=0.01, duplicate_callback_rate=1.0, reorder_callbacks=True)
     MJ.submit(http, channel, job("imagine", "job-hook", callback_url=url, prompt="a boat"))
     wait_until(lambda: sim.stats()["midjourney"].callbacks_sent == 10, timeout=10)
@@ -616,9 +594,9 @@ def test_midjourney_duplicate_and_reordered_callbacks(
 
 
 def test_midjourney_failure_and_dropped_callbacks(
-    sim: Simulator, http: httpx.Client, channel: Channel, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, http: httpx.Client, channel: Channel, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.script("midjourney", [Outcome(result="fail", message="[Invalid parameter] Invalid value")])
     MJ.submit(http, channel, job("imagine", "job-fail", callback_url=url, prompt="a boat"))
     wait_until(lambda: sim.stats()["midjourney"].callbacks_sent == 5, timeout=10)

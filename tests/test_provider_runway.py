@@ -3,16 +3,16 @@ shapes (version header, THROTTLED overflow, new-api envelope, cancel, expiring l
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.services import wait_until
 from workers.providers import PROVIDERS
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
 from workers.providers.errors import (
@@ -30,18 +30,6 @@ from workers.simulator import Outcome, Simulator
 I2V = "image_to_video"
 T2I = "text_to_image"
 IMAGE = "https://example.com/lighthouse.png"
-T = TypeVar("T")
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture
@@ -49,12 +37,6 @@ def runway(simulator: Simulator) -> Iterator[Simulator]:
     """The shared simulator, with Runway's own knobs back at their defaults afterwards."""
     yield simulator
     state_for(simulator).configure(**RunwaySettings().model_dump())
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
 from pydantic import ValidationError
 
 from orchestrator.pricing import load_price_table
@@ -48,27 +47,6 @@ def base_url(sim: Simulator) -> Iterator[str]:
 @pytest.fixture
 def channel(base_url: str) -> Channel:
     return Channel("suno-sim", base_url, api_key=API_KEY)
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A notify_hook receiver: its URL and the bodies it got, in arrival order."""
-    bodies: list[dict[str, Any]] = []
-    app = FastAPI()
-
-    @app.post("/hook")
-    async def hook(request: Request) -> dict[str, bool]:
-        bodies.append(await request.json())
-        return {"ok": True}
-
-    with serving(app) as server:
-        yield f"{server.url}/hook", bodies
 
 
 def music(job_id: str = "job-1", model: str = "chirp-v4", **fields: Any) -> SubmitRequest:
@@ -591,9 +569,9 @@ def test_suno_read_timeout_leaves_a_created_task_and_find_refuses(sim: Simulator
 
 
 def test_suno_notify_hook_posts_task_objects(
-    sim: Simulator, http: httpx.Client, channel: Channel, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, http: httpx.Client, channel: Channel, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.configure(speed=0.001)
     request = SubmitRequest("job-cb", "music", "chirp-v4", music().input, callback_url=url)
     task_id = SUNO.submit(http, channel, request)
@@ -612,9 +590,9 @@ def test_suno_notify_hook_posts_task_objects(
 
 
 def test_suno_duplicate_and_reordered_callbacks_all_parse(
-    sim: Simulator, http: httpx.Client, channel: Channel, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, http: httpx.Client, channel: Channel, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.configure(speed=0.001, duplicate_callback_rate=1.0, reorder_callbacks=True)
     SUNO.submit(http, channel, SubmitRequest("job-dup", "music", "chirp-v4", music().input, callback_url=url))
     wait_until(lambda: sim.stats()["suno"].callbacks_sent == 6)
@@ -627,9 +605,9 @@ def test_suno_duplicate_and_reordered_callbacks_all_parse(
 
 
 def test_suno_lyrics_send_no_callbacks(
-    sim: Simulator, http: httpx.Client, channel: Channel, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, http: httpx.Client, channel: Channel, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     request = SubmitRequest("job-l", "lyrics", "suno_lyrics", {"prompt": "rain"}, callback_url=url)
     task_id = SUNO.submit(http, channel, request)
     assert SUNO.poll(http, channel, ref(task_id, "lyrics")).status is UpstreamStatus.SUCCEEDED

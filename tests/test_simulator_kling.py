@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request
 
+from tests.services import serving, wait_until
 from workers.providers.base import Channel, ProviderUpdate, SubmitRequest, TaskRef, UpstreamStatus
 from workers.providers.errors import ProviderUnavailableError, SubmitOutcomeUnknownError
 from workers.providers.kling.adapter import Kling, auth_headers
@@ -24,34 +20,6 @@ API_KEY = "sk-test-kling"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 T2V = "/kling/v1/videos/text2video"
 TERMINAL = ("succeed", "failed")
-T = TypeVar("T")
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started or not thread.is_alive())
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture
@@ -61,29 +29,14 @@ def sim() -> Simulator:
 
 @pytest.fixture
 def base_url(sim: Simulator) -> Iterator[str]:
-    with serving(create_app(sim)) as url:
-        yield url
+    with serving(create_app(sim)) as server:
+        yield server.url
 
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, headers=AUTH, timeout=5) as http:
         yield http
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A callback receiver: its URL and the bodies it got, in arrival order."""
-    bodies: list[dict[str, Any]] = []
-    app = FastAPI()
-
-    @app.post("/hook")
-    async def hook(request: Request) -> dict[str, bool]:
-        bodies.append(await request.json())
-        return {"ok": True}
-
-    with serving(app) as url:
-        yield f"{url}/hook", bodies
 
 
 def create(http: httpx.Client, path: str = T2V, **body: Any) -> httpx.Response:
@@ -295,9 +248,9 @@ def test_file_links_are_stable_and_expire(sim: Simulator, client: httpx.Client) 
 
 
 def test_kling_callbacks_follow_each_status_change(
-    sim: Simulator, client: httpx.Client, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, client: httpx.Client, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     task_id = create(client, callback_url=url).json()["data"]["task_id"]
     wait_until(lambda: sim.stats()["kling"].callbacks_sent == 3)
     assert [b["task_status"] for b in bodies] == ["submitted", "processing", "succeed"]
@@ -306,9 +259,9 @@ def test_kling_callbacks_follow_each_status_change(
 
 
 def test_kling_duplicate_callbacks(
-    sim: Simulator, client: httpx.Client, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, client: httpx.Client, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.configure(duplicate_callback_rate=1.0)
     create(client, callback_url=url)
     wait_until(lambda: sim.stats()["kling"].callbacks_sent == 6)
@@ -318,9 +271,9 @@ def test_kling_duplicate_callbacks(
 
 
 def test_kling_reordered_callbacks_deliver_stale_states_last(
-    sim: Simulator, client: httpx.Client, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, client: httpx.Client, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.configure(reorder_callbacks=True)
     create(client, callback_url=url)
     wait_until(lambda: sim.stats()["kling"].callbacks_sent == 3)
@@ -328,9 +281,9 @@ def test_kling_reordered_callbacks_deliver_stale_states_last(
 
 
 def test_kling_dropped_callbacks_are_never_sent(
-    sim: Simulator, client: httpx.Client, receiver: tuple[str, list[dict[str, Any]]]
+    sim: Simulator, client: httpx.Client, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, bodies = receiver
+    url, bodies = hook
     sim.configure(drop_callbacks=True)
     create(client, callback_url=url)
     wait_until(lambda: sim.stats()["kling"].callbacks_dropped == 3)
