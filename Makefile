@@ -24,9 +24,10 @@ flower: install
 test: install
 	$(BIN)/pytest
 
-# The edit loop: unit and contract tests, no worker processes, no crash test, no fuzzing.
+# The edit loop: unit and contract tests, no worker processes, no crash test, no fuzzing, on both cores
+# (each pytest-xdist worker has its own database and broker prefix).
 test-fast: install
-	$(BIN)/pytest -m "not e2e and not chaos and not fuzz" -q
+	$(BIN)/pytest -m "not e2e and not chaos and not fuzz" -q -n 2
 
 # Run the suite (or a marker: K=e2e, K=chaos) N times in a row, stopping at the first red run, so a
 # race shows here before it shows in CI: make test-repeat N=5 K=e2e
