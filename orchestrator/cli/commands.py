@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
+from orchestrator.cli.provider_commands import deploy, providers
 from orchestrator.settings import get_settings
 
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ def _db() -> Database:
 @click.group()
 def main() -> None:
     """genrelay: durable media-generation jobs, charged only on success."""
+
+
+main.add_command(providers)
+main.add_command(deploy)
 
 
 @main.command()
@@ -292,66 +297,6 @@ def prices() -> None:
     click.echo(f"{source}: valid")
     for provider, operation, model in table.keys():  # noqa: SIM118 - PriceTable.keys(), not a dict
         click.echo(f"  {provider} {operation} {model}")
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="As JSON, for scripts.")
-@click.option("--markdown", "as_markdown", is_flag=True, help="As the README's Markdown table.")
-def providers(as_json: bool, as_markdown: bool) -> None:
-    """List every provider with its operations, models and list prices (in credits)."""
-    import json  # noqa: PLC0415
-
-    from orchestrator.ops import catalog  # noqa: PLC0415
-    from orchestrator.pricing import load_price_table  # noqa: PLC0415
-    from workers.providers import PROVIDERS  # noqa: PLC0415
-
-    described = catalog.catalog(PROVIDERS, load_price_table(get_settings().prices_path))
-    if as_json:
-        click.echo(json.dumps(described, indent=2))
-    elif as_markdown:
-        click.echo(catalog.markdown(described), nl=False)
-    else:
-        from rich.console import Console  # noqa: PLC0415
-        from rich.table import Table  # noqa: PLC0415
-
-        table = Table("provider", "operation", "models", "credits")
-        for row in catalog.rows(described):
-            table.add_row(*row)
-        Console().print(table)
-
-
-@main.group()
-def deploy() -> None:
-    """The deploy files' generated parts."""
-
-
-@deploy.command("render")
-@click.option(
-    "--check", is_flag=True, help="Change nothing; exit 1 if a file is not what the registry renders."
-)
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The repository (its deploy/ folder).",
-)
-def deploy_render(check: bool, root: Path) -> None:
-    """Write the worker queues of compose.yaml, k8s/workers.yaml and k8s/autoscaling.yaml from the
-    provider registry."""
-    from orchestrator.ops import deploy_files  # noqa: PLC0415
-    from workers.providers import PROVIDERS  # noqa: PLC0415
-
-    groups = deploy_files.provider_groups(PROVIDERS)
-    if check:
-        stale = deploy_files.stale(root, groups)
-        for path in stale:
-            click.echo(
-                f"{path}: not what the provider registry renders (run genrelay deploy render)", err=True
-            )
-        sys.exit(1 if stale else 0)
-    for path in deploy_files.write(root, groups):
-        click.echo(f"wrote {path}")
 
 
 def _client_options(command: Callable[..., None]) -> Callable[..., None]:
