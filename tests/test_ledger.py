@@ -14,10 +14,12 @@ from orchestrator.db import Database
 from orchestrator.errors import InsufficientCreditsError, LedgerError
 from orchestrator.models import Account, Hold, Job, LedgerEntry
 from orchestrator.ops import audit
+from orchestrator.pipeline import tracking
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
 from tests.conftest import CREDITS, Tenant
 from tests.factories import create_job
+from workers.providers.base import ProviderUpdate, UpstreamStatus
 
 S = JobStatus
 PRICE = 200_000  # kling-v1-6 text2video std 5 s in workers/providers/kling/prices.toml
@@ -101,6 +103,40 @@ def test_ledger_every_other_ending_releases(
         assert ledger.release(session, job_id) == 0  # already released: a no-op
         with pytest.raises(LedgerError, match="already released"):
             ledger.capture(session, job_id)
+    assert balances(db, tenant.account_id) == (100 * CREDITS, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("upstream", "ending", "code"),
+    [
+        (UpstreamStatus.FAILED, S.FAILED, "upstream_failed"),
+        (UpstreamStatus.CANCELLED, S.CANCELLED, "upstream_cancelled"),
+        (UpstreamStatus.EXPIRED, S.EXPIRED, "upstream_expired"),
+    ],
+)
+def test_ledger_a_task_ended_upstream_without_a_result_releases_its_hold(
+    db: Database,
+    tenant: Tenant,
+    make_settings: Callable[..., Settings],
+    upstream: UpstreamStatus,
+    ending: JobStatus,
+    code: str,
+) -> None:
+    """A provider that cancels or expires a task itself (Seedance's `cancelled`, `expired`) ends the
+    job in the matching state, with a reason, and the tenant pays nothing; a repeat changes nothing."""
+    settings = make_settings()
+    job_id = create_job(db, tenant, settings)
+    drive_to(db, job_id, S.SUBMITTING, S.SUBMITTED)
+    report = ProviderUpdate(status=upstream, raw_status=str(upstream))
+    with db.transaction() as session:
+        assert tracking.apply_update(session, settings, job_id, report) is not None
+    with db.transaction() as session:
+        assert tracking.apply_update(session, settings, job_id, report) is None
+        job = session.get(Job, job_id)
+        assert job is not None
+        assert (job.state, job.error_code, job.charged) == (ending, code, 0)
+        assert job.error_message
+        assert audit.find_breaches(session) == []
     assert balances(db, tenant.account_id) == (100 * CREDITS, 0, 0)
 
 

@@ -41,7 +41,15 @@ TARGETS: Mapping[UpstreamStatus, JobStatus | None] = {
     UpstreamStatus.ACTION_REQUIRED: S.ACTION_REQUIRED,
     UpstreamStatus.SUCCEEDED: S.STORING,
     UpstreamStatus.FAILED: S.FAILED,
+    UpstreamStatus.CANCELLED: S.CANCELLED,
+    UpstreamStatus.EXPIRED: S.EXPIRED,
     UpstreamStatus.UNKNOWN: None,
+}
+# Why a job ended upstream without a result, when the provider's report does not say.
+ENDING_CODES: Mapping[JobStatus, tuple[str, str]] = {
+    S.FAILED: ("upstream_failed", "the provider reported the task failed"),
+    S.CANCELLED: ("upstream_cancelled", "the provider reported the task cancelled"),
+    S.EXPIRED: ("upstream_expired", "the provider let the task expire before it ran to the end"),
 }
 
 
@@ -196,11 +204,10 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
         # Dispatched to a store task right after commit; should that publish be lost, the sweep sends
         # it later. Not due at once: the sweep would send a second store for nearly every job.
         columns["next_check_at"] = after(datetime.now(UTC), settings.redispatch_after_s)
-    elif target is S.FAILED:
-        columns["error_code"] = report.error_code or "upstream_failed"
-        columns["error_message"] = failure_message(
-            settings, report.error_message or "the provider reported the task failed"
-        )
+    elif target in ENDING_CODES:
+        code, message = ENDING_CODES[target]
+        columns["error_code"] = report.error_code or code
+        columns["error_message"] = failure_message(settings, report.error_message or message)
     else:
         columns["next_check_at"] = _next_poll_at(settings, job)
     return columns

@@ -31,6 +31,8 @@ class UpstreamStatus(StrEnum):
     ACTION_REQUIRED = "action_required"  # Midjourney MODAL: waits for more input
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # ended upstream before finishing, by anyone's cancel (Seedance, Replicate)
+    EXPIRED = "expired"  # the provider gave up on it: its own execution deadline passed
     UNKNOWN = "unknown"  # a status we don't know, or "task not found yet": keep waiting
 
 
