@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from orchestrator.db import Database
 from orchestrator.models import ChannelState, Job
+from orchestrator.ops import audit
 from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
@@ -204,3 +205,109 @@ def test_capacity_no_leaked_slot_after_jobs_end(
             lambda job_id=job_id: bool(tracking.poll(db, http, settings, [job_id])), timeout=10
         )
         assert storing.store(db, http, build_storage(settings), settings, job_id) is S.SUCCEEDED
+
+
+def midjourney_channels(tmp_path: Path, url: str, *entries: tuple[str, int | None]) -> Path:
+    """A channel file of midjourney channels (name, max_concurrency), all keyed by SIM_KEY."""
+    body = ""
+    for name, cap in entries:
+        body += f'[[channel]]\nprovider = "midjourney"\nname = "{name}"\nbase_url = "{url}"\n'
+        body += 'api_key_env = "SIM_KEY"\n' + (f"max_concurrency = {cap}\n" if cap else "")
+    path = tmp_path / f"channels-{uuid.uuid4().hex[:6]}.toml"
+    path.write_text(body)
+    return path
+
+
+def imagine(db: Database, tenant: Tenant, settings: Settings) -> uuid.UUID:
+    return create_job(
+        db, tenant, settings, provider="midjourney", operation="imagine", model="midjourney-v7",
+        input={"prompt": "a lighthouse at dusk"},
+    )  # fmt: skip
+
+
+def run_to_success(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> Job:
+    assert submission.submit(db, http, settings, job_id) is S.SUBMITTED
+    for _ in range(60):
+        for stored_id in tracking.poll(db, http, settings, [job_id]):
+            storing.store(db, http, build_storage(settings), settings, stored_id)
+        if job(db, job_id).state == S.SUCCEEDED:
+            return job(db, job_id)
+    pytest.fail("the parent never succeeded")
+
+
+def upsample_of(db: Database, tenant: Tenant, settings: Settings, parent: Job) -> uuid.UUID:
+    assert parent.result is not None
+    button = next(b for b in parent.result["buttons"] if "upsample" in b["customId"])
+    follow_up = {"parent_job_id": str(parent.job_id), "custom_id": button["customId"]}
+    return create_job(
+        db,
+        tenant,
+        settings,
+        provider="midjourney",
+        operation="action",
+        model="midjourney-v7",
+        input=follow_up,
+    )
+
+
+def test_capacity_a_follow_up_runs_on_its_parents_channel_and_waits_for_it(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    simulator_url: str,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A follow-up acts on a task that only its parent's upstream account knows: it goes to that
+    channel, never to another with room, and waits while that one is full."""
+    monkeypatch.setenv("SIM_KEY", simulator.config.api_key)
+    only_a = make_settings(channels_file=midjourney_channels(tmp_path, simulator_url, ("a", None)))
+    both = make_settings(channels_file=midjourney_channels(tmp_path, simulator_url, ("a", 1), ("b", None)))
+    parent = run_to_success(db, http, only_a, imagine(db, tenant, only_a))
+    assert parent.channel == "a"
+    simulator.script("midjourney", [Outcome(result="succeed", processing_s=600)])
+    occupier = imagine(db, tenant, only_a)
+    assert submission.submit(db, http, only_a, occupier) is S.SUBMITTED  # "a" is now full
+
+    follow_up = upsample_of(db, tenant, both, parent)
+    assert submission.submit(db, http, both, follow_up) is None
+    waiting = job(db, follow_up)
+    assert (waiting.state, waiting.awaiting_capacity) == (S.QUEUED, True)
+    unpinned = imagine(db, tenant, both)
+    assert submission.submit(db, http, both, unpinned) is S.SUBMITTED  # "b" had room all along
+    assert job(db, unpinned).channel == "b"
+    assert job(db, follow_up).state == S.QUEUED  # and the follow-up did not take it
+
+    with db.transaction() as session:  # the occupier ends upstream: "a" has room again
+        session.execute(update(Job).where(Job.job_id == occupier).values(state="failed"))
+    assert submission.admit_waiting(db, http, both, "midjourney") == 1
+    admitted = job(db, follow_up)
+    assert (admitted.state, admitted.channel) == (S.SUBMITTED, "a")
+
+
+def test_capacity_a_follow_up_whose_parents_channel_is_gone_fails_and_costs_nothing(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    simulator_url: str,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIM_KEY", simulator.config.api_key)
+    only_a = make_settings(channels_file=midjourney_channels(tmp_path, simulator_url, ("a", None)))
+    only_b = make_settings(channels_file=midjourney_channels(tmp_path, simulator_url, ("b", None)))
+    parent = run_to_success(db, http, only_a, imagine(db, tenant, only_a))
+    creates = simulator.stats()["midjourney"].creates
+
+    follow_up = upsample_of(db, tenant, only_b, parent)
+    assert submission.submit(db, http, only_b, follow_up) is None
+    failed = job(db, follow_up)
+    assert (failed.state, failed.error_code, failed.charged) == (S.FAILED, "parent_channel_gone", 0)
+    assert "'a'" in (failed.error_message or "")
+    assert simulator.stats()["midjourney"].creates == creates  # nothing was sent anywhere
+    with db.transaction() as session:
+        assert audit.find_breaches(session) == []

@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.orm import Session, aliased
 
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job, table
 from orchestrator.pipeline import capacity
+from orchestrator.pipeline.tracking import CONTINUATION_KEY
 from orchestrator.schedule import after
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -38,11 +39,13 @@ def claim(session: Session, settings: Settings, job_id: uuid.UUID) -> Job | None
     provider = session.execute(_QUEUED_PROVIDER, {"claiming_job": job_id}).scalar()
     if provider is None:
         return None
-    channel = capacity.choose(session, settings, provider)
-    if channel is None:
-        _await_capacity(session, job_id)
-        return None
-    return _take(session, settings, capacity.oldest_waiting(session, provider) or job_id, channel)
+    waited = capacity.oldest_waiting(session, provider)
+    for candidate in dict.fromkeys(c for c in (waited, job_id) if c is not None):
+        channel = _channel_for(session, settings, provider, candidate)
+        if channel is not None:
+            return _take(session, settings, candidate, channel)
+    _await_capacity(session, job_id)
+    return None
 
 
 def claim_waiting(session: Session, settings: Settings, provider: str) -> Job | None:
@@ -50,8 +53,35 @@ def claim_waiting(session: Session, settings: Settings, provider: str) -> Job | 
     job_id = capacity.oldest_waiting(session, provider)
     if job_id is None:
         return None
-    channel = capacity.choose(session, settings, provider)
+    channel = _channel_for(session, settings, provider, job_id)
     return None if channel is None else _take(session, settings, job_id, channel)
+
+
+_parents = aliased(Job)
+# A follow-up runs on the upstream account that owns what it acts on: a continuation after a modal
+# step on its own task's channel, a job with a parent on the parent's.
+_PINNED_CHANNEL = (
+    select(case((_jobs.c.input.has_key(CONTINUATION_KEY), _jobs.c.channel), else_=_parents.channel))
+    .select_from(_jobs)
+    .outerjoin(_parents, _parents.job_id == _jobs.c.parent_job_id)
+    .where(_jobs.c.job_id == bindparam("pinned_job"))
+)
+
+
+def _channel_for(session: Session, settings: Settings, provider: str, job_id: uuid.UUID) -> str | None:
+    """The channel `job_id` can go to now, or None (it waits; or it was failed: its pinned channel
+    is no longer configured)."""
+    pinned = session.execute(_PINNED_CHANNEL, {"pinned_job": job_id}).scalar()
+    if pinned is not None and not capacity.is_configured(session, settings, provider, pinned):
+        message = (
+            f"channel {pinned!r}, which holds the upstream task this job acts on, is no longer "
+            "configured; a follow-up can only run on the upstream account that owns its parent"
+        )
+        code = "parent_channel_gone"
+        columns = {"error_code": code, "error_message": message}
+        advance(session, job_id, S.QUEUED, Change(S.FAILED, columns=columns, detail={"error": code}))
+        return None
+    return capacity.choose(session, settings, provider, only=pinned)
 
 
 def _take(session: Session, settings: Settings, job_id: uuid.UUID, channel: str) -> Job | None:

@@ -59,15 +59,18 @@ def is_capped(session: Session, settings: Settings, provider: str) -> bool:
     return any(option.max_concurrency is not None for option in options(session, settings, provider))
 
 
-def choose(session: Session, settings: Settings, provider: str) -> str | None:
+def choose(session: Session, settings: Settings, provider: str, only: str | None = None) -> str | None:
     """A channel that can take one more job now (picked by weight), or None: wait for capacity.
+    `only` names the one channel a job may go to (a follow-up on its parent's upstream account).
 
     Locks every capped candidate (in name order, so claimers never deadlock) until the caller's
     transaction ends: the count and the claim that follows are one atomic step per channel.
     """
     now = datetime.now(UTC)
     healthy = [
-        o for o in options(session, settings, provider) if o.enabled and channel_health.allows(o.state, now)
+        o
+        for o in options(session, settings, provider)
+        if o.enabled and channel_health.allows(o.state, now) and only in {None, o.name}
     ]
     free = []
     for option in sorted(healthy, key=lambda o: o.name):
@@ -76,6 +79,10 @@ def choose(session: Session, settings: Settings, provider: str) -> str | None:
     if not free:
         return None
     return random.choices(free, weights=[o.weight for o in free])[0].name  # noqa: S311 - load spreading
+
+
+def is_configured(session: Session, settings: Settings, provider: str, name: str) -> bool:
+    return any(option.name == name for option in options(session, settings, provider))
 
 
 def has_other_healthy(session: Session, settings: Settings, provider: str, exclude: str | None) -> bool:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -34,16 +37,27 @@ S = JobStatus
 ADMISSIONS_PER_TICK = 50
 
 
+@dataclass(frozen=True)
+class Parent:
+    """The upstream task a follow-up acts on, and what its provider reported of it."""
+
+    external_id: str | None = None
+    result: Mapping[str, Any] | None = None
+
+
+NO_PARENT = Parent()
+
+
 def submit(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> JobStatus | None:
     """Submit `job_id` (after any job that waited longer for capacity); its state afterwards, or None
     when it was not queued or has to wait for capacity."""
     for _ in range(2):  # an older waiting job may go first; then this one gets its turn
         with db.transaction() as session:
             job = admission.claim(session, settings, job_id)
-            parent_external_id = _parent_external_id(session, job) if job else None
+            parent = _parent_of(session, job) if job else NO_PARENT
         if job is None:
             return None
-        state = send(db, http, settings, job, parent_external_id)
+        state = send(db, http, settings, job, parent)
         if job.job_id == job_id:
             return state
     return None
@@ -55,16 +69,16 @@ def admit_waiting(db: Database, http: httpx.Client, settings: Settings, provider
     while admitted < ADMISSIONS_PER_TICK:
         with db.transaction() as session:
             job = admission.claim_waiting(session, settings, provider)
-            parent_external_id = _parent_external_id(session, job) if job else None
+            parent = _parent_of(session, job) if job else NO_PARENT
         if job is None:
             break
-        send(db, http, settings, job, parent_external_id)
+        send(db, http, settings, job, parent)
         admitted += 1
     return admitted
 
 
 def send(
-    db: Database, http: httpx.Client, settings: Settings, job: Job, parent_external_id: str | None
+    db: Database, http: httpx.Client, settings: Settings, job: Job, parent: Parent = NO_PARENT
 ) -> JobStatus:
     provider = PROVIDERS[job.provider]
     channel = channel_for(settings, job.provider, job.channel)
@@ -77,7 +91,8 @@ def send(
         callback_url=upstream_callback_url(settings, job.provider, job.callback_token)
         if wants_callbacks
         else None,
-        parent_external_id=parent_external_id,
+        parent_external_id=parent.external_id,
+        parent_result=parent.result,
     )
     try:
         external_id = provider.submit(http, channel, request)
@@ -107,14 +122,17 @@ def _submitted(db: Database, settings: Settings, job: Job, external_id: str) -> 
     return S.SUBMITTED
 
 
-def _parent_external_id(session: Session, job: Job) -> str | None:
+def _parent_of(session: Session, job: Job) -> Parent:
     """The upstream task a follow-up acts on: the job's own when it continues after a modal step,
-    else its parent's (a Midjourney action)."""
+    else its parent's (a Midjourney action, a Kling extension)."""
     if tracking.CONTINUATION_KEY in job.input:
-        return job.external_id
+        return Parent(job.external_id, job.result)
     if job.parent_job_id is None:
-        return None
-    return session.execute(select(Job.external_id).where(Job.job_id == job.parent_job_id)).scalar()
+        return NO_PARENT
+    row = session.execute(
+        select(Job.external_id, Job.result).where(Job.job_id == job.parent_job_id)
+    ).one_or_none()
+    return NO_PARENT if row is None else Parent(row.external_id, row.result)
 
 
 def _retry_later(db: Database, settings: Settings, job: Job, exc: ProviderUnavailableError) -> JobStatus:

@@ -55,7 +55,9 @@ class Channel:
 @dataclass(frozen=True)
 class SubmitRequest:
     """One task to create. `parent_external_id` is the upstream task a follow-up acts on (a
-    Midjourney action's parent, or the job's own task when it continues after a modal step)."""
+    Midjourney action's parent, or the job's own task when it continues after a modal step), and
+    `parent_result` that task's non-file result as its provider reported it (the ids a follow-up names:
+    a Kling video id, Suno clip ids)."""
 
     job_id: str
     operation: str
@@ -63,6 +65,7 @@ class SubmitRequest:
     input: Mapping[str, Any]
     callback_url: str | None = None
     parent_external_id: str | None = None
+    parent_result: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
