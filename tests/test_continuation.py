@@ -10,11 +10,13 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from orchestrator.cli.demo import example_input
 from orchestrator.db import Database
 from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from tests.conftest import Tenant
+from workers.providers import PROVIDERS
 from workers.simulator import Simulator
 
 MODEL = "midjourney-v6.1"
@@ -131,3 +133,33 @@ def test_continuation_follow_up_needs_the_tenants_own_succeeded_parent(
     ).json()
     refused = api.post(f"/v1/jobs/{kling_job['job_id']}/continue", json={"input": {}}, headers=owner.headers)
     assert refused.status_code == 409
+
+
+def test_continuation_follow_up_refuses_a_parent_it_cannot_act_on(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A describe answers with text and no buttons: no action can press anything on it."""
+    describe = api.post(
+        "/v1/jobs",
+        json={
+            "provider": "midjourney",
+            "operation": "describe",
+            "model": MODEL,
+            "input": example_input(PROVIDERS["midjourney"].operations["describe"]),
+        },
+        headers=tenant.headers,
+    ).json()
+    done = drive(db, make_settings(), describe["job_id"], {"succeeded", "failed"}, api, tenant)
+    assert done["status"] == "succeeded", done["error"]
+    action = {"parent_job_id": describe["job_id"], "custom_id": "MJ::JOB::upsample::1::abc"}
+    body = {"provider": "midjourney", "operation": "action", "model": MODEL, "input": action}
+    refused = api.post("/v1/jobs", json=body, headers=tenant.headers)
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["fields"][0]["field"] == "input.parent_job_id"
+    assert "action, blend, imagine" in error["message"]
+    assert "describe" in error["message"]

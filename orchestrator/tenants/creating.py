@@ -248,14 +248,15 @@ def _claim_keys_and_parents(session: Session, batch: _Batch) -> None:
 
 
 def _parent_of(session: Session, item: PreparedJob) -> uuid.UUID:
-    """The job a follow-up acts on (a Midjourney action's parent): the tenant's own, succeeded job."""
+    """The job a follow-up acts on (a Midjourney action's parent): the tenant's own, succeeded job
+    of the same provider, and of an operation the follow-up can act on."""
     provider, not_found = item.row["provider"], f"no job {item.parent_ref} in this account"
     try:
         parent_id = uuid.UUID(str(item.parent_ref))
     except ValueError:
         raise InvalidRequestError(not_found, field="input.parent_job_id") from None
     parent = session.execute(
-        select(Job.provider, Job.state).where(
+        select(Job.provider, Job.operation, Job.state).where(
             Job.job_id == parent_id, Job.account_id == item.principal.account_id
         )
     ).one_or_none()
@@ -265,6 +266,13 @@ def _parent_of(session: Session, item: PreparedJob) -> uuid.UUID:
         raise InvalidRequestError(
             f"the parent job must be a succeeded {provider} job; "
             f"it is a {parent.state} {parent.provider} job",
+            field="input.parent_job_id",
+        )
+    allowed = PROVIDERS[provider].parent_operations.get(item.row["operation"])
+    if allowed is not None and parent.operation not in allowed:
+        raise InvalidRequestError(
+            f"{provider} {item.row['operation']} acts on a job of {', '.join(sorted(allowed))}; "
+            f"the parent is a {parent.operation} job",
             field="input.parent_job_id",
         )
     return parent_id

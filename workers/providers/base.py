@@ -119,6 +119,9 @@ class Provider(Protocol):
     supports_cancel: bool
     # The input that continues a task waiting for more (Midjourney's modal step), if any.
     continuation_input: type[BaseModel] | None
+    # The operations a follow-up may act on (`parent_job_id`), per follow-up operation; one not
+    # named here may act on any succeeded job of this provider.
+    parent_operations: Mapping[str, frozenset[str]]
     sends_callbacks: bool
     # True when `find` can tell "no such task": an ambiguous submit can then be settled before
     # its deadline; otherwise the job keeps its hold until the deadline and is never resent.
@@ -197,6 +200,7 @@ class ProviderPlugin:
     status_map: ClassVar[Mapping[str, UpstreamStatus]]
     supports_cancel: ClassVar[bool] = False
     continuation_input: ClassVar[type[BaseModel] | None] = None
+    parent_operations: ClassVar[Mapping[str, frozenset[str]]] = {}
     sends_callbacks: ClassVar[bool] = False
     finds_by_job_id: ClassVar[bool] = False
     deadline_s: ClassVar[float] = 3600.0

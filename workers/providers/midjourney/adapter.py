@@ -57,6 +57,8 @@ class Midjourney(ProviderPlugin):
     }
     status_map = STATUS_MAP
     continuation_input = MidjourneyModalInput  # Vary Region / Custom Zoom after MODAL
+    # Buttons come with grids and upscales; a describe answers with text only.
+    parent_operations = {"action": frozenset({"imagine", "blend", "action"})}
     compat = routes.FAMILY  # `/mj/...` as CometAPI serves midjourney-proxy
     sends_callbacks = True
     simulation = SIMULATION
