@@ -241,7 +241,7 @@ def test_batch_interrupted_keeps_jobs_running_and_a_rerun_picks_them_up(
     start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator, tmp_path: Path
 ) -> None:
     simulator.configure(speed=0.01)
-    simulator.script("kling", [Outcome(result="succeed", processing_s=4.0)] * 3)  # long enough to interrupt
+    simulator.script("kling", [Outcome(result="succeed", held=True)] * 3)  # unfinished until released
     stack = start_stack()
     batch = Batch(stack, tenant, tmp_path, [kling_request(f"shot {n}") for n in range(3)])
     command = [str(GENRELAY), "batch", "run", str(batch.source), "--out", str(batch.out)]
@@ -263,6 +263,7 @@ def test_batch_interrupted_keeps_jobs_running_and_a_rerun_picks_them_up(
     assert {r["job_id"] for r in records.values()} == set(jobs)
     assert {(r["status"], r["error"]["code"]) for r in records.values()} == {("unfinished", "interrupted")}
 
+    assert simulator.release("kling") == 3
     resumed = batch.run()
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert set(batch.jobs()) == set(jobs)  # the same three jobs, followed to their end

@@ -291,6 +291,24 @@ def test_kling_dropped_callbacks_are_never_sent(
     assert sim.stats()["kling"].callbacks_sent == 0
 
 
+def test_a_held_task_runs_until_released_then_ends_with_its_callback(
+    sim: Simulator, client: httpx.Client, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, bodies = hook
+    sim.configure(not_found_polls=0)
+    sim.script("kling", [Outcome(result="succeed", held=True)])
+    held = create(client, callback_url=url).json()["data"]["task_id"]
+    unheld = create(client).json()["data"]["task_id"]
+    statuses_until_terminal(client, unheld)  # another task runs its whole course meanwhile
+    wait_until(lambda: [b["task_status"] for b in bodies] == ["submitted", "processing"])
+    assert client.get(f"{T2V}/{held}").json()["data"]["task_status"] == "processing"
+    assert client.post("/_sim/release", json={"provider": "midjourney"}).json() == {"released": 0}
+    assert client.post("/_sim/release", json={"provider": "kling"}).json() == {"released": 1}
+    assert client.get(f"{T2V}/{held}").json()["data"]["task_status"] == "succeed"
+    wait_until(lambda: [b["task_status"] for b in bodies] == ["submitted", "processing", "succeed"])
+    assert sim.release("kling") == 0  # released once
+
+
 def test_kling_callback_to_dead_receiver_is_counted_failed(sim: Simulator, client: httpx.Client) -> None:
     create(client, callback_url="http://127.0.0.1:9/nowhere")
     wait_until(lambda: sim.stats()["kling"].callbacks_failed == 3)

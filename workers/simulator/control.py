@@ -1,8 +1,10 @@
 """The `/_sim/*` control endpoints (no auth): read counters, change the configuration, script
-outcomes and refusals, and reset, the HTTP twins of `Simulator`'s methods for out-of-process drivers."""
+outcomes and refusals, release held tasks, and reset, the HTTP twins of `Simulator`'s methods for
+out-of-process drivers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,6 +19,12 @@ class ScriptRequest(BaseModel):
 
     provider: str
     outcomes: list[Outcome]
+
+
+class ReleaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
 
 
 class RefuseRequest(BaseModel):
@@ -46,19 +54,15 @@ def router_factory(sim: Simulator) -> APIRouter:
 
     @router.post("/script", response_model=None)
     def script(request: ScriptRequest) -> dict[str, int] | JSONResponse:
-        try:
-            sim.script(request.provider, request.outcomes)
-        except ValueError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=404)
-        return {"queued": len(request.outcomes)}
+        return _queued(lambda: sim.script(request.provider, request.outcomes), len(request.outcomes))
 
     @router.post("/refuse", response_model=None)
     def refuse(request: RefuseRequest) -> dict[str, int] | JSONResponse:
-        try:
-            sim.refuse(request.provider, request.refusals)
-        except ValueError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=404)
-        return {"queued": len(request.refusals)}
+        return _queued(lambda: sim.refuse(request.provider, request.refusals), len(request.refusals))
+
+    @router.post("/release")
+    def release(request: ReleaseRequest) -> dict[str, int]:
+        return {"released": sim.release(request.provider)}
 
     @router.post("/reset")
     def reset() -> dict[str, bool]:
@@ -66,3 +70,11 @@ def router_factory(sim: Simulator) -> APIRouter:
         return {"reset": True}
 
     return router
+
+
+def _queued(queue: Callable[[], None], count: int) -> dict[str, int] | JSONResponse:
+    try:
+        queue()
+    except ValueError as exc:  # an unknown provider
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+    return {"queued": count}

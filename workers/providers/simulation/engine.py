@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Literal
 
@@ -55,7 +55,8 @@ class SimConfig(BaseModel):
 class Outcome(BaseModel):
     """A scripted fate for the next task; durations are absolute seconds, not scaled by speed.
     `download_error`: the task's result files are refused (403) with this text, as by a CDN that
-    does not honour the links the provider handed out."""
+    does not honour the links the provider handed out. `held`: the task keeps running until
+    `Simulator.release` ends it, so a test can act while it is surely unfinished."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -64,6 +65,10 @@ class Outcome(BaseModel):
     submitted_s: float | None = Field(default=None, ge=0)
     processing_s: float | None = Field(default=None, ge=0)
     download_error: str | None = None
+    held: bool = False
+
+
+HELD_S = 10.0**9  # a held task's running time, until `Simulator.release` ends it
 
 
 class SubmitFault(Enum):
@@ -128,6 +133,7 @@ class Simulator:
 
     def _clear(self) -> None:
         self._tasks: dict[str, TaskRecord] = {}
+        self._held: dict[str, Render | None] = {}  # held task ids, with what renders their callbacks
         self._external: dict[tuple[str, str], str] = {}
         self._scripts: dict[str, deque[Outcome]] = {name: deque() for name in self._providers}
         self._refusals: dict[str, deque[Refusal]] = {name: deque() for name in self._providers}
@@ -171,6 +177,24 @@ class Simulator:
         """Forget tasks, scripts, refusals, counters and pending callbacks; keep the configuration."""
         with self._lock:
             self._clear()
+
+    def release(self, provider: str) -> int:
+        """End `provider`'s held tasks now: each reaches its scripted fate (and sends its last
+        callback) as if it had just finished running. Returns how many it ended."""
+        now = time.monotonic()
+        with self._lock:
+            released = []
+            for task_id in [t for t in self._held if self._tasks[t].provider == provider]:
+                render, task = self._held.pop(task_id), self._tasks[task_id]
+                running_for = max(0.0, now - task.created_mono - task.submitted_s)
+                task = self._tasks[task_id] = replace(task, processing_s=running_for, held=False)
+                released.append((task, render))
+            delay = self._config.callback_delay_s
+        for task, render in released:
+            if task.callback_url and render is not None:
+                done = functools.partial(render, task, Phase.DONE)
+                self.callbacks.push(task.finished_mono + delay, task.provider, task.callback_url, done)
+        return len(released)
 
     def task(self, task_id: str) -> TaskRecord | None:
         with self._lock:
@@ -249,6 +273,8 @@ class Simulator:
             if external_id:
                 self._external[(provider, external_id)] = task.task_id
             self._counters[provider].creates += 1
+            if task.held:
+                self._held[task.task_id] = render
             config = self._config
             copies = {p: 1 + self._chance(config.duplicate_callback_rate) for p in Phase}
         if task.callback_url and render is not None:
@@ -261,7 +287,9 @@ class Simulator:
         submitted_s, processing_s = outcome.submitted_s, outcome.processing_s
         if submitted_s is None:
             submitted_s = self._rng.uniform(*dwell.submitted) * config.speed
-        if processing_s is None:
+        if outcome.held:
+            processing_s = HELD_S
+        elif processing_s is None:
             processing_s = self._rng.uniform(*dwell.processing) * config.speed
         return TaskRecord(
             **vars(request),
@@ -269,6 +297,7 @@ class Simulator:
             result=outcome.result,
             message=outcome.message,
             download_error=outcome.download_error,
+            held=outcome.held,
             created_mono=time.monotonic(),
             created_wall=time.time(),
             submitted_s=submitted_s,

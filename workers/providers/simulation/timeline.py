@@ -59,6 +59,7 @@ class TaskRecord:
     hidden_polls: int  # queries answered "not found" before the task shows up
     file_size: int
     download_error: str | None = None  # result files are refused with this text
+    held: bool = False  # runs until the simulator releases it
 
     @property
     def finished_mono(self) -> float:
