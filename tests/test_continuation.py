@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from orchestrator.cli.demo import example_input
 from orchestrator.db import Database
 from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from tests.conftest import Tenant
 from workers.providers import PROVIDERS
+from workers.providers.base import example_input
 from workers.simulator import Simulator
 
 MODEL = "midjourney-v6.1"

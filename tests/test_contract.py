@@ -9,7 +9,6 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from orchestrator.cli.demo import example_input as example
 from orchestrator.db import Database
 from orchestrator.models import Job, JobOutput
 from orchestrator.ops import audit
@@ -21,6 +20,7 @@ from tests.conftest import Tenant
 from tests.factories import create_job
 from workers.providers import PROVIDERS
 from workers.providers.base import Channel, SubmitRequest, UpstreamStatus
+from workers.providers.base import example_input as example
 from workers.providers.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
@@ -80,6 +80,25 @@ def standalone_operations() -> list[tuple[str, str]]:
             if sample is not None and "parent_job_id" not in model.model_fields:
                 pairs.append((name, operation))
     return pairs
+
+
+def follow_up_operations() -> list[tuple[str, str]]:
+    """(provider, operation) pairs that act on an earlier job (`parent_job_id`)."""
+    return [
+        (name, operation)
+        for name, provider in PROVIDERS.items()
+        for operation, model in provider.operations.items()
+        if "parent_job_id" in model.model_fields
+    ]
+
+
+def parent_operation(provider: str, operation: str) -> str:
+    """A standalone operation whose job the follow-up `operation` can act on."""
+    allowed = PROVIDERS[provider].parent_operations.get(operation)
+    own = [op for name, op in standalone_operations() if name == provider]
+    candidates = [op for op in own if allowed is None or op in allowed]
+    assert candidates, f"{provider}.{operation}: no standalone operation makes a parent for it"
+    return sorted(candidates)[0]
 
 
 def first_model(prices_models: list[str]) -> str:
@@ -164,6 +183,45 @@ def test_contract_submit_and_poll_to_the_end(
         assert job.charged == 0
         assert job.error_code == ("moderation_blocked" if fate == "moderation" else "upstream_failed")
         assert job.error_message
+
+
+@pytest.mark.parametrize(("provider", "operation"), follow_up_operations())
+@pytest.mark.parametrize("fate", ["succeed", "fail"])
+def test_contract_follow_up_on_a_succeeded_parent(
+    provider: str,
+    operation: str,
+    fate: str,
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Every follow-up runs on a parent made by the same provider, to stored outputs and one
+    charge, or to a failure that costs nothing."""
+    from orchestrator.pricing import load_price_table
+
+    settings = make_settings()
+    simulator.script(provider, [Outcome(result="succeed"), Outcome(result=fate)])  # type: ignore[arg-type]
+    parent_id = create(db, tenant, settings, provider, parent_operation(provider, operation))
+    parent = run(db, http, settings, parent_id)
+    assert parent.state == "succeeded", (parent.error_code, parent.error_message)
+    sample = PROVIDERS[provider].follow_up_example(operation, parent.result)
+    assert sample is not None
+    model = first_model(load_price_table(settings.prices_path).models(provider, operation))
+    follow_up = {**sample, "parent_job_id": str(parent.job_id)}
+    request = {"provider": provider, "operation": operation, "model": model, "input": follow_up}
+    job = run(db, http, settings, create_job(db, tenant, settings, **request))
+    with db.transaction() as session:
+        outputs = session.query(JobOutput).filter(JobOutput.job_id == job.job_id).all()
+        assert audit.find_breaches(session) == []
+    assert job.parent_job_id == parent.job_id
+    if fate == "succeed":
+        assert job.state == "succeeded", (job.error_code, job.error_message)
+        assert job.charged == job.price
+        assert outputs or job.result
+    else:
+        assert (job.state, job.charged, job.error_code) == ("failed", 0, "upstream_failed")
 
 
 @pytest.mark.parametrize(("provider", "operation"), standalone_operations())

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 from sqlalchemy import select
 
 from orchestrator import ledger
@@ -19,6 +18,7 @@ from orchestrator.models import Account
 from orchestrator.pricing import PriceTable
 from orchestrator.tenants import accounts
 from workers.providers import PROVIDERS
+from workers.providers.base import example_input
 
 DEMO_NAME = "demo"
 DEMO_CREDITS = 1_000 * ledger.MICROS_PER_CREDIT
@@ -45,14 +45,6 @@ def ensure_demo_key(db: Database, key_file: Path) -> str:
     key_file.write_text(secret + "\n")
     key_file.chmod(0o600)
     return secret
-
-
-def example_input(model: type[BaseModel]) -> dict[str, Any] | None:
-    """The first example an input model documents (every operation has one)."""
-    extra = model.model_config.get("json_schema_extra")
-    examples = extra.get("examples") if isinstance(extra, dict) else None
-    first = examples[0] if isinstance(examples, list) and examples else None
-    return dict(first) if isinstance(first, dict) else None
 
 
 def sample_jobs(prices: PriceTable) -> list[dict[str, Any]]:

@@ -175,6 +175,13 @@ class Provider(Protocol):
         """A download link for an output whose `resolve` is set."""
         ...
 
+    def follow_up_example(
+        self, operation: str, parent_result: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """An example input of the follow-up `operation` on a parent that reported `parent_result`
+        (its `parent_job_id` left to fill in): what the contract suite runs."""
+        ...
+
 
 @dataclass(frozen=True)
 class PollHint:
@@ -238,9 +245,22 @@ class ProviderPlugin:
     def resolve_output(self, http: httpx.Client, channel: Channel, output: OutputRef) -> OutputRef:
         return output  # most providers' outputs are links already
 
+    def follow_up_example(
+        self, operation: str, parent_result: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        return example_input(self.operations[operation])  # most follow-ups name nothing of the parent's
+
     def price_file(self) -> Path | None:
         if self.prices is None:
             return None
         module = sys.modules[type(self).__module__]
         path = Path(module.__file__ or ".").parent / self.prices
         return path if path.is_file() else None
+
+
+def example_input(model: type[BaseModel]) -> dict[str, Any] | None:
+    """The first example an input model documents (every operation has one)."""
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    first = examples[0] if isinstance(examples, list) and examples else None
+    return dict(first) if isinstance(first, dict) else None

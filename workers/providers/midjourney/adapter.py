@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from workers.providers.midjourney.schemas import (
     MidjourneyImagineInput,
     MidjourneyModalInput,
     MidjourneyTask,
+    action_kind,
 )
 from workers.providers.midjourney.simulation import SIMULATION
 from workers.providers.midjourney.wire import (
@@ -111,6 +113,18 @@ class Midjourney(ProviderPlugin):
         if task.status is None:
             raise InvalidCallbackError("a Midjourney task object without a status")
         return update_from_task(task)
+
+    def follow_up_example(
+        self, operation: str, parent_result: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """An action presses a button the parent offers: the example's kind of button, if it has one."""
+        sample = super().follow_up_example(operation, parent_result)
+        offered = [str(b.get("customId")) for b in (parent_result or {}).get("buttons", [])]
+        if operation != "action" or sample is None or not offered:
+            return sample
+        wanted = action_kind(str(sample["custom_id"]))
+        sample["custom_id"] = next((c for c in offered if action_kind(c) == wanted), offered[0])
+        return sample
 
 
 def auth_headers(channel: Channel) -> dict[str, str]:
