@@ -146,6 +146,9 @@ class Job(Base):
     pending_outputs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     # Non-file results a projection needs (Midjourney buttons, Suno clip titles, lyrics text).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When a client deleted the job's stored outputs (`DELETE /v1/videos/{id}`): the row, its timeline
+    # and its money stay; the files are gone and the route families no longer show it.
+    data_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     parent_job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)

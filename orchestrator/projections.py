@@ -18,10 +18,7 @@ Projection = Callable[[Job, Mapping[str, str]], dict[str, Any]]
 
 def family_of(api_format: str) -> CompatFamily | None:
     """The route family named `api_format` (None: the unified API's own shape)."""
-    for provider in PROVIDERS.values():
-        if provider.compat is not None and provider.compat.name == api_format:
-            return provider.compat
-    return None
+    return next((family for _, family in PROVIDERS.route_families() if family.name == api_format), None)
 
 
 def projection_for(api_format: str) -> Projection | None:

@@ -10,7 +10,7 @@ import mimetypes
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -24,8 +24,10 @@ from orchestrator.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 MAX_PRESIGN_S = 604_800  # SigV4's limit: 7 days
+S3_DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
 EXTENSIONS = {
     "video/mp4": ".mp4",
     "image/png": ".png",
@@ -50,6 +52,9 @@ class Storage(Protocol):
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> StoredObject: ...
 
     def download_url(self, key: str, *, expires_in: int) -> str: ...
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Remove these objects; one already gone is not an error."""
 
     def check(self) -> None:
         """Raise when the storage cannot be reached."""
@@ -121,6 +126,10 @@ class LocalStorage:
             self._sign(key, expires).encode(), signature.encode()
         )
 
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.path_for(key).unlink(missing_ok=True)
+
     def path_for(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):
@@ -157,6 +166,16 @@ class S3Storage:
             Params={"Bucket": self.bucket, "Key": key},
             ExpiresIn=min(expires_in, MAX_PRESIGN_S),
         )
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), S3_DELETE_BATCH):
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": key} for key in keys[start : start + S3_DELETE_BATCH]
+            ]
+            answer = self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise OSError(f"could not delete {first.get('Key')}: {first.get('Message')}")
 
     def check(self) -> None:
         self._client.head_bucket(Bucket=self.bucket)

@@ -30,7 +30,8 @@ from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
-from workers.providers.veo import projection as veo
+from workers.providers.veo.videos import VIDEOS as VEO_MODELS
+from workers.providers.videos import projection as videos
 from workers.providers.veo.schemas import EXAMPLE_PNG, MAX_IMAGE_BYTES, CometVideo
 from workers.simulator import Outcome, Simulator
 
@@ -102,7 +103,7 @@ def test_compat_veo_text_to_video_reads_like_cometapis_video_object(
     assert video.created_at is not None
     assert abs(video.created_at - time.time()) < 60
     job = job_row(db, video.id)
-    assert (job.operation, job.model, job.api_format) == ("text_to_video", "veo3-fast", "veo")
+    assert (job.operation, job.model, job.api_format) == ("text_to_video", "veo3-fast", "videos")
     assert job.price == PRICE
 
     drive(db, make_settings(), video.id)
@@ -301,14 +302,15 @@ def test_compat_veo_content_redirects_to_a_presigned_s3_link(
 
 
 def test_compat_veo_projection_maps_every_status_and_is_registered() -> None:
-    assert set(veo.STATUS) == set(JobStatus)
-    assert set(veo.STATUS.values()) == {"queued", "in_progress", "completed", "failed"}
-    registered = projection_for("veo")
+    assert set(videos.STATUS) == set(JobStatus)
+    assert set(videos.STATUS.values()) == {"queued", "in_progress", "completed", "failed"}
+    registered = projection_for("videos")
     assert registered is not None
     now = datetime.now(UTC)
     for state in JobStatus:
         job = Job(
             job_id=uuid.uuid4(),
+            provider="veo",
             model="veo3",
             state=state.value,
             progress=100 if state is JobStatus.STORING else 40,
@@ -319,7 +321,7 @@ def test_compat_veo_projection_maps_every_status_and_is_registered() -> None:
         )
         urls = {"video-0": "https://ours/v.mp4"}
         projected = registered(job, urls)  # what the job's webhooks carry
-        assert projected == veo.video_object(provider_view(job, urls))
+        assert projected == videos.video_object(provider_view(job, urls), VEO_MODELS)
         video = CometVideo.model_validate(projected)
         assert isinstance(video.progress, int)
         assert 0 <= video.progress <= 100
@@ -328,10 +330,10 @@ def test_compat_veo_projection_maps_every_status_and_is_registered() -> None:
 
 
 def test_compat_veo_link_expiry_reads_local_and_presigned_links() -> None:
-    assert veo.link_expiry("http://a/v1/files/k.mp4?expires=1700000000&signature=x") == 1_700_000_000
+    assert videos.link_expiry("http://a/v1/files/k.mp4?expires=1700000000&signature=x") == 1_700_000_000
     sigv4 = "https://s3/b/k.mp4?X-Amz-Date=20240101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=s"
-    assert veo.link_expiry(sigv4) == int(datetime(2024, 1, 1, 1, tzinfo=UTC).timestamp())
-    assert veo.link_expiry("https://cdn/k.mp4") is None
+    assert videos.link_expiry(sigv4) == int(datetime(2024, 1, 1, 1, tzinfo=UTC).timestamp())
+    assert videos.link_expiry("https://cdn/k.mp4") is None
 
 
 # --- end to end -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job, table
 from orchestrator.pipeline import capacity
+from orchestrator.pipeline.failures import failure_message
 from orchestrator.pipeline.tracking import CONTINUATION_KEY
 from orchestrator.schedule import after
 from orchestrator.settings import Settings
@@ -78,7 +79,7 @@ def _channel_for(session: Session, settings: Settings, provider: str, job_id: uu
             "configured; a follow-up can only run on the upstream account that owns its parent"
         )
         code = "parent_channel_gone"
-        columns = {"error_code": code, "error_message": message}
+        columns = {"error_code": code, "error_message": failure_message(settings, message)}
         advance(session, job_id, S.QUEUED, Change(S.FAILED, columns=columns, detail={"error": code}))
         return None
     return capacity.choose(session, settings, provider, only=pinned)

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from workers.providers.compat import CompatFamily
 from workers.providers.errors import ProviderRejectedError
 from workers.providers.simulation.http import Simulation
+from workers.providers.videos.shape import VideoModels
 
 
 class UpstreamStatus(StrEnum):
@@ -134,6 +135,8 @@ class Provider(Protocol):
     queue_group: str
     # Its own routes, answered in its own shapes, if it has any (provider-compatible routes).
     compat: CompatFamily | None
+    # Its video models on the shared OpenAI-shaped `/v1/videos` routes, if it serves any there.
+    videos: VideoModels | None
     # How the simulator plays it, if it does.
     simulation: Simulation | None
 
@@ -215,6 +218,7 @@ class ProviderPlugin:
     queue_group: ClassVar[str] = "video"
     prices: ClassVar[str | None] = "prices.toml"
     compat: ClassVar[CompatFamily | None] = None
+    videos: ClassVar[VideoModels | None] = None
     simulation: ClassVar[Simulation | None] = None
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:

@@ -138,8 +138,17 @@ class CancelOutcome(StrEnum):
 Render = Callable[[JobView], CompatAnswer]
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of the caller's jobs, and whether more follow it."""
+
+    jobs: list[JobView]
+    has_more: bool
+
+
 class Jobs(Protocol):
-    """The caller's jobs of the family's provider, as a compatible route may use them."""
+    """The caller's jobs of the family's provider (of a shared family: those created through it), as
+    a compatible route may use them."""
 
     def create(
         self, request: JobCreate, render: Render, *, client_reference: str | None = None
@@ -166,6 +175,15 @@ class Jobs(Protocol):
     def cancel(self, reference: str) -> CancelOutcome:
         """Cancel an unfinished job and release its hold; `CompatError` job_not_cancellable (409)
         while it cannot be stopped (being submitted or stored)."""
+        ...
+
+    def page(self, *, after: str | None, limit: int, newest_first: bool) -> Page:
+        """Up to `limit` jobs after the job `after` (our id), newest or oldest first."""
+        ...
+
+    def delete_outputs(self, reference: str) -> JobView:
+        """Delete a finished job's stored outputs; the job is then gone from the family's routes.
+        `CompatError` job_not_finished (409) while it runs: deleting is not cancelling."""
         ...
 
     def continue_job(self, reference: str, fields: Mapping[str, Any], *, field: str | None = None) -> JobView:

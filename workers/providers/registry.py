@@ -15,7 +15,9 @@ from importlib.metadata import EntryPoint, entry_points
 from threading import Lock
 from typing import Any
 
+from workers.providers import videos
 from workers.providers.base import Provider
+from workers.providers.compat import CompatFamily
 
 ENTRY_POINT_GROUP = "genrelay.providers"
 
@@ -78,6 +80,7 @@ class ProviderRegistry(Mapping[str, Provider]):
 
     def __init__(self) -> None:
         self._providers: dict[str, Provider] | None = None
+        self._families: list[tuple[str | None, CompatFamily]] | None = None
         self._lock = Lock()
 
     def _loaded(self) -> dict[str, Provider]:
@@ -95,3 +98,18 @@ class ProviderRegistry(Mapping[str, Provider]):
 
     def __len__(self) -> int:
         return len(self._loaded())
+
+    def route_families(self) -> list[tuple[str | None, CompatFamily]]:
+        """Every compatible route family, built once: each provider's own (with its name), then the
+        shared `/v1/videos` family over the providers' declared video models (with None)."""
+        if self._families is None:
+            self._families = route_families(self._loaded())
+        return self._families
+
+
+def route_families(providers: Mapping[str, Provider]) -> list[tuple[str | None, CompatFamily]]:
+    owned: list[tuple[str | None, CompatFamily]] = [
+        (name, provider.compat) for name, provider in providers.items() if provider.compat is not None
+    ]
+    shared = videos.family({name: p.videos for name, p in providers.items() if p.videos is not None})
+    return owned + ([(None, shared)] if shared is not None else [])

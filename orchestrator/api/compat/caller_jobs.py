@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator import messaging
@@ -20,7 +20,17 @@ from orchestrator.tenants.accounts import Principal
 from orchestrator.tenants.creating import Origin
 from orchestrator.views import provider_view
 from schemas.jobs import JobCreate, JobStatus
-from workers.providers.compat import CancelOutcome, CompatAnswer, JobView, Lookup, Render, not_found
+from workers.providers.compat import (
+    CancelOutcome,
+    CompatAnswer,
+    CompatError,
+    JobView,
+    Lookup,
+    Page,
+    Render,
+    invalid,
+    not_found,
+)
 
 
 def as_job_id(reference: str) -> uuid.UUID | None:
@@ -42,13 +52,15 @@ def output_urls(context: AppContext, outputs: Sequence[JobOutput]) -> dict[str, 
 
 
 class CallerJobs:
-    """One caller's jobs of one provider, reached through one route family."""
+    """One caller's jobs reached through one route family: a provider's own family sees the caller's
+    jobs of that provider; a shared family (`provider` None) those created through it. A job whose
+    outputs were deleted through a family is gone from every family's routes."""
 
     def __init__(
         self,
         context: AppContext,
         caller: Principal,
-        provider: str,
+        provider: str | None,
         family: str,
         idempotency_key: str | None = None,
     ) -> None:
@@ -100,10 +112,16 @@ class CallerJobs:
             outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job.job_id)).scalars().all()
         return self.view(job, outputs)
 
+    def _scope(self) -> Select[Job]:
+        query = select(Job).where(Job.account_id == self.caller.account_id, Job.data_deleted_at.is_(None))
+        if self.provider is None:
+            return query.where(Job.api_format == self.family)
+        return query.where(Job.provider == self.provider)
+
     def _find(
         self, session: Session, reference: str, lookup: Sequence[Lookup], operation: str | None
     ) -> Job | None:
-        query = select(Job).where(Job.account_id == self.caller.account_id, Job.provider == self.provider)
+        query = self._scope()
         if operation is not None:
             query = query.where(Job.operation == operation)
         job_id = as_job_id(reference)
@@ -124,18 +142,50 @@ class CallerJobs:
     def get_many(self, references: Sequence[str]) -> list[JobView]:
         wanted = [job_id for job_id in map(as_job_id, references) if job_id is not None]
         with self.context.db.transaction() as session:
-            query = select(Job).where(
-                Job.account_id == self.caller.account_id,
-                Job.provider == self.provider,
-                Job.job_id.in_(wanted),
-            )
-            found: dict[uuid.UUID, tuple[Job, list[JobOutput]]] = {
-                job.job_id: (job, []) for job in session.execute(query).scalars()
-            }
-            if found:
-                for output in session.execute(select(JobOutput).where(JobOutput.job_id.in_(found))).scalars():
-                    found[output.job_id][1].append(output)
+            found = _with_outputs(session, self._scope().where(Job.job_id.in_(wanted)))
         return [self.view(*found[job_id]) for job_id in dict.fromkeys(wanted) if job_id in found]
+
+    def page(self, *, after: str | None, limit: int, newest_first: bool) -> Page:
+        query = self._scope()
+        if after is not None:
+            after_id = as_job_id(after)
+            if after_id is None:
+                raise invalid(f"after must be the id of one of your videos, not {after!r}", "after")
+            query = query.where(Job.job_id < after_id if newest_first else Job.job_id > after_id)
+        # Job ids are UUIDv7: their order is their creation order.
+        order = Job.job_id.desc() if newest_first else Job.job_id.asc()
+        with self.context.db.transaction() as session:
+            found = _with_outputs(session, query.order_by(order).limit(limit + 1))
+        views = [self.view(job, outputs) for job, outputs in list(found.values())[:limit]]
+        return Page(views, has_more=len(found) > limit)
+
+    def delete_outputs(self, reference: str) -> JobView:
+        view = self.get(reference)
+        if not JobStatus(view.status).is_terminal:
+            raise CompatError(
+                409,
+                "job_not_finished",
+                f"{reference} is still {view.status}; delete it once it has finished (deleting does not "
+                "cancel it)",
+            )
+        job_id = uuid.UUID(view.job_id)
+        with self.context.db.transaction() as session:
+            keys = (
+                session.execute(select(JobOutput.storage_key).where(JobOutput.job_id == job_id))
+                .scalars()
+                .all()
+            )
+        # The files go first: should the row change fail after, a retry deletes them again (harmless),
+        # where the other order could leave files that no row names.
+        self.context.storage.delete(list(keys))
+        with self.context.db.transaction() as session:
+            session.execute(delete(JobOutput).where(JobOutput.job_id == job_id))
+            session.execute(
+                update(Job)
+                .where(Job.job_id == job_id, Job.data_deleted_at.is_(None))
+                .values(data_deleted_at=func.now())
+            )
+        return view
 
     def cancel(self, reference: str) -> CancelOutcome:
         job_id = uuid.UUID(self.get(reference).job_id)
@@ -149,12 +199,25 @@ class CallerJobs:
                 raise  # being submitted or stored: it cannot be stopped now
             return CancelOutcome.FINISHED
         if stop_upstream:
-            self.context.dispatcher.send(messaging.cancel_task(self.provider), [str(job_id)])
+            provider = self.get(str(job_id)).provider
+            self.context.dispatcher.send(messaging.cancel_task(provider), [str(job_id)])
         return CancelOutcome.CANCELLED
 
     def continue_job(self, reference: str, fields: Mapping[str, Any], *, field: str | None = None) -> JobView:
-        job_id = uuid.UUID(self.get(reference, lookup=(Lookup.JOB_ID,), field=field).job_id)
+        waiting = self.get(reference, lookup=(Lookup.JOB_ID,), field=field)
+        job_id = uuid.UUID(waiting.job_id)
         with self.context.db.transaction() as session:
             jobs.continue_job(session, self.caller.account_id, job_id, dict(fields), self.context.settings)
-        self.context.dispatcher.send(messaging.submit_task(self.provider), [str(job_id)])
+        self.context.dispatcher.send(messaging.submit_task(waiting.provider), [str(job_id)])
         return self.get(str(job_id))
+
+
+def _with_outputs(session: Session, query: Select[Job]) -> dict[uuid.UUID, tuple[Job, list[JobOutput]]]:
+    """The jobs `query` finds, in its order, each with its stored outputs."""
+    found: dict[uuid.UUID, tuple[Job, list[JobOutput]]] = {
+        job.job_id: (job, []) for job in session.execute(query).scalars()
+    }
+    if found:
+        for output in session.execute(select(JobOutput).where(JobOutput.job_id.in_(found))).scalars():
+            found[output.job_id][1].append(output)
+    return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -29,7 +29,6 @@ from orchestrator.errors import AuthenticationError, InvalidInputError, NotFound
 from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
 from orchestrator.tenants.accounts import Principal
-from workers.providers import Provider
 from workers.providers.compat import (
     CompatAnswer,
     CompatError,
@@ -40,18 +39,19 @@ from workers.providers.compat import (
     Upload,
     invalid,
 )
+from workers.providers.registry import ProviderRegistry
 
 FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 MAX_FORM_FILES, MAX_FORM_FIELDS = 8, 32
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def family_routers(providers: Mapping[str, Provider]) -> list[APIRouter]:
-    """A router for every provider that declares a compatible route family."""
-    return [family_router(name, provider.compat) for name, provider in providers.items() if provider.compat]
+def family_routers(providers: ProviderRegistry) -> list[APIRouter]:
+    """A router for every compatible route family: each provider's own, and the shared ones."""
+    return [family_router(provider, family) for provider, family in providers.route_families()]
 
 
-def family_router(provider: str, family: CompatFamily) -> APIRouter:
+def family_router(provider: str | None, family: CompatFamily) -> APIRouter:
     router = APIRouter(prefix=family.prefix, tags=[family.openapi_tag], route_class=_route_class(family))
     caller = _caller_dependency(family.key_headers)
     for route in family.routes:
@@ -172,7 +172,7 @@ def _caller_dependency(key_headers: tuple[str, ...]) -> Callable[..., Coroutine[
 
 
 def _endpoint(
-    provider: str, family: CompatFamily, route: CompatRoute, caller: Callable[..., Any]
+    provider: str | None, family: CompatFamily, route: CompatRoute, caller: Callable[..., Any]
 ) -> Callable[..., Coroutine[Any, Any, Response]]:
     async def endpoint(request: Request, **values: Any) -> Response:
         context: AppContext = values["context"]

@@ -27,7 +27,6 @@ from workers.providers.errors import (
 )
 from workers.providers.transport import Phase, raise_for_transient_status, translate_transport_errors
 from workers.providers.veo import wire
-from workers.providers.veo.routes import FAMILY
 from workers.providers.veo.schemas import (
     MAX_IMAGE_BYTES,
     CometVideo,
@@ -37,6 +36,7 @@ from workers.providers.veo.schemas import (
     decode_data_uri,
 )
 from workers.providers.veo.simulation import SIMULATION
+from workers.providers.veo.videos import VIDEOS
 
 NOT_FOUND_TEXT = ("not_exist", "not exist", "not found", "not_found")
 MAX_REDIRECTS = 5
@@ -54,7 +54,7 @@ class Veo(ProviderPlugin):
     status_map = wire.STATUS_MAP
     sends_callbacks = False  # neither CometAPI's video route nor Gemini's operations call back
     finds_by_job_id = False  # neither flavour carries an id of ours
-    compat = FAMILY
+    videos = VIDEOS  # on the shared /v1/videos routes
     simulation = SIMULATION
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:

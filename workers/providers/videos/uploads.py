@@ -1,5 +1,5 @@
-"""Images sent to the Veo-compatible create as multipart files, turned into the data URIs the unified
-input takes: typed by their declared type, their name or their first bytes, at most 20 MB each."""
+"""Images sent to a `/v1/videos` create as multipart files, turned into the data URIs the unified
+inputs take: typed by their declared type, their name or their first bytes, at most 20 MB each."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import base64
 import mimetypes
 
 from workers.providers.compat import CompatError, Upload, invalid
-from workers.providers.veo.schemas import MAX_IMAGE_BYTES
 
 # Image types recognised by their first bytes, for uploads sent as application/octet-stream.
 MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif", b"RIFF": "image/webp"}
 FIELD = "input_reference"
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # what the models served here take inline (Gemini's request limit)
 
 
 def too_large(message: str) -> CompatError:

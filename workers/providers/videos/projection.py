@@ -1,5 +1,6 @@
-"""A job as CometAPI's Veo video object (the OpenAI-style `/v1/videos` object): its status names,
-int 0-100 progress, unix-second timestamps, and our download link in `metadata.url`."""
+"""A job as the OpenAI-style video object of `/v1/videos`, whichever provider runs it: OpenAI's four
+status names (each model's own vocabulary normalised), int 0-100 progress, unix-second timestamps,
+and our download link in `metadata.url` as CometAPI puts it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from schemas.jobs import JobStatus
 from workers.providers.compat import JobView
+from workers.providers.videos.shape import VideoModels
 
 STATUS = {
     JobStatus.QUEUED: "queued",
@@ -25,14 +27,13 @@ STATUS = {
 }
 # Our failure codes in the words CometAPI's video object uses; any other code passes through.
 ERROR_CODES = {"moderation_blocked": "content_policy_violation"}
-DEFAULT_SIZE = "16x9"
 
 
 def epoch_s(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
 
 
-def video_object(job: JobView) -> dict[str, Any]:
+def video_object(job: JobView, models: VideoModels) -> dict[str, Any]:
     """`GET /v1/videos/{id}`'s answer (and the body of the job's webhooks)."""
     status = STATUS[JobStatus(job.status)]
     video: dict[str, Any] = {
@@ -42,8 +43,8 @@ def video_object(job: JobView) -> dict[str, Any]:
         "model": job.model,
         "status": status,
         "progress": _progress(job, status),
-        "seconds": _seconds(job) if status == "completed" else "",
-        "size": str(job.input.get("size", DEFAULT_SIZE)),
+        "seconds": models.seconds(job) if status == "completed" else "",
+        "size": models.size(job),
         "created_at": epoch_s(job.created_at),
     }
     if status in {"completed", "failed"}:
@@ -60,11 +61,18 @@ def video_object(job: JobView) -> dict[str, Any]:
 
 
 def video_url(urls: Mapping[str, str]) -> str | None:
-    """The clip among the outputs: the adapter labels it `video-0`."""
-    for label, url in urls.items():
-        if label.startswith("video"):
-            return url
-    return next(iter(urls.values()), None)
+    """The clip among the outputs: the one labelled `video…`, else the first."""
+    label = variant_label(urls, "video")
+    return urls[label] if label is not None else None
+
+
+def variant_label(outputs: Mapping[str, str], variant: str) -> str | None:
+    """The stored output that is `variant` (`video`, `thumbnail`, `spritesheet`): labelled after it;
+    for `video`, the first output when none is."""
+    labelled = next((label for label in outputs if label.startswith(variant)), None)
+    if labelled is None and variant == "video":
+        return next(iter(outputs), None)
+    return labelled
 
 
 def _progress(job: JobView, status: str) -> int:
@@ -74,11 +82,6 @@ def _progress(job: JobView, status: str) -> int:
         return 0
     # Storing may already read 100; a client must not take "100" for done before `completed`.
     return max(0, min(99, job.progress))
-
-
-def _seconds(job: JobView) -> str:
-    seconds = (job.result or {}).get("seconds") or job.input.get("durationSeconds") or 8
-    return str(seconds)
 
 
 def link_expiry(url: str) -> int | None:

@@ -1,0 +1,222 @@
+"""The shared OpenAI-shaped `/v1/videos` routes: one family over every provider that declares video
+models for it — list, delete, `/content` variants, the model that picks the provider, Sora's
+shutdown — and OpenAI's own Python SDK, unchanged, against a running genrelay."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from orchestrator.db import Database
+from orchestrator.models import Job, JobOutput
+from orchestrator.ops import audit
+from orchestrator.pipeline import storing, submission, tracking
+from orchestrator.settings import Settings
+from orchestrator.storage import LocalStorage, build_storage
+from tests.conftest import CREDITS
+from tests.factories import Tenant, kling_request
+from tests.stack import Stack
+from workers.providers import PROVIDERS
+from workers.simulator import Simulator
+
+VIDEOS = "/v1/videos"
+PRICE = 1_200_000  # veo3-fast: 0.15 credits a second, 8-second clips
+
+
+def create(api: TestClient, tenant: Tenant, **form: str) -> dict[str, Any]:
+    response = api.post(VIDEOS, data={"prompt": "a paper boat", **form}, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def drive(db: Database, settings: Settings, video_id: str) -> None:
+    """Do what the workers would, to the end."""
+    job_id = uuid.UUID(video_id)
+    with httpx.Client() as http:
+        submission.submit(db, http, settings, job_id)
+        for _ in range(20):
+            for stored in tracking.poll(db, http, settings, [job_id]):
+                storing.store(db, http, build_storage(settings), settings, stored)
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
+def test_videos_list_pages_the_callers_videos_newest_first(
+    api: TestClient, tenant: Tenant, make_tenant: Callable[..., Tenant]
+) -> None:
+    made = [create(api, tenant)["id"] for _ in range(3)]
+    api.post("/v1/jobs", json=kling_request(), headers=tenant.headers)  # not a /v1/videos job
+    create(api, make_tenant(name="other"))  # another tenant's
+
+    first = api.get(VIDEOS, params={"limit": 2}, headers=tenant.headers).json()
+    assert first["object"] == "list"
+    assert [v["id"] for v in first["data"]] == made[::-1][:2]
+    assert (first["first_id"], first["last_id"], first["has_more"]) == (made[2], made[1], True)
+    rest = api.get(VIDEOS, params={"limit": 2, "after": first["last_id"]}, headers=tenant.headers).json()
+    assert ([v["id"] for v in rest["data"]], rest["has_more"]) == ([made[0]], False)
+    oldest = api.get(VIDEOS, params={"order": "asc"}, headers=tenant.headers).json()
+    assert [v["id"] for v in oldest["data"]] == made
+    assert all(v["object"] == "video" and v["status"] == "queued" for v in oldest["data"])
+
+    for params, param in (({"limit": 0}, "limit"), ({"order": "up"}, "order"), ({"after": "x"}, "after")):
+        error = error_of(api.get(VIDEOS, params=params, headers=tenant.headers), 400)
+        assert (error["type"], error["param"]) == ("invalid_request_error", param)
+
+
+def test_videos_delete_removes_a_finished_videos_files_but_never_its_money(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    video_id = create(api, tenant)["id"]
+    running = error_of(api.delete(f"{VIDEOS}/{video_id}", headers=tenant.headers), 409)
+    assert running["code"] == "job_not_finished"
+    assert "does not cancel" in running["message"]
+
+    drive(db, settings, video_id)
+    assert api.get(f"{VIDEOS}/{video_id}", headers=tenant.headers).json()["status"] == "completed"
+    with db.transaction() as session:
+        keys = session.execute(select(JobOutput.storage_key).where(JobOutput.job_id == uuid.UUID(video_id)))
+        files = [storage_path(settings, key) for key in keys.scalars()]
+    assert files
+    assert all(path.exists() for path in files)
+
+    deleted = api.delete(f"{VIDEOS}/{video_id}", headers=tenant.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
+    assert not any(path.exists() for path in files)
+    for path in (f"{VIDEOS}/{video_id}", f"{VIDEOS}/{video_id}/content"):
+        assert error_of(api.get(path, headers=tenant.headers), 404)["code"] == "task_not_exist"
+    assert (
+        error_of(api.delete(f"{VIDEOS}/{video_id}", headers=tenant.headers), 404)["code"] == "task_not_exist"
+    )
+    assert api.get(VIDEOS, headers=tenant.headers).json()["data"] == []
+    job = api.get(f"/v1/jobs/{video_id}", headers=tenant.headers).json()  # the job and its charge stay
+    assert (job["status"], job["charged"], job["outputs"]) == ("succeeded", PRICE, [])
+    account = api.get("/v1/account", headers=tenant.headers).json()
+    assert (account["balance"], account["held"]) == (100 * CREDITS - PRICE, 0)
+    with db.transaction() as session:
+        assert session.get(Job, uuid.UUID(video_id)) is not None
+        assert audit.find_breaches(session) == []
+
+
+def storage_path(settings: Settings, key: str) -> Any:
+    storage = build_storage(settings)
+    assert isinstance(storage, LocalStorage)
+    return storage.path_for(key)
+
+
+def test_videos_content_serves_only_the_variants_a_model_has(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    video_id = create(api, tenant)["id"]
+    not_ready = error_of(api.get(f"{VIDEOS}/{video_id}/content", headers=tenant.headers), 400)
+    assert (not_ready["code"], not_ready["message"].split(" (")[0]) == (
+        "video_not_ready",
+        f"video {video_id} is queued",
+    )
+    drive(db, make_settings(), video_id)
+    content = api.get(f"{VIDEOS}/{video_id}/content", params={"variant": "video"}, headers=tenant.headers)
+    assert (content.status_code, content.headers["content-type"]) == (200, "video/mp4")
+    for variant in ("thumbnail", "spritesheet", "poster"):
+        missing = api.get(f"{VIDEOS}/{video_id}/content", params={"variant": variant}, headers=tenant.headers)
+        error = error_of(missing, 400)
+        assert error["param"] == "variant"
+        assert "veo3-fast" in error["message"]
+
+
+def test_videos_the_model_picks_the_provider_and_sora_says_why_it_is_gone(
+    api: TestClient, tenant: Tenant, db: Database
+) -> None:
+    for model in ("sora-2", "sora-2-pro", "sora-2-2025-12-08"):
+        gone = error_of(api.post(VIDEOS, data={"prompt": "x", "model": model}, headers=tenant.headers), 400)
+        assert (gone["code"], gone["param"]) == ("model_not_available", "model")
+        assert "shut the Sora 2 video API down on 2026-09-24" in gone["message"]
+    unknown = error_of(api.post(VIDEOS, data={"prompt": "x", "model": "nope"}, headers=tenant.headers), 400)
+    assert unknown["param"] == "model"
+    assert "veo3-fast" in unknown["message"]  # it names what is served
+    remix = error_of(
+        api.post(f"{VIDEOS}/{create(api, tenant)['id']}/remix", json={"prompt": "x"}, headers=tenant.headers),
+        400,
+    )
+    assert "remix" in remix["message"]
+
+    served = {
+        model: name
+        for name, provider in PROVIDERS.items()
+        if provider.videos is not None
+        for model in provider.videos.models
+    }
+    for model, provider in sorted(served.items()):
+        response = api.post(VIDEOS, data={"prompt": "a paper boat", "model": model}, headers=tenant.headers)
+        assert response.status_code == 200, (model, response.text)
+        video = response.json()
+        assert (video["object"], video["model"], video["status"]) == ("video", model, "queued")
+        with db.transaction() as session:
+            job = session.get(Job, uuid.UUID(video["id"]))
+            assert job is not None
+            assert (job.provider, job.model, job.api_format) == (provider, model, "videos")
+
+
+def test_videos_json_takes_openais_object_reference(api: TestClient, tenant: Tenant, db: Database) -> None:
+    from workers.providers.veo.schemas import EXAMPLE_PNG
+
+    body = {"prompt": "the boat drifts", "model": "veo3-fast", "input_reference": {"image_url": EXAMPLE_PNG}}
+    response = api.post(VIDEOS, json=body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    with db.transaction() as session:
+        job = session.get(Job, uuid.UUID(response.json()["id"]))
+        assert job is not None
+        assert (job.operation, job.input["image"]) == ("image_to_video", EXAMPLE_PNG)
+
+
+# --- end to end: OpenAI's SDK, unchanged --------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_videos_e2e_openai_sdk_creates_polls_downloads_lists_and_deletes(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
+) -> None:
+    openai = pytest.importorskip("openai", reason="the openai SDK is not installed (dev dependency)")
+    simulator.configure(speed=0.01)
+    stack = start_stack()
+    client = openai.OpenAI(
+        api_key=tenant.api_key, base_url=f"{stack.settings.public_base_url}/v1", max_retries=0
+    )
+    with warnings.catch_warnings():
+        # The SDK marks its video methods deprecated (OpenAI's own Sora API is gone); the shape lives on.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        video = client.videos.create_and_poll(prompt="a paper boat", model="veo3-fast", poll_interval_ms=50)
+        assert (video.status, video.progress, video.model) == ("completed", 100, "veo3-fast")
+        content = client.videos.download_content(video.id)
+        listed = [v.id for v in client.videos.list()]
+        deleted = client.videos.delete(video.id)
+        with pytest.raises(openai.NotFoundError):
+            client.videos.retrieve(video.id)
+    job = stack.api.get(f"/v1/jobs/{video.id}", headers=tenant.headers).json()
+    assert job["charged"] == job["price"] == PRICE
+    assert len(content.content) == simulator.config.file_size
+    assert content.content.startswith(b"\x00\x00\x00")  # an MP4 box
+    assert listed == [video.id]
+    assert (deleted.id, deleted.deleted, deleted.object) == (video.id, True, "video.deleted")
+    account = stack.api.get("/v1/account", headers=tenant.headers).json()
+    assert (account["balance"], account["held"]) == (100 * CREDITS - PRICE, 0)

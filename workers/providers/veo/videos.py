@@ -1,0 +1,57 @@
+"""Veo on the shared `/v1/videos` routes, as CometAPI serves it: `size` is `16x9` or `9x16`, one
+`input_reference` image is the first frame and a second the last frame, `seconds` the clip length."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from schemas.jobs import JobCreate
+from workers.providers.compat import JobView, invalid
+from workers.providers.veo.schemas import COMETAPI_TO_GEMINI, GEMINI_MODELS
+from workers.providers.videos import VideoModels, VideoRequest
+
+DEFAULT_SIZE = "16x9"
+DEFAULT_SECONDS = 8
+
+
+def job(request: VideoRequest) -> JobCreate:
+    """No reference is text-to-video, one or two image-to-video (first frame, last frame)."""
+    job_input: dict[str, object] = {"prompt": request.prompt, "size": request.size or DEFAULT_SIZE}
+    if request.seconds is not None:
+        job_input["durationSeconds"] = request.seconds
+    job_input.update(zip(("image", "lastFrame"), request.references, strict=False))
+    try:
+        return JobCreate(
+            provider="veo",
+            operation="image_to_video" if request.references else "text_to_video",
+            model=request.model,
+            input=job_input,
+            callback_url=request.callback_url,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise invalid(f"{field}: {error['msg']}", field) from None
+
+
+def seconds(job: JobView) -> str:
+    return str((job.result or {}).get("seconds") or job.input.get("durationSeconds") or DEFAULT_SECONDS)
+
+
+def size(job: JobView) -> str:
+    return str(job.input.get("size", DEFAULT_SIZE))
+
+
+VIDEOS = VideoModels(
+    models=(*COMETAPI_TO_GEMINI, *GEMINI_MODELS),
+    job=job,
+    seconds=seconds,
+    size=size,
+    # Where the unified input names a field differently from the client's form.
+    params={
+        "input.durationSeconds": "seconds",
+        "input.image": "input_reference",
+        "input.lastFrame": "input_reference",
+    },
+    words=(("durationSeconds", "seconds"), ("lastFrame", "input_reference")),
+)

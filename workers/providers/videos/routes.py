@@ -1,0 +1,180 @@
+"""The OpenAI-shaped `/v1/videos` route family, shared by every provider that declares video models
+for it (`shape.VideoModels`): create (multipart or JSON, `input_reference` uploads), retrieve, list,
+delete and `/content`, with OpenAI's error envelope; the model a create names picks the provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from schemas.jobs import JobStatus
+from workers.providers.compat import (
+    CompatAnswer,
+    CompatError,
+    CompatRequest,
+    Jobs,
+    JobView,
+    StoredOutput,
+    invalid,
+)
+from workers.providers.videos.projection import STATUS, variant_label, video_object
+from workers.providers.videos.shape import OPENAI_FIELDS, VideoModels, VideoRequest
+from workers.providers.videos.uploads import data_uri
+
+PREFERRED_DEFAULT = "veo3-fast"  # what a create without a model has always run
+VARIANTS = ("video", "thumbnail", "spritesheet")
+REFERENCE = "input_reference"
+SORA_SHUTDOWN = "2026-09-24"
+MAX_PAGE = 100
+# A client that polls without its own interval waits this long between polls (OpenAI's SDK reads it).
+POLL_AFTER_MS = "5000"
+
+
+class Served:
+    """The video models on `/v1/videos`, by model id, as the providers declare them."""
+
+    def __init__(self, declared: Mapping[str, VideoModels]) -> None:
+        self.by_provider = dict(declared)
+        self.by_model = {model: models for models in declared.values() for model in models.models}
+        self.default = PREFERRED_DEFAULT if PREFERRED_DEFAULT in self.by_model else next(iter(self.by_model))
+
+    def models_for(self, model: str) -> VideoModels:
+        models = self.by_model.get(model)
+        if models is not None:
+            return models
+        if model.lower().startswith("sora"):
+            raise CompatError(
+                400,
+                "model_not_available",
+                f"{model} is not available: OpenAI shut the Sora 2 video API down on {SORA_SHUTDOWN} and "
+                f"no channel here serves it; choose one of {', '.join(sorted(self.by_model))}",
+                "model",
+            )
+        raise invalid(
+            f"model {model!r} is not served on /v1/videos; choose one of {', '.join(sorted(self.by_model))}",
+            "model",
+        )
+
+    def project(self, job: JobView) -> dict[str, Any]:
+        return video_object(job, self.by_provider[job.provider])
+
+
+ServedHandler = Callable[["Served", CompatRequest, Jobs], CompatAnswer]
+
+
+def create_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    fields = create_fields(request)
+    model = _text(fields, "model") or served.default
+    models = served.models_for(model)
+    unknown = next((name for name in fields if name not in (*OPENAI_FIELDS, *models.extra_fields)), None)
+    if unknown is not None:
+        raise invalid(f"unknown parameter: {unknown!r}", unknown)
+    prompt = _text(fields, "prompt")
+    if not prompt or not prompt.strip():
+        raise invalid("prompt is required", "prompt")
+    refs = fields["input_reference"]
+    if len(refs) > models.max_references or not all(isinstance(ref, str) and ref for ref in refs):
+        raise invalid(
+            f"{model} takes at most {models.max_references} input_reference images", "input_reference"
+        )
+    video = VideoRequest(
+        prompt=prompt,
+        model=model,
+        seconds=_text(fields, "seconds") or None,
+        size=_text(fields, "size") or None,
+        references=tuple(refs),
+        callback_url=_text(fields, "callback_url") or None,
+        extra={name: fields[name] for name in models.extra_fields if name in fields},
+    )
+
+    def render(job: JobView) -> CompatAnswer:
+        created = {key: value for key, value in served.project(job).items() if key != "task_id"}
+        return CompatAnswer(200, created, {"openai-poll-after-ms": POLL_AFTER_MS})
+
+    return jobs.create(models.job(video), render)
+
+
+def get_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    job = jobs.get(request.path_params["video_id"])
+    video = served.project(job)
+    unfinished = video["status"] in {"queued", "in_progress"}
+    return CompatAnswer(200, video, {"openai-poll-after-ms": POLL_AFTER_MS} if unfinished else {})
+
+
+def list_videos(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    limit_text = request.query.get("limit") or "20"
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+        raise invalid(f"limit must be a whole number from 1 to {MAX_PAGE}", "limit")
+    order = request.query.get("order") or "desc"
+    if order not in {"asc", "desc"}:
+        raise invalid("order must be 'asc' or 'desc'", "order")
+    page = jobs.page(
+        after=request.query.get("after") or None, limit=int(limit_text), newest_first=order == "desc"
+    )
+    data = [served.project(job) for job in page.jobs]
+    first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+    body = {"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": page.has_more}
+    return CompatAnswer(200, body)
+
+
+def delete_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    job = jobs.delete_outputs(request.path_params["video_id"])
+    return CompatAnswer(200, {"id": job.job_id, "object": "video.deleted", "deleted": True})
+
+
+def get_video_content(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    video_id = request.path_params["video_id"]
+    job = jobs.get(video_id)
+    variant = request.query.get("variant") or "video"
+    offered = served.by_provider[job.provider].variants
+    if variant not in VARIANTS or variant not in offered:
+        raise invalid(
+            f"variant {variant!r} is not available for {job.model}; it has {', '.join(offered)}", "variant"
+        )
+    if job.status != JobStatus.SUCCEEDED:
+        status = STATUS[JobStatus(job.status)]
+        reason = f": {job.error_message}" if status == "failed" and job.error_message else ""
+        raise CompatError(400, "video_not_ready", f"video {video_id} is {status}{reason}")
+    label = variant_label(job.outputs, variant)
+    if label is None:
+        raise CompatError(404, "not_found", f"video {video_id} has no stored {variant}")
+    return CompatAnswer(output=StoredOutput(job.job_id, label))
+
+
+def remix_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    job = jobs.get(request.path_params["video_id"])
+    raise invalid(f"{job.model} cannot remix a video; remix is a Sora feature, which no channel here serves")
+
+
+# --- reading a create -------------------------------------------------------------------------------
+
+
+def create_fields(request: CompatRequest) -> dict[str, Any]:
+    """The create's fields from a multipart form or a JSON object; `input_reference` as a list."""
+    if request.form is None:
+        fields = dict(request.body or {})
+        refs = fields.get("input_reference")
+        refs = [] if refs is None else refs if isinstance(refs, list) else [refs]
+        fields["input_reference"] = [_reference(ref) for ref in refs]
+        return fields
+    # A field sent twice counts once, with its last value; the images, all of them, in order. An
+    # object reference comes as bracketed keys (`input_reference[image_url]`), as OpenAI's SDK sends it.
+    form = {name: values[-1] for name, values in request.form.items() if not name.startswith(REFERENCE)}
+    refs = [item for name, values in request.form.items() if name.startswith(REFERENCE) for item in values]
+    return {**form, "input_reference": [data_uri(item) for item in refs]}
+
+
+def _reference(ref: Any) -> Any:
+    """A JSON reference: a URL or data URI, or OpenAI's object form `{"image_url": ...}`."""
+    if isinstance(ref, dict) and set(ref) == {"image_url"}:
+        return ref["image_url"]
+    return ref
+
+
+def _text(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and name == "seconds":
+        return str(value)  # JSON clients send 8 as readily as "8"
+    raise invalid(f"{name} must be a string", name)

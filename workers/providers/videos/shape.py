@@ -1,0 +1,50 @@
+"""The seam of the shared OpenAI-shaped `/v1/videos` routes: what a provider declares to serve its
+video models there — which model ids, how a create becomes its unified job, how its job reads as a
+video object — so that one route family serves every video model an operator routes this way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.jobs import JobCreate
+from workers.providers.compat import JobView
+
+# The fields OpenAI's create takes (plus genrelay's `callback_url`); a provider names its own extras.
+OPENAI_FIELDS = ("prompt", "model", "seconds", "size", "input_reference", "callback_url")
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """A create as the client sent it, from JSON or multipart: `references` are the
+    `input_reference` images as data URIs or URLs, in order; `extra` the provider's own fields."""
+
+    prompt: str
+    model: str
+    seconds: str | None
+    size: str | None
+    references: tuple[str, ...]
+    callback_url: str | None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VideoModels:
+    """A provider's models on `/v1/videos`.
+
+    `job` builds the unified job a create asks for (raising `CompatError` for what the client got
+    wrong); `seconds` and `size` read a job back in the video object's words. `params` maps a
+    unified input field to the create field a client sent it as (an error's `param`), `extra_fields`
+    are create fields beyond OpenAI's that `job` reads, and `variants` the `/content` variants its
+    stored outputs include (by label prefix)."""
+
+    models: tuple[str, ...]
+    job: Callable[[VideoRequest], JobCreate]
+    seconds: Callable[[JobView], str]
+    size: Callable[[JobView], str]
+    params: Mapping[str, str | None] = field(default_factory=dict)
+    words: tuple[tuple[str, str], ...] = ()  # unified input words in a client's, for messages
+    extra_fields: tuple[str, ...] = ()
+    max_references: int = 2
+    variants: tuple[str, ...] = ("video",)
