@@ -30,9 +30,9 @@ from tests.conftest import CREDITS
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.veo.schemas import EXAMPLE_PNG, MAX_IMAGE_BYTES, CometVideo
 from workers.providers.veo.videos import VIDEOS as VEO_MODELS
 from workers.providers.videos import projection as videos
-from workers.providers.veo.schemas import EXAMPLE_PNG, MAX_IMAGE_BYTES, CometVideo
 from workers.simulator import Outcome, Simulator
 
 VIDEOS = "/v1/videos"

@@ -88,6 +88,26 @@ def test_storage_s3_streams_through_moto_and_presigns(s3_settings: Settings) -> 
     storage.check()
 
 
+def test_storage_delete_removes_objects_and_tolerates_gone_ones(
+    s3_settings: Settings, tmp_path: Path
+) -> None:
+    s3 = build_storage(s3_settings)
+    assert isinstance(s3, S3Storage)
+    s3.ensure_bucket()
+    local = LocalStorage(tmp_path, "http://api.test", b"k")
+    for storage in (s3, local):
+        keys = [f"jobs/j/{n}.mp4" for n in range(3)]
+        for key in keys:
+            storage.put_stream(key, chunks(), "video/mp4")
+        storage.delete([*keys[:2], "jobs/j/never-stored.mp4"])
+        storage.delete(keys[:1])  # again: already gone
+        if storage is local:
+            assert [local.path_for(key).exists() for key in keys] == [False, False, True]
+        else:
+            gone = [httpx.get(s3.download_url(key, expires_in=60)).status_code for key in keys]
+            assert gone == [404, 404, 200]
+
+
 @pytest.mark.parametrize(
     "url", ["http://\x00/file.mp4", "http://exa\nmple.com/file.mp4", "http://[not-a-host/x"]
 )
