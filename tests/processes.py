@@ -18,6 +18,22 @@ from pydantic import BaseModel, SecretStr
 from orchestrator.settings import Settings
 from workers.celery_app import all_queues
 
+# Restores SIGINT's default, then becomes the command (an ignored signal stays ignored across exec).
+_INTERRUPTIBLE = "; ".join(
+    (
+        "import os, signal, sys",
+        "signal.signal(signal.SIGINT, signal.SIG_DFL)",
+        "os.execvp(sys.argv[1], sys.argv[1:])",
+    )
+)
+
+
+def interruptible(command: list[str]) -> list[str]:
+    """`command`, run so that SIGINT stops it as Ctrl-C would: a shell that runs the suite in the
+    background (`make test-repeat &`, nohup) hands its children SIGINT ignored, and Python then never
+    turns SIGINT into KeyboardInterrupt. (Not `preexec_fn`: the test process has threads.)"""
+    return [sys.executable, "-c", _INTERRUPTIBLE, *command]
+
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes another process build exactly these settings."""

@@ -23,6 +23,7 @@ from orchestrator.ops import admin
 from tests import services
 from tests.conftest import CREDITS, Tenant
 from tests.factories import kling_request
+from tests.processes import interruptible
 from tests.stack import Stack
 from workers.simulator import Outcome, Simulator
 
@@ -246,7 +247,8 @@ def test_batch_interrupted_keeps_jobs_running_and_a_rerun_picks_them_up(
     batch = Batch(stack, tenant, tmp_path, [kling_request(f"shot {n}") for n in range(3)])
     command = [str(GENRELAY), "batch", "run", str(batch.source), "--out", str(batch.out)]
     env = client_env(stack, tenant.api_key)
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    with subprocess.Popen(interruptible(command), env=env, **pipes) as run:
         services.wait_until(
             lambda: [job["status"] for job in batch.jobs().values()].count("running") == 3,
             timeout=30,

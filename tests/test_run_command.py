@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from tests import services
+from tests.processes import interruptible
 
 # Its waits add up to more than the suite-wide 120 s (embedded PostgreSQL, then six demo jobs).
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -39,7 +40,10 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+            interruptible([sys.executable, "-m", "orchestrator.cli", "run"]),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         banner = services.wait_until(
