@@ -4,6 +4,7 @@ shutdown — and OpenAI's own Python SDK, unchanged, against a running genrelay.
 
 from __future__ import annotations
 
+import base64
 import uuid
 import warnings
 from collections.abc import Callable
@@ -24,9 +25,11 @@ from tests.conftest import CREDITS
 from tests.factories import Tenant, kling_request
 from tests.stack import Stack
 from workers.providers import PROVIDERS
+from workers.providers.veo.schemas import EXAMPLE_PNG
 from workers.simulator import Simulator
 
 VIDEOS = "/v1/videos"
+PNG = base64.b64decode(EXAMPLE_PNG.split(",", 1)[1])
 PRICE = 1_200_000  # veo3-fast: 0.15 credits a second, 8-second clips
 
 
@@ -160,26 +163,101 @@ def test_videos_the_model_picks_the_provider_and_sora_says_why_it_is_gone(
     )
     assert "remix" in remix["message"]
 
-    served = {
-        model: name
-        for name, provider in PROVIDERS.items()
-        if provider.videos is not None
-        for model in provider.videos.models
-    }
-    for model, provider in sorted(served.items()):
-        response = api.post(VIDEOS, data={"prompt": "a paper boat", "model": model}, headers=tenant.headers)
-        assert response.status_code == 200, (model, response.text)
-        video = response.json()
-        assert (video["object"], video["model"], video["status"]) == ("video", model, "queued")
-        with db.transaction() as session:
-            job = session.get(Job, uuid.UUID(video["id"]))
-            assert job is not None
-            assert (job.provider, job.model, job.api_format) == (provider, model, "videos")
+    served = {name for name, provider in PROVIDERS.items() if provider.videos is not None}
+    assert set(ONE_MODEL_EACH.values()) == served
+
+
+# One model of each provider on /v1/videos, and the provider it must reach.
+ONE_MODEL_EACH = {"veo3-fast": "veo", "kling-v2-6": "kling", "minimax-hailuo-02": "hailuo"}
+
+
+@pytest.mark.parametrize("model", sorted(ONE_MODEL_EACH))
+def test_videos_every_provider_runs_to_a_completed_video_object(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+    model: str,
+) -> None:
+    video = create(api, tenant, model=model)
+    assert (video["object"], video["status"], video["progress"]) == ("video", "queued", 0)
+    assert video["model"].lower() == model.lower()  # as its provider spells it
+    with db.transaction() as session:
+        job = session.get(Job, uuid.UUID(video["id"]))
+        assert job is not None
+        assert (job.provider, job.api_format) == (ONE_MODEL_EACH[model], "videos")
+    drive(db, make_settings(), video["id"])
+    done = api.get(f"{VIDEOS}/{video['id']}", headers=tenant.headers)
+    assert "openai-poll-after-ms" not in done.headers  # only while it runs
+    body = done.json()
+    assert (body["status"], body["progress"], body.get("error")) == ("completed", 100, None)
+    assert body["seconds"]
+    assert body["size"]
+    content = api.get(f"{VIDEOS}/{video['id']}/content", headers=tenant.headers)
+    assert (content.status_code, len(content.content)) == (200, simulator.config.file_size)
+
+
+@pytest.mark.parametrize(
+    ("form", "refs", "expected"),
+    [
+        (
+            {"model": "kling-v1-6", "seconds": "10", "size": "720x1280"},
+            0,
+            ("kling", "text2video", {"duration": "10", "aspect_ratio": "9:16"}),
+        ),
+        ({"model": "kling-v1-6", "mode": "pro"}, 2, ("kling", "image2video", {"mode": "pro"})),
+        (
+            {"model": "MiniMax-Hailuo-02", "seconds": "10", "size": "768P"},
+            2,
+            ("hailuo", "image2video", {"duration": 10, "resolution": "768P"}),
+        ),
+        ({"model": "T2V-01", "size": "1280x720"}, 0, ("hailuo", "text2video", {"resolution": "720P"})),
+        ({"model": "veo3", "seconds": "8", "size": "9x16"}, 1, ("veo", "image_to_video", {"size": "9x16"})),
+    ],
+)
+def test_videos_a_create_becomes_the_models_own_job(
+    api: TestClient,
+    tenant: Tenant,
+    db: Database,
+    form: dict[str, str],
+    refs: int,
+    expected: tuple[str, str, dict[str, Any]],
+) -> None:
+    files = [("input_reference", (f"{n}.png", PNG, "image/png")) for n in range(refs)]
+    response = api.post(
+        VIDEOS, data={"prompt": "a paper boat", **form}, files=files or None, headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    provider, operation, fields = expected
+    with db.transaction() as session:
+        job = session.get(Job, uuid.UUID(response.json()["id"]))
+        assert job is not None
+        assert (job.provider, job.operation, job.model) == (provider, operation, form["model"])
+        assert {name: job.input.get(name) for name in fields} == fields
+        images = [value for value in job.input.values() if value == EXAMPLE_PNG]
+        assert len(images) == refs  # each upload became a data URI of itself
+
+
+@pytest.mark.parametrize(
+    ("form", "param"),
+    [
+        ({"model": "kling-v1-6", "size": "wide"}, "size"),
+        ({"model": "kling-v1-6", "seconds": "7"}, "seconds"),
+        ({"model": "MiniMax-Hailuo-02", "size": "big"}, "size"),
+        ({"model": "MiniMax-Hailuo-02", "seconds": "8"}, "seconds"),
+        ({"model": "T2V-01", "quality": "hd"}, "quality"),
+    ],
+)
+def test_videos_each_models_refusals_name_the_clients_field(
+    api: TestClient, tenant: Tenant, form: dict[str, str], param: str
+) -> None:
+    error = error_of(api.post(VIDEOS, data={"prompt": "x", **form}, headers=tenant.headers), 400)
+    assert (error["type"], error["param"]) == ("invalid_request_error", param)
+    assert "input." not in error["message"]
 
 
 def test_videos_json_takes_openais_object_reference(api: TestClient, tenant: Tenant, db: Database) -> None:
-    from workers.providers.veo.schemas import EXAMPLE_PNG
-
     body = {"prompt": "the boat drifts", "model": "veo3-fast", "input_reference": {"image_url": EXAMPLE_PNG}}
     response = api.post(VIDEOS, json=body, headers=tenant.headers)
     assert response.status_code == 200, response.text

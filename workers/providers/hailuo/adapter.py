@@ -21,6 +21,7 @@ from workers.providers.hailuo import wire
 from workers.providers.hailuo.routes import FAMILY
 from workers.providers.hailuo.schemas import HailuoImage2VideoInput, HailuoText2VideoInput, model_problem
 from workers.providers.hailuo.simulation import SIMULATION
+from workers.providers.hailuo.videos import VIDEOS
 from workers.providers.transport import Phase, raise_for_transient_status, translate_transport_errors
 
 CREATE = "/v1/video_generation"
@@ -43,6 +44,7 @@ class Hailuo(ProviderPlugin):
     poll_hint = None
     compat = FAMILY
     simulation = SIMULATION
+    videos = VIDEOS  # its models on the shared /v1/videos routes too
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         problem = model_problem(request.model, request.operation, request.input)

@@ -33,6 +33,7 @@ from workers.providers.kling.schemas import (
     KlingText2VideoInput,
 )
 from workers.providers.kling.simulation import SIMULATION
+from workers.providers.kling.videos import VIDEOS
 from workers.providers.transport import (
     Phase,
     raise_for_transient_status,
@@ -56,6 +57,7 @@ class Kling(ProviderPlugin):
     finds_by_job_id = True  # external_task_id: unique per account, queryable
     compat = FAMILY
     simulation = SIMULATION
+    videos = VIDEOS  # its models on the shared /v1/videos routes too
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         body: dict[str, Any] = {

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
 from schemas.jobs import JobCreate
-from workers.providers.compat import JobView, invalid
+from workers.providers.compat import JobView
 from workers.providers.veo.schemas import COMETAPI_TO_GEMINI, GEMINI_MODELS
-from workers.providers.videos import VideoModels, VideoRequest
+from workers.providers.videos import VideoModels, VideoRequest, unified_job
 
 DEFAULT_SIZE = "16x9"
 DEFAULT_SECONDS = 8
@@ -20,18 +18,7 @@ def job(request: VideoRequest) -> JobCreate:
     if request.seconds is not None:
         job_input["durationSeconds"] = request.seconds
     job_input.update(zip(("image", "lastFrame"), request.references, strict=False))
-    try:
-        return JobCreate(
-            provider="veo",
-            operation="image_to_video" if request.references else "text_to_video",
-            model=request.model,
-            input=job_input,
-            callback_url=request.callback_url,
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        raise invalid(f"{field}: {error['msg']}", field) from None
+    return unified_job("veo", "image_to_video" if request.references else "text_to_video", request, job_input)
 
 
 def seconds(job: JobView) -> str:

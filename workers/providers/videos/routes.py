@@ -36,12 +36,15 @@ class Served:
     def __init__(self, declared: Mapping[str, VideoModels]) -> None:
         self.by_provider = dict(declared)
         self.by_model = {model: models for models in declared.values() for model in models.models}
+        self._spelling = {model.lower(): model for model in self.by_model}
         self.default = PREFERRED_DEFAULT if PREFERRED_DEFAULT in self.by_model else next(iter(self.by_model))
 
-    def models_for(self, model: str) -> VideoModels:
-        models = self.by_model.get(model)
-        if models is not None:
-            return models
+    def models_for(self, model: str) -> tuple[str, VideoModels]:
+        """The model as its provider spells it (gateways also write `minimax-hailuo-02`), and its
+        provider's declaration."""
+        spelled = model if model in self.by_model else self._spelling.get(model.lower())
+        if spelled is not None:
+            return spelled, self.by_model[spelled]
         if model.lower().startswith("sora"):
             raise CompatError(
                 400,
@@ -64,8 +67,7 @@ ServedHandler = Callable[["Served", CompatRequest, Jobs], CompatAnswer]
 
 def create_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     fields = create_fields(request)
-    model = _text(fields, "model") or served.default
-    models = served.models_for(model)
+    model, models = served.models_for(_text(fields, "model") or served.default)
     unknown = next((name for name in fields if name not in (*OPENAI_FIELDS, *models.extra_fields)), None)
     if unknown is not None:
         raise invalid(f"unknown parameter: {unknown!r}", unknown)

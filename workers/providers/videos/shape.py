@@ -4,12 +4,15 @@ video object — so that one route family serves every video model an operator r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from schemas.jobs import JobCreate
-from workers.providers.compat import JobView
+from workers.providers.compat import JobView, invalid
 
 # The fields OpenAI's create takes (plus genrelay's `callback_url`); a provider names its own extras.
 OPENAI_FIELDS = ("prompt", "model", "seconds", "size", "input_reference", "callback_url")
@@ -48,3 +51,35 @@ class VideoModels:
     extra_fields: tuple[str, ...] = ()
     max_references: int = 2
     variants: tuple[str, ...] = ("video",)
+
+
+def unified_job(
+    provider: str, operation: str, request: VideoRequest, job_input: Mapping[str, Any]
+) -> JobCreate:
+    """The unified job for a create, its envelope checked here (the input is checked at intake)."""
+    try:
+        return JobCreate(
+            provider=provider,
+            operation=operation,
+            model=request.model,
+            input=dict(job_input),
+            callback_url=request.callback_url,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise invalid(f"{field}: {error['msg']}", field) from None
+
+
+_DIMENSIONS = re.compile(r"^(\d{2,5})[x*](\d{2,5})$")
+
+
+def aspect_of(size: str) -> str | None:
+    """`16:9`, `9:16` or `1:1` for a size written as a ratio or as width x height (`1280x720`)."""
+    if size in {"16:9", "9:16", "1:1"}:
+        return size
+    found = _DIMENSIONS.match(size)
+    if found is None:
+        return None
+    width, height = int(found[1]), int(found[2])
+    return "16:9" if width > height else "9:16" if width < height else "1:1"
