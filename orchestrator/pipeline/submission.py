@@ -93,6 +93,7 @@ def send(
         else None,
         parent_external_id=parent.external_id,
         parent_result=parent.result,
+        deadline_at=job.deadline_at,
     )
     try:
         external_id = provider.submit(http, channel, request)

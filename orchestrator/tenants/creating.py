@@ -101,9 +101,13 @@ def resolve_provider(name: str, operation: str) -> tuple[Provider, type[BaseMode
     return provider, input_model
 
 
-def validate_input(input_model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
+def validate_input(
+    input_model: type[BaseModel], raw: dict[str, Any], model: str | None = None
+) -> dict[str, Any]:
+    """The input as the job keeps it; its validators see the job's `model` in their context, for what
+    a provider offers per model."""
     try:
-        parsed = input_model.model_validate(raw)
+        parsed = input_model.model_validate(raw, context={"model": model} if model else None)
     except ValidationError as exc:
         problems = [
             (".".join(["input", *(str(part) for part in error["loc"])]), error["msg"])
@@ -124,7 +128,7 @@ def prepare(
 ) -> PreparedJob:
     """Check and price the request (raising what is wrong with it) and build its job row."""
     _, input_model = resolve_provider(request.provider, request.operation)
-    job_input = validate_input(input_model, request.input)
+    job_input = validate_input(input_model, request.input, request.model)
     if request.callback_url:
         egress.resolve(request.callback_url, settings.webhook_allowlist)  # refuses internal targets
     price = prices.quote(

@@ -99,14 +99,11 @@ def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID, setti
     provider = PROVIDERS[job.provider]
     stoppable = {JobStatus.QUEUED, JobStatus.ACTION_REQUIRED}
     if provider.supports_cancel:
-        stoppable |= {JobStatus.SUBMITTED, JobStatus.RUNNING}
-    if state not in stoppable:
-        reason = (
-            f"{job.provider} cannot stop a task once it is submitted; it will finish or fail on its own"
-            if state in {JobStatus.SUBMITTED, JobStatus.RUNNING}
-            else f"the job is {state} right now; try again in a moment"
+        stoppable |= (
+            {JobStatus.SUBMITTED, JobStatus.RUNNING} if provider.cancels_running else {JobStatus.SUBMITTED}
         )
-        raise JobNotCancellableError(reason)
+    if state not in stoppable:
+        raise JobNotCancellableError(_not_cancellable_reason(job.provider, state))
     change = lifecycle.Change(
         JobStatus.CANCELLED,
         columns={
@@ -118,6 +115,14 @@ def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID, setti
     if lifecycle.advance(session, job_id, state, change) is None:
         raise JobNotCancellableError("the job changed state while cancelling; fetch it and try again")
     return job.external_id is not None and state in {JobStatus.SUBMITTED, JobStatus.RUNNING}
+
+
+def _not_cancellable_reason(provider: str, state: JobStatus) -> str:
+    if state is JobStatus.RUNNING and PROVIDERS[provider].supports_cancel:
+        return f"{provider} cannot stop a task once it is running; it will finish or fail on its own"
+    if state in {JobStatus.SUBMITTED, JobStatus.RUNNING}:
+        return f"{provider} cannot stop a task once it is submitted; it will finish or fail on its own"
+    return f"the job is {state} right now; try again in a moment"
 
 
 def continue_job(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -58,7 +59,8 @@ class SubmitRequest:
     """One task to create. `parent_external_id` is the upstream task a follow-up acts on (a
     Midjourney action's parent, or the job's own task when it continues after a modal step), and
     `parent_result` that task's non-file result as its provider reported it (the ids a follow-up names:
-    a Kling video id, Suno clip ids)."""
+    a Kling video id, Suno clip ids); `deadline_at` is when genrelay gives the job up, for a provider
+    that can be told to give up too."""
 
     job_id: str
     operation: str
@@ -67,6 +69,7 @@ class SubmitRequest:
     callback_url: str | None = None
     parent_external_id: str | None = None
     parent_result: Mapping[str, Any] | None = None
+    deadline_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,9 @@ class Provider(Protocol):
     operations: Mapping[str, type[BaseModel]]
     status_map: Mapping[str, UpstreamStatus]
     supports_cancel: bool
+    # False when the provider stops a task only while it waits in its queue (Seedance): a running job
+    # is then not cancellable, rather than released here while the upstream finishes it, and bills us.
+    cancels_running: bool
     # The input that continues a task waiting for more (Midjourney's modal step), if any.
     continuation_input: type[BaseModel] | None
     # The operations a follow-up may act on (`parent_job_id`), per follow-up operation; one not
@@ -209,6 +215,7 @@ class ProviderPlugin:
     operations: ClassVar[Mapping[str, type[BaseModel]]]
     status_map: ClassVar[Mapping[str, UpstreamStatus]]
     supports_cancel: ClassVar[bool] = False
+    cancels_running: ClassVar[bool] = True
     continuation_input: ClassVar[type[BaseModel] | None] = None
     parent_operations: ClassVar[Mapping[str, frozenset[str]]] = {}
     sends_callbacks: ClassVar[bool] = False
