@@ -53,13 +53,18 @@ def task_status(task: TaskRecord, phase: Phase) -> str:
     return STATUS[phase]
 
 
+def _failure_message(task: TaskRecord) -> str:
+    # An ending Kling has no word for (cancelled, expired) reads as a failure.
+    return task.message or FAILURE_MESSAGES.get(task.result, FAILURE_MESSAGES["fail"])
+
+
 def task_object(sim: Simulator, task: TaskRecord, phase: Phase, base_url: str) -> dict[str, Any]:
     """The bare task object: `data` of a query answer and the whole body of a callback."""
     status = task_status(task, phase)
     body: dict[str, Any] = {
         "task_id": task.task_id,
         "task_status": status,
-        "task_status_msg": (task.message or FAILURE_MESSAGES[task.result]) if status == "failed" else "",
+        "task_status_msg": _failure_message(task) if status == "failed" else "",
         "task_info": {"external_task_id": task.external_id or ""},
         "created_at": task.entered_ms(Phase.QUEUED),
         "updated_at": task.entered_ms(phase),

@@ -365,7 +365,11 @@ class MidjourneyRoutes:
             "videoUrls": [],
             "status": tick.status,
             "progress": tick.progress,
-            "failReason": (task.message or FAIL_REASONS[task.result]) if tick.status == "FAILURE" else "",
+            "failReason": (
+                (task.message or FAIL_REASONS.get(task.result, FAIL_REASONS["fail"]))
+                if tick.status == "FAILURE"
+                else ""
+            ),
             "buttons": [],
             "maskBase64": modal.mask if modal else "",
             "properties": {"finalPrompt": prompt, "finalZhPrompt": "", "discordInstanceId": "sim-instance"},

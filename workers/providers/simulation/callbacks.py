@@ -30,6 +30,7 @@ class PendingCallback:
     url: str = field(compare=False)
     # Rendered at send time, so result links are signed when they leave.
     render: Callable[[], dict[str, Any]] = field(compare=False)
+    task_id: str = field(compare=False, default="")
 
 
 class CallbackQueue:
@@ -41,9 +42,11 @@ class CallbackQueue:
         self._seq = itertools.count()
         self._waker: Callable[[], None] | None = None
 
-    def push(self, due: float, provider: str, url: str, render: Callable[[], dict[str, Any]]) -> None:
+    def push(
+        self, due: float, provider: str, url: str, render: Callable[[], dict[str, Any]], task_id: str = ""
+    ) -> None:
         with self._lock:
-            heapq.heappush(self._heap, PendingCallback(due, next(self._seq), provider, url, render))
+            heapq.heappush(self._heap, PendingCallback(due, next(self._seq), provider, url, render, task_id))
             waker = self._waker
         if waker is not None:
             waker()
@@ -51,6 +54,12 @@ class CallbackQueue:
     def clear(self) -> None:
         with self._lock:
             self._heap.clear()
+
+    def drop(self, task_id: str) -> None:
+        """Forget the callbacks of `task_id` not yet due (its story changed: it ended early)."""
+        with self._lock:
+            self._heap = [callback for callback in self._heap if callback.task_id != task_id]
+            heapq.heapify(self._heap)
 
     def set_waker(self, waker: Callable[[], None] | None) -> None:
         """Install the sender's wake-up; it is called from whichever thread pushes."""

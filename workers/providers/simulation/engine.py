@@ -4,6 +4,7 @@ uvicorn serves it."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 import secrets
@@ -338,7 +339,40 @@ class Simulator:
         for phase in phases:
             body = functools.partial(render, task, phase)
             for copy in range(copies[phase]):
-                self.callbacks.push(due[phase] + copy * CALLBACK_GAP_S / 2, task.provider, url, body)
+                due_at = due[phase] + copy * CALLBACK_GAP_S / 2
+                self.callbacks.push(due_at, task.provider, url, body, task.task_id)
+
+    def end(self, task_id: str, result: Result, render: Render | None = None) -> TaskRecord | None:
+        """End an unfinished task now with `result` (a provider's cancel of a queued task): its timeline
+        stops here, and its callbacks not yet sent give way to one announcing the end (rendered by
+        `render`). None when it had ended already, or is unknown."""
+        now = time.monotonic()
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.phase_at(now) is Phase.DONE:
+                return None
+            elapsed = now - task.created_mono
+            waited = min(task.submitted_s, elapsed)
+            ended = dataclasses.replace(
+                task, result=result, submitted_s=waited, processing_s=elapsed - waited
+            )
+            self._tasks[task_id] = ended
+            due = now + self._config.callback_delay_s
+        if ended.callback_url and render is not None:
+            self.callbacks.drop(task_id)
+            body = functools.partial(render, ended, Phase.DONE)
+            self.callbacks.push(due, ended.provider, ended.callback_url, body, task_id)
+        return ended
+
+    def delete(self, task_id: str) -> TaskRecord | None:
+        """Forget a task, as a provider deleting its record: it is found, counted and served no more."""
+        with self._lock:
+            task = self._tasks.pop(task_id, None)
+            if task is not None and task.external_id:
+                self._external.pop((task.provider, task.external_id), None)
+        if task is not None:
+            self.callbacks.drop(task_id)
+        return task
 
     def lookup(self, provider: str, ref: str) -> TaskRecord | None:
         """Resolve a task id or external id for a query, and count the query. A fresh task stays

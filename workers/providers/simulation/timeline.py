@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
-Result = Literal["succeed", "fail", "moderation"]
+# How a task ends. "cancelled" and "expired" end it without a result, as a provider's own queue does
+# (Seedance); a provider with no word for them plays them as failures.
+Result = Literal["succeed", "fail", "moderation", "cancelled", "expired"]
 
 
 class Phase(Enum):

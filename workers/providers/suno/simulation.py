@@ -109,7 +109,7 @@ def _lyrics_dto(task: TaskRecord) -> dict[str, Any]:
         **_task_fields(task, status, Phase.QUEUED),
         "start_time": done,
         "finish_time": done,
-        "fail_reason": "" if ok else (task.message or FAILURES[task.result][1]),
+        "fail_reason": "" if ok else (task.message or FAILURES.get(task.result, FAILURES["fail"])[1]),
         "progress": "100%",
         "data": {
             "id": clip_id(task, 0),
@@ -168,7 +168,7 @@ def _add_files(sim: Simulator, task: TaskRecord, n: int, clip: dict[str, Any], b
         metadata["duration"] = 60 + int(task.task_id) // (n + 1) % 180 + 0.04
     if status == "error":
         clip["audio_url"] = f"{base_url.rstrip('/')}/None.mp3"  # what the proxy shows for a lost clip
-        error_type, message = FAILURES[task.result]
+        error_type, message = FAILURES.get(task.result, FAILURES["fail"])
         metadata["error_type"], metadata["error_message"] = error_type, task.message or message
 
 

@@ -73,7 +73,7 @@ def video_object(sim: Simulator, task: TaskRecord, now: float) -> dict[str, Any]
         if task.result == "succeed":
             body.update(seconds=CLIP_SECONDS, expires_at=completed_at + int(sim.config.url_ttl_s))
         else:
-            message, code = ERRORS[task.result]
+            message, code = ERRORS.get(task.result, ERRORS["fail"])
             body["error"] = {"message": task.message or message, "code": code}
     return body
 

@@ -121,7 +121,7 @@ class GeminiRoutes:
         if phase is not Phase.DONE:
             return body
         body["done"] = True
-        if task.result == "fail":
+        if task.result not in ("succeed", "moderation"):  # a failure, or an ending it has no word for
             body["error"] = {
                 "code": 13,
                 "message": task.message or "internal generation error",
