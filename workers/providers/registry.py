@@ -27,6 +27,7 @@ BUILT_IN: Mapping[str, str] = {
     "kling": "workers.providers.kling:Kling",
     "midjourney": "workers.providers.midjourney:Midjourney",
     "runway": "workers.providers.runway:Runway",
+    "seedance": "workers.providers.seedance:Seedance",
     "suno": "workers.providers.suno:Suno",
     "veo": "workers.providers.veo:Veo",
 }
