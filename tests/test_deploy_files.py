@@ -25,12 +25,14 @@ TODAY = {
     "kling": ("video", "Kling"),
     "midjourney": ("image-music", "Midjourney"),
     "runway": ("video", "Runway"),
+    "seedance": ("video", "ByteDance Seedance"),
     "suno": ("image-music", "Suno"),
     "veo": ("video", "Veo"),
 }
 PROVIDER_GROUPS = deploy_files.provider_groups(PROVIDERS)
 VIDEO_QUEUES = (
-    "hailuo.submit,hailuo.poll,kling.submit,kling.poll,runway.submit,runway.poll,veo.submit,veo.poll"
+    "hailuo.submit,hailuo.poll,kling.submit,kling.poll,runway.submit,runway.poll,"
+    "seedance.submit,seedance.poll,veo.submit,veo.poll"
 )
 # A provider that could come next (Alibaba's Wan), for what adding one changes.
 NEXT = {"wan": ("video", "Wan")}
@@ -70,7 +72,9 @@ def test_deploy_files_worker_groups_keep_each_queue_group_in_order() -> None:
     groups = deploy_files.worker_groups(PROVIDER_GROUPS)
     assert [group.name for group in groups] == ["video", "image-music", "store", "deliver", "sweep"]
     assert ",".join(groups[0].queues) == VIDEO_QUEUES
-    assert groups[0].description == "MiniMax Hailuo, Kling, Runway and Veo: submit and poll"
+    assert groups[0].description == (
+        "MiniMax Hailuo, Kling, Runway, ByteDance Seedance and Veo: submit and poll"
+    )
     assert groups[1].description == "Midjourney and Suno: submit and poll"
     assert sorted(q for group in groups for q in group.queues) == sorted(all_queues())
 
@@ -96,11 +100,11 @@ def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> No
     )
     assert changed_lines(before[workers], after[workers]) == (
         [
-            "# MiniMax Hailuo, Kling, Runway and Veo: submit and poll",
+            "# MiniMax Hailuo, Kling, Runway, ByteDance Seedance and Veo: submit and poll",
             command("          ", "args", VIDEO_QUEUES),
         ],
         [
-            "# MiniMax Hailuo, Kling, Runway, Veo and Wan: submit and poll",
+            "# MiniMax Hailuo, Kling, Runway, ByteDance Seedance, Veo and Wan: submit and poll",
             command("          ", "args", with_wan),
         ],
     )
