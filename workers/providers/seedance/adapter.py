@@ -32,6 +32,7 @@ from workers.providers.seedance.schemas import (
     SeedanceText2VideoInput,
 )
 from workers.providers.seedance.simulation import SIMULATION
+from workers.providers.seedance.videos import VIDEOS
 from workers.providers.transport import Phase, translate_transport_errors
 
 TASKS = "/contents/generations/tasks"
@@ -61,6 +62,7 @@ class Seedance(ProviderPlugin):
     cancels_running = False
     compat = FAMILY
     simulation = SIMULATION
+    videos = VIDEOS  # its models on the shared /v1/videos routes too
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         problem = model_problem(request.model, request.operation, request.input)

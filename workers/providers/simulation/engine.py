@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
@@ -182,20 +182,11 @@ class Simulator:
     def release(self, provider: str) -> int:
         """End `provider`'s held tasks now: each reaches its scripted fate (and sends its last
         callback) as if it had just finished running. Returns how many it ended."""
-        now = time.monotonic()
         with self._lock:
-            released = []
-            for task_id in [t for t in self._held if self._tasks[t].provider == provider]:
-                render, task = self._held.pop(task_id), self._tasks[task_id]
-                running_for = max(0.0, now - task.created_mono - task.submitted_s)
-                task = self._tasks[task_id] = replace(task, processing_s=running_for, held=False)
-                released.append((task, render))
-            delay = self._config.callback_delay_s
-        for task, render in released:
-            if task.callback_url and render is not None:
-                done = functools.partial(render, task, Phase.DONE)
-                self.callbacks.push(task.finished_mono + delay, task.provider, task.callback_url, done)
-        return len(released)
+            held = [t for t in self._held if self._tasks[t].provider == provider]
+            renders = {task_id: self._held.pop(task_id) for task_id in held}
+        ended = [self.end(task_id, self._tasks[task_id].result, renders[task_id]) for task_id in held]
+        return sum(task is not None for task in ended)
 
     def task(self, task_id: str) -> TaskRecord | None:
         with self._lock:
@@ -354,9 +345,10 @@ class Simulator:
             elapsed = now - task.created_mono
             waited = min(task.submitted_s, elapsed)
             ended = dataclasses.replace(
-                task, result=result, submitted_s=waited, processing_s=elapsed - waited
+                task, result=result, submitted_s=waited, processing_s=elapsed - waited, held=False
             )
             self._tasks[task_id] = ended
+            self._held.pop(task_id, None)
             due = now + self._config.callback_delay_s
         if ended.callback_url and render is not None:
             self.callbacks.drop(task_id)

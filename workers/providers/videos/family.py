@@ -53,6 +53,9 @@ def error_renderer(declared: Mapping[str, VideoModels]) -> Callable[[CompatError
         kind = TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
         param = params.get(error.field, error.field.removeprefix("input.")) if error.field else None
         message = error.message
+        if error.field == "input":  # a check of the whole input: the field its message names
+            fields = {ours.removeprefix("input."): theirs for ours, theirs in params.items() if "." in ours}
+            param = next((theirs for ours, theirs in fields.items() if f"{ours}: " in message), None)
         for ours, theirs in words:
             message = message.replace(ours, theirs)
         message = f"{message} (request id: {request_id})" if request_id else message
