@@ -175,7 +175,12 @@ def test_runway_overflow_goes_throttled_then_runs(
 
     wait_until(all_done)
     assert [history[t][0] for t in task_ids] == ["PENDING", "PENDING", "THROTTLED", "THROTTLED"]
-    assert history[task_ids[3]] == ["THROTTLED", "PENDING", "RUNNING", "SUCCEEDED"]
+    # Each status is seen in Runway's order (polls may fall between two short phases, never reorder them).
+    order = ["THROTTLED", "PENDING", "RUNNING", "SUCCEEDED"]
+    for task_id in task_ids[2:]:
+        seen = history[task_id]
+        assert (seen[0], seen[-1]) == ("THROTTLED", "SUCCEEDED")
+        assert seen == sorted(seen, key=order.index)
     assert most_active <= 2
 
 
