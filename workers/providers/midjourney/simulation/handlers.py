@@ -1,163 +1,37 @@
-"""Midjourney as the simulator plays it, as CometAPI and midjourney-proxy serve it (providers.md §1):
-submit (imagine, blend, describe, action, modal), fetch and list-by-condition under `/mj/...` (also
-behind a mode prefix), the task object with its buttons, a callback on every progress tick, and the
-MODAL pause of some actions."""
+"""The simulated `/mj/...` routes: submit (refused, queued or accepted in the proxy's envelope), fetch,
+list-by-condition, the modal step, and a callback on every tick of a task's timeline."""
 
 from __future__ import annotations
 
 import functools
 import random
 import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from workers.providers.midjourney.schemas import (
-    MODAL_ACTIONS,
     MidjourneyBlendInput,
     MidjourneyDescribeInput,
     MidjourneyImagineInput,
-    action_kind,
 )
+from workers.providers.midjourney.simulation.results import banned_word
+from workers.providers.midjourney.simulation.task_object import Moment, task_object
+from workers.providers.midjourney.simulation.timeline import Modal, Tick, kind_of, timeline
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import CALLBACK_GAP_S, Simulator, SubmitFault
-from workers.providers.simulation.files import signed_url
-from workers.providers.simulation.http import SimRequest, SimResponse, SimRoute, Simulation, answer
-from workers.providers.simulation.timeline import Dwell, NewTask, TaskRecord
+from workers.providers.simulation.http import SimRequest, SimResponse, answer
+from workers.providers.simulation.timeline import NewTask, TaskRecord
 
 PROVIDER = "midjourney"
-DWELL = Dwell(submitted=(2.0, 10.0), processing=(30.0, 100.0))  # Fast mode
-PREFIXES = ("", "/mj-fast", "/mj-relax", "/mj-turbo")
 INPUTS: Mapping[str, type[BaseModel]] = {
     "imagine": MidjourneyImagineInput,
     "blend": MidjourneyBlendInput,
     "describe": MidjourneyDescribeInput,
 }
 TASK_FIELDS = ("notifyHook", "state")
-PROGRESS = (15, 46, 78)  # the IN_PROGRESS ticks, in percent
 CONCURRENCY = 3  # running tasks per account; more are accepted as queued (code 22)
-# The proxy's banned-word list refuses a prompt at submit (code 24, nothing created); a scripted
-# "moderation" outcome is Midjourney's own filter instead: the task is created and ends in FAILURE.
-BANNED_WORDS = frozenset({"nsfw", "gore", "bloodbath"})
-REMIX_ACTIONS = frozenset({"variation", "reroll"})  # with enableRemix they stop in MODAL too
-ACTION_NAMES = {"upsample": "UPSCALE", "upscale": "UPSCALE", "animate": "VIDEO", "other": "ACTION"}
-RESULT_SHAPES = {"describe": "text", "upsample": "single", "upscale": "single", "animate": "video"}
-FAIL_REASONS = {
-    "fail": "任务超时",  # the proxy's own timeout, in its own words
-    "moderation": "[Banned prompt detected] Sorry! Our AI moderator thinks this prompt is probably "
-    "against our community standards.",
-}
-DESCRIBED = (
-    "a paper boat drifting on a still lake, soft morning light",
-    "watercolor sketch of a small folded boat, muted blues",
-    "minimalist origami vessel on glassy water, studio photograph",
-    "a lone paper boat at dawn, cinematic mist, shallow depth of field",
-)
-SINGLE_BUTTONS = (
-    ("MJ::JOB::upsample_v6_2x_subtle::1::{h}::SOLO", "Upscale (Subtle)"),
-    ("MJ::JOB::upsample_v6_2x_creative::1::{h}::SOLO", "Upscale (Creative)"),
-    ("MJ::JOB::high_variation::1::{h}::SOLO", "Vary (Strong)"),
-    ("MJ::JOB::low_variation::1::{h}::SOLO", "Vary (Subtle)"),
-    ("MJ::Inpaint::1::{h}::SOLO", "Vary (Region)"),
-    ("MJ::Outpaint::50::1::{h}::SOLO", "Zoom Out 2x"),
-    ("MJ::Outpaint::75::1::{h}::SOLO", "Zoom Out 1.5x"),
-    ("MJ::CustomZoom::{h}", "Custom Zoom"),
-    ("MJ::JOB::pan_left::1::{h}::SOLO", "⬅️"),
-    ("MJ::JOB::pan_right::1::{h}::SOLO", "➡️"),
-    ("MJ::JOB::pan_up::1::{h}::SOLO", "⬆️"),
-    ("MJ::JOB::pan_down::1::{h}::SOLO", "⬇️"),
-    ("MJ::JOB::animate_high::1::{h}::SOLO", "Animate (High motion)"),
-    ("MJ::JOB::animate_low::1::{h}::SOLO", "Animate (Low motion)"),
-)
-
-
-@dataclass(frozen=True)
-class Tick:
-    """A state the task shows from `offset_s` after its segment began."""
-
-    offset_s: float
-    status: str
-    progress: str | None
-    notify: bool = True  # the proxy calls back on every change once dispatched, not on creation
-
-
-@dataclass(frozen=True)
-class Modal:
-    """The answer to a MODAL pause: the task's second segment starts at `at_mono`."""
-
-    at_mono: float
-    prompt: str
-    mask: str
-
-
-def kind_of(task: TaskRecord) -> str:
-    return action_kind(str(task.params.get("customId", ""))) if task.operation == "action" else task.operation
-
-
-def waits_for_modal(task: TaskRecord) -> bool:
-    kind = kind_of(task)
-    return task.operation == "action" and (
-        kind in MODAL_ACTIONS or (bool(task.params.get("enableRemix")) and kind in REMIX_ACTIONS)
-    )
-
-
-def timeline(task: TaskRecord, modal: Modal | None) -> list[Tick]:
-    """NOT_START, SUBMITTED 0%, IN_PROGRESS n%..., SUCCESS 100% or FAILURE "" (or a stop in MODAL)."""
-    queued, running = task.submitted_s, task.processing_s
-    start = [Tick(0.0, "SUBMITTED", "0%")]
-    if modal is None:
-        start = [Tick(0.0, "NOT_START", None, notify=False), Tick(queued / 2, "SUBMITTED", "0%")]
-        if waits_for_modal(task):
-            return [*start, Tick(queued, "MODAL", "0%")]
-    ticks = [
-        Tick(queued + running * n / len(PROGRESS), "IN_PROGRESS", f"{p}%") for n, p in enumerate(PROGRESS)
-    ]
-    end = ("SUCCESS", "100%") if task.result == "succeed" else ("FAILURE", "")
-    return [*start, *ticks, Tick(queued + running, *end)]
-
-
-def banned_word(prompt: str) -> str | None:
-    return next((word for word in prompt.lower().split() if word.strip(",.!?") in BANNED_WORDS), None)
-
-
-def _button(custom_id: str, label: str, emoji: str = "") -> dict[str, Any]:
-    return {"customId": custom_id, "emoji": emoji, "label": label, "type": 2, "style": 2}
-
-
-def buttons(shape: str, task_id: str) -> list[dict[str, Any]]:
-    """The buttons a finished task offers; each customId embeds a hash of the task."""
-    h = str(uuid.uuid5(uuid.NAMESPACE_URL, f"midjourney/{task_id}"))
-    if shape == "grid":
-        upsample = [_button(f"MJ::JOB::upsample::{n}::{h}", f"U{n}") for n in range(1, 5)]
-        variation = [_button(f"MJ::JOB::variation::{n}::{h}", f"V{n}") for n in range(1, 5)]
-        return [*upsample, _button(f"MJ::JOB::reroll::0::{h}::SOLO", "", "🔄"), *variation]
-    if shape == "single":
-        return [_button(custom_id.format(h=h), label) for custom_id, label in SINGLE_BUTTONS]
-    if shape == "text":
-        return [
-            *(_button(f"MJ::Job::PicReader::{n}", str(n)) for n in range(1, 5)),
-            _button("MJ::Picread::Retry", "", "🔄"),
-        ]
-    return []
-
-
-def routes(sim: Simulator) -> list[SimRoute]:
-    handlers = MidjourneyRoutes(sim)
-    return [
-        route
-        for prefix in PREFIXES
-        for route in (
-            SimRoute("POST", f"{prefix}/mj/submit/{{kind}}", handlers.submit),
-            SimRoute("GET", f"{prefix}/mj/task/{{task_id}}/fetch", handlers.fetch),
-            SimRoute("POST", f"{prefix}/mj/task/list-by-condition", handlers.list_by_condition),
-        )
-    ]
-
-
-SIMULATION = Simulation(dwell=DWELL, routes=routes)
 
 
 class MidjourneyRoutes:
@@ -345,51 +219,8 @@ class MidjourneyRoutes:
     def _render(
         self, task: TaskRecord, ticks: list[Tick], index: int, base: float, modal: Modal | None, base_url: str
     ) -> dict[str, Any]:
-        tick, params = ticks[index], task.params
-        started = next((t for t in ticks[: index + 1] if t.status == "IN_PROGRESS"), None)
         prompt = (modal.prompt if modal else "") or self._prompt(task)
-        body: dict[str, Any] = {
-            "id": task.task_id,
-            "action": ACTION_NAMES.get(kind_of(task), kind_of(task).upper()),
-            "customId": params.get("customId", ""),
-            "botType": params.get("botType") or "MID_JOURNEY",
-            "prompt": prompt,
-            "promptEn": prompt,
-            "description": f"/{task.operation} {prompt}".strip(),
-            "state": params.get("state") or "",
-            "submitTime": _ms(task, task.created_mono),
-            "startTime": _ms(task, base + started.offset_s) if started else 0,
-            "finishTime": _ms(task, base + tick.offset_s) if tick.status in ("SUCCESS", "FAILURE") else 0,
-            "imageUrl": "",
-            "videoUrl": "",
-            "videoUrls": [],
-            "status": tick.status,
-            "progress": tick.progress,
-            "failReason": (
-                (task.message or FAIL_REASONS.get(task.result, FAIL_REASONS["fail"]))
-                if tick.status == "FAILURE"
-                else ""
-            ),
-            "buttons": [],
-            "maskBase64": modal.mask if modal else "",
-            "properties": {"finalPrompt": prompt, "finalZhPrompt": "", "discordInstanceId": "sim-instance"},
-        }
-        if tick.status == "SUCCESS":
-            self._add_results(body, task, base_url)
-        return body
-
-    def _add_results(self, body: dict[str, Any], task: TaskRecord, base_url: str) -> None:
-        shape = RESULT_SHAPES.get(kind_of(task), "grid")
-        body["imageUrl"] = signed_url(self.sim, base_url, task.task_id, 0, "png")
-        body["buttons"] = buttons(shape, task.task_id)
-        if shape == "text":
-            text = "\n\n".join(
-                f"{n}\ufe0f\u20e3 {line} --ar 1:1" for n, line in enumerate(DESCRIBED, start=1)
-            )
-            body["promptEn"] = body["properties"]["finalPrompt"] = text
-        if shape == "video":
-            videos = [{"url": signed_url(self.sim, base_url, task.task_id, n, "mp4")} for n in range(1, 5)]
-            body["videoUrls"], body["videoUrl"] = videos, videos[0]["url"]
+        return task_object(self.sim, Moment(task, ticks, index, base, modal), prompt, base_url)
 
     def _prompt(self, task: TaskRecord) -> str:
         if task.operation != "action":
@@ -408,10 +239,6 @@ class MidjourneyRoutes:
 
 def _key(task: TaskRecord) -> tuple[str, float]:
     return task.task_id, task.created_mono
-
-
-def _ms(task: TaskRecord, mono: float) -> int:
-    return int((task.created_wall + mono - task.created_mono) * 1000)
 
 
 def _authorized(sim: Simulator, request: SimRequest) -> bool:
