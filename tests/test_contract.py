@@ -72,12 +72,13 @@ DOCUMENTED: dict[str, dict[str, UpstreamStatus]] = {
 
 
 def standalone_operations() -> list[tuple[str, str]]:
-    """(provider, operation) pairs a job can be created for from its example alone."""
+    """(provider, operation) pairs a job can be created for from its example alone: those whose first
+    example names no parent (an operation may take a parent or a URI, as Runway's video_to_video)."""
     pairs = []
     for name, provider in PROVIDERS.items():
         for operation, model in provider.operations.items():
             sample = example(model)
-            if sample is not None and "parent_job_id" not in model.model_fields:
+            if sample is not None and "parent_job_id" not in sample:
                 pairs.append((name, operation))
     return pairs
 

@@ -1,5 +1,6 @@
-"""Runway's official API (image_to_video, text_to_image, tasks), through CometAPI's `/runwayml/v1/...`
-pass-through or Runway's own host (`/v1/...`); both take a bearer key and `X-Runway-Version`."""
+"""Runway's official API (image_to_video, text_to_image, text_to_video, video_to_video, video_upscale,
+character_performance, tasks), through CometAPI's `/runwayml/v1/...` pass-through or Runway's own host
+(`/v1/...`); both take a bearer key and `X-Runway-Version`."""
 
 from __future__ import annotations
 
@@ -24,7 +25,15 @@ from workers.providers.errors import (
     SubmitOutcomeUnknownError,
 )
 from workers.providers.runway import routes
+from workers.providers.runway.followup import PARENT_OPERATIONS, wire_body, with_parent_output
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
+from workers.providers.runway.schemas_video import (
+    PARENT_FIELD,
+    RunwayCharacterPerformanceInput,
+    RunwayTextToVideoInput,
+    RunwayVideoToVideoInput,
+    RunwayVideoUpscaleInput,
+)
 from workers.providers.runway.simulation import SIMULATION
 from workers.providers.runway.wire import (
     MODERATION_TEXT,
@@ -39,7 +48,12 @@ from workers.providers.transport import Phase, raise_for_transient_status, trans
 
 # Runway refuses a create without `ratio` on newer models, and the allowed ratios depend on the model.
 DEFAULT_RATIOS: Mapping[str, str] = {"gen3a_turbo": "1280:768"}
-DEFAULT_RATIO = {"image_to_video": "1280:720", "text_to_image": "1024:1024"}
+DEFAULT_RATIO = {
+    "image_to_video": "1280:720",
+    "text_to_image": "1024:1024",
+    "text_to_video": "1280:720",
+    "video_to_video": "1280:720",
+}
 # Answers that mean our channel or route is wrong, not the input: nothing was created.
 CHANNEL_STATUSES = frozenset({401, 404, 405})
 
@@ -52,7 +66,13 @@ class Runway(ProviderPlugin):
     operations = {
         "image_to_video": RunwayImageToVideoInput,
         "text_to_image": RunwayTextToImageInput,
+        "text_to_video": RunwayTextToVideoInput,
+        "video_to_video": RunwayVideoToVideoInput,
+        "video_upscale": RunwayVideoUpscaleInput,
+        "character_performance": RunwayCharacterPerformanceInput,
     }
+    # A follow-up takes an earlier job's output in place of its videoUri (or Act-Two's character).
+    parent_operations = PARENT_OPERATIONS
     status_map = STATUS_MAP
     supports_cancel = True  # DELETE /v1/tasks/{id}
     sends_callbacks = False  # the official API has no webhooks: polling only
@@ -63,8 +83,12 @@ class Runway(ProviderPlugin):
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
         # request.callback_url has nowhere to go: the official format takes none.
-        body: dict[str, Any] = {**request.input, "model": request.model}
-        body.setdefault("ratio", DEFAULT_RATIOS.get(request.model, DEFAULT_RATIO.get(request.operation)))
+        body: dict[str, Any] = {**wire_body(request.input), "model": request.model}
+        ratio = DEFAULT_RATIOS.get(request.model, DEFAULT_RATIO.get(request.operation))
+        if ratio is not None:
+            body.setdefault("ratio", ratio)
+        if request.input.get(PARENT_FIELD):
+            body = self._with_parent(http, channel, request, body)
         with translate_transport_errors(Phase.SUBMIT, self.name):
             response = http.post(
                 f"{_base(channel)}/{request.operation}", json=body, headers=auth_headers(channel)
@@ -75,6 +99,20 @@ class Runway(ProviderPlugin):
         raise_for_transient_status(response, Phase.SUBMIT, self.name)
         _raise_for_refusal(response)
         raise SubmitOutcomeUnknownError(f"runway: HTTP {response.status_code} without a task id")
+
+    def _with_parent(
+        self, http: httpx.Client, channel: Channel, request: SubmitRequest, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The body with the parent task's output, read afresh from Runway: a stored link may have expired.
+        A parent Runway cannot show is refused; one it cannot show now is retried (nothing was created)."""
+        if not request.parent_external_id:
+            raise ProviderRejectedError(
+                "invalid_input", "a Runway follow-up needs its parent's upstream task id"
+            )
+        parent = self.poll(
+            http, channel, TaskRef(request.job_id, request.operation, request.parent_external_id)
+        )
+        return with_parent_output(request.operation, body, parent, request.parent_result)
 
     def poll(self, http: httpx.Client, channel: Channel, task: TaskRef) -> ProviderUpdate:
         with translate_transport_errors(Phase.QUERY, self.name):

@@ -1,5 +1,7 @@
 """Runway-compatible routes (`/runwayml/v1/...`), Runway's official API as CometAPI passes it through:
-the same bodies, version header, task objects and `{"error": ...}` bodies, durable jobs behind them."""
+the same bodies, version header, task objects and `{"error": ...}` bodies, durable jobs behind them.
+Two extensions of ours: `callback_url` (Runway has no webhooks) and, on the operations that read a
+video, `parentTaskId`: one of the caller's earlier Runway tasks, whose output is used instead of a URI."""
 
 from __future__ import annotations
 
@@ -18,13 +20,18 @@ from workers.providers.compat import (
     Handler,
     Jobs,
     JobView,
+    Lookup,
     invalid,
 )
+from workers.providers.runway.followup import PARENT_OPERATIONS
 from workers.providers.runway.projection import task_object
 from workers.providers.runway.schemas import RUNWAY_VERSION
+from workers.providers.runway.schemas_video import PARENT_FIELD
 
-# CometAPI documents gen3a_turbo as the model of an image_to_video body that names none.
-DEFAULT_MODELS = {"image_to_video": "gen3a_turbo", "text_to_image": None}
+# CometAPI documents gen3a_turbo as the model of an image_to_video body that names none; Runway
+# itself requires a model, and so do we for every other operation.
+DEFAULT_MODELS = {"image_to_video": "gen3a_turbo"}
+PARENT_TASK = "parentTaskId"
 # Runway answers every refused input with 400; it has no 422.
 STATUSES = {422: 400}
 INPUT_PREFIX = re.compile(r"\binput\.")
@@ -34,10 +41,10 @@ VERSION_HEADER = "X-Runway-Version"
 def render_error(error: CompatError, request_id: str | None) -> CompatAnswer:
     """Runway's error body: `error` (human text), our stable `code`, zod-style `issues` for a field at
     fault; the request id is in the `X-Request-Id` header."""
-    message = INPUT_PREFIX.sub("", error.message)
+    message = INPUT_PREFIX.sub("", error.message).replace(PARENT_FIELD, PARENT_TASK)
     body: dict[str, Any] = {"error": message, "code": error.code}
     if error.field:
-        path = INPUT_PREFIX.sub("", error.field).split(".")
+        path = INPUT_PREFIX.sub("", error.field).replace(PARENT_FIELD, PARENT_TASK).split(".")
         body["issues"] = [{"path": path, "message": message}]
     return CompatAnswer(STATUSES.get(error.status, error.status), body)
 
@@ -52,11 +59,13 @@ def check_version(request: CompatRequest, *, required: bool) -> None:
         raise invalid(f"{VERSION_HEADER} header {problem}", field=VERSION_HEADER)
 
 
-def job_request(operation: str, body: dict[str, Any]) -> JobCreate:
+def job_request(operation: str, body: dict[str, Any], jobs: Jobs) -> JobCreate:
     """Runway's body as a unified job: `model` is the job's, the rest its input. `callback_url` is
     genrelay's extension (Runway has no webhooks): its deliveries carry the task object."""
     fields = dict(body)
-    model = fields.pop("model", None) or DEFAULT_MODELS[operation]
+    if PARENT_TASK in fields:
+        fields[PARENT_FIELD] = parent_job(operation, fields.pop(PARENT_TASK), jobs)
+    model = fields.pop("model", None) or DEFAULT_MODELS.get(operation)
     callback_url = fields.pop("callback_url", None)
     if not isinstance(model, str):
         raise invalid("model: Required", field="model")
@@ -70,6 +79,15 @@ def job_request(operation: str, body: dict[str, Any]) -> JobCreate:
         raise invalid(f"{field}: {error['msg']}", field=field) from None
 
 
+def parent_job(operation: str, task_id: Any, jobs: Jobs) -> str:
+    """The caller's own task that `parentTaskId` names (our job id: a Runway task id of these routes)."""
+    if operation not in PARENT_OPERATIONS:
+        raise invalid(f"{PARENT_TASK}: {operation} takes no earlier task", field=PARENT_TASK)
+    if not isinstance(task_id, str) or not task_id:
+        raise invalid(f"{PARENT_TASK}: must be the id of one of your tasks", field=PARENT_TASK)
+    return jobs.get(task_id, lookup=(Lookup.JOB_ID,), field=PARENT_TASK).job_id
+
+
 def _creator(operation: str) -> Handler:
     def create(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
         check_version(request, required=True)
@@ -78,7 +96,7 @@ def _creator(operation: str) -> Handler:
             # The current SDK also reads the most the task may charge: our hold, in micro-credits.
             return CompatAnswer(200, {"id": job.job_id, "estimatedCost": {"credits": job.price}})
 
-        return jobs.create(job_request(operation, request.body), render)
+        return jobs.create(job_request(operation, request.body, jobs), render)
 
     return create
 
@@ -100,6 +118,12 @@ DELETE_DESCRIPTION = (
     "(its files and its charge stand) and answer 204 all the same, so a client's cleanup succeeds."
 )
 VERSIONED = (VERSION_HEADER,)
+VIDEO_ROUTES = {
+    "text_to_video": "Runway text-to-video: Veo 3 / 3.1 (official format)",
+    "video_to_video": "Runway video-to-video: Aleph (official format; parentTaskId for a task's video)",
+    "video_upscale": "Runway video upscale (official format; parentTaskId for a task's video)",
+    "character_performance": "Runway Act-Two (official format; parentTaskId for a task's output)",
+}
 
 FAMILY = CompatFamily(
     name="runway",
@@ -118,6 +142,10 @@ FAMILY = CompatFamily(
             "Runway text-to-image (official format)",
             _creator("text_to_image"),
             headers=VERSIONED,
+        ),
+        *(
+            CompatRoute("POST", f"/{operation}", summary, _creator(operation), headers=VERSIONED)
+            for operation, summary in VIDEO_ROUTES.items()
         ),
         CompatRoute("GET", "/tasks/{task_id}", "A Runway task", get_task, headers=VERSIONED),
         CompatRoute(

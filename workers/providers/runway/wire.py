@@ -33,6 +33,10 @@ STATUS_MAP: Mapping[str, UpstreamStatus] = {
 OUTPUT_KINDS: Mapping[str, tuple[str, str]] = {
     "image_to_video": ("video/mp4", "video"),
     "text_to_image": ("image/png", "image"),
+    "text_to_video": ("video/mp4", "video"),
+    "video_to_video": ("video/mp4", "video"),
+    "video_upscale": ("video/mp4", "video"),
+    "character_performance": ("video/mp4", "video"),
 }
 MODERATION_TEXT = re.compile(r"safety|moderat|content polic|flagged|sensitive|nsfw|public figure", re.I)
 NOT_NOW_TEXT = re.compile(r"rate|quota|limit|busy|overload|balance|insufficient|concurren|try again", re.I)
@@ -135,7 +139,9 @@ def task_update(task: RunwayTask, operation: str) -> ProviderUpdate:
         error_code=error_code,
         error_message=error_message,
         external_id=task.task_id,
-        result={"failure_code": task.failure_code} if task.failure_code else None,
+        result={"failure_code": task.failure_code}
+        if task.failure_code
+        else success_result(status, operation),
     )
 
 
@@ -160,7 +166,15 @@ def unified_update(task: UnifiedTask, operation: str) -> ProviderUpdate:
         error_code=failure_code(None, message) if message else None,
         error_message=message,
         external_id=task.task_id,
+        result=success_result(status, operation),
     )
+
+
+def success_result(status: UpstreamStatus, operation: str) -> dict[str, Any] | None:
+    """What a succeeded task made ("video" or "image"), for a follow-up that takes it as its input."""
+    if status is not UpstreamStatus.SUCCEEDED:
+        return None
+    return {"media": OUTPUT_KINDS.get(operation, ("", "video"))[1]}
 
 
 def outputs_of(urls: list[str], operation: str) -> tuple[OutputRef, ...]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import re
 import time
 from collections.abc import Iterator
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from workers.providers.simulation.engine import Simulator
 
@@ -28,6 +29,26 @@ def signed_url(sim: Simulator, base_url: str, task_id: str, index: int, kind: st
     expires = int(time.time() + sim.config.url_ttl_s)
     query = urlencode({"expires": expires, "sig": signature(sim.file_secret, task_id, index, expires)})
     return f"{base_url.rstrip('/')}/_sim/files/{task_id}/{index}.{kind}?{query}"
+
+
+FILE_PATH = re.compile(r"/_sim/files/(?P<task_id>[^/]+)/(?P<index>[0-9]+)\.[a-z0-9]+$")
+
+
+def link_problem(sim: Simulator, url: str) -> str | None:
+    """Why a link to one of `sim`'s own files would be refused now (expired, forged); None for a good
+    one, or a link elsewhere. A provider that fetches its inputs checks a follow-up's this way."""
+    found = FILE_PATH.search(urlsplit(url).path)
+    if found is None:
+        return None
+    query = parse_qs(urlsplit(url).query)
+    expires = (query.get("expires") or ["0"])[0]
+    given = (query.get("sig") or [""])[0]
+    if not expires.isdigit():
+        return "the link has no expiry"
+    expected = signature(sim.file_secret, found["task_id"], int(found["index"]), int(expires))
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        return "the link's signature does not match"
+    return "the link expired" if int(expires) < time.time() else None
 
 
 def signature(secret: bytes, task_id: str, index: int, expires: int) -> str:

@@ -11,17 +11,32 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from workers.providers.runway.schemas import RUNWAY_VERSION, RunwayImageToVideoInput, RunwayTextToImageInput
+from workers.providers.runway.schemas_video import (
+    RunwayCharacterPerformanceWire,
+    RunwayTextToVideoInput,
+    RunwayVideoToVideoWire,
+    RunwayVideoUpscaleWire,
+)
 from workers.providers.runway.simulation.org import PROVIDER, RunwayState
 from workers.providers.runway.simulation.tasks import task_object, wrapped
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import Simulator, SubmitFault
+from workers.providers.simulation.files import link_problem
 from workers.providers.simulation.http import SimRequest, SimResponse, answer
 from workers.providers.simulation.timeline import NewTask
 
 INPUTS: Mapping[str, type[BaseModel]] = {
     "image_to_video": RunwayImageToVideoInput,
     "text_to_image": RunwayTextToImageInput,
+    "text_to_video": RunwayTextToVideoInput,
+    "video_to_video": RunwayVideoToVideoWire,
+    "video_upscale": RunwayVideoUpscaleWire,
+    "character_performance": RunwayCharacterPerformanceWire,
 }
+# Models that make one length only: any other `duration` is refused (Runway's 400 names the field).
+FIXED_DURATIONS = {"veo3": 8}
+# Where a body names a file Runway fetches before it accepts the task: (field, its `uri` inside).
+ASSET_FIELDS = (("promptImage", None), ("videoUri", None), ("character", "uri"), ("reference", "uri"))
 # Each refusal of a create: HTTP status, default message.
 REFUSALS = {
     SubmitFault.RATE_LIMITED: (429, "You have exceeded your daily generation limit"),
@@ -45,7 +60,7 @@ class RunwayRoutes:
         if refusal is not None:
             return refusal
         body = await wire.json_object(request)
-        problem = "Request body must be a JSON object" if body is None else _invalid(operation, body)
+        problem = "Request body must be a JSON object" if body is None else self._invalid(operation, body)
         if body is None or problem is not None:
             sim.reject(PROVIDER, "invalid_params")
             return _error(400, problem or "invalid body")
@@ -104,18 +119,32 @@ class RunwayRoutes:
         status, text = REFUSALS[refusal.fault]
         return _error(status, refusal.message or text, {"Retry-After": "1"} if status == 429 else None)
 
+    def _invalid(self, operation: str, body: Mapping[str, Any]) -> str | None:
+        """Why Runway would refuse this body (HTTP 400, naming the field), or None."""
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return "model: Required"
+        try:
+            INPUTS[operation].model_validate({k: v for k, v in body.items() if k != "model"})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = ".".join(str(part) for part in error["loc"]) or "body"
+            return f"{name}: {'Required' if error['type'] == 'missing' else error['msg']}"
+        fixed = FIXED_DURATIONS.get(model)
+        if fixed is not None and body.get("duration", fixed) != fixed:
+            return f"duration: {model} makes {fixed}-second videos only"
+        return self._unreadable_asset(body)
 
-def _invalid(operation: str, body: Mapping[str, Any]) -> str | None:
-    """Why Runway would refuse this body (HTTP 400, naming the field), or None."""
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        return "model: Required"
-    try:
-        INPUTS[operation].model_validate({k: v for k, v in body.items() if k != "model"})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        name = ".".join(str(part) for part in error["loc"]) or "body"
-        return f"{name}: {'Required' if error['type'] == 'missing' else error['msg']}"
-    return None
+    def _unreadable_asset(self, body: Mapping[str, Any]) -> str | None:
+        """Runway fetches each input file first and refuses a task whose file it cannot read: here, a
+        link to one of the simulator's own files that expired (a follow-up must send a fresh one)."""
+        for field, inner in ASSET_FIELDS:
+            value = body.get(field)
+            uri = value.get(inner) if inner and isinstance(value, dict) else value
+            problem = link_problem(self.sim, uri) if isinstance(uri, str) else None
+            if problem is not None:
+                return f"{field}: the asset could not be fetched ({problem})"
+        return None
 
 
 def _via_cometapi(request: SimRequest) -> bool:

@@ -15,8 +15,16 @@ from workers.providers.simulation.engine import Simulator
 from workers.providers.simulation.files import signed_url
 from workers.providers.simulation.timeline import Phase, TaskRecord
 
-FILE_KINDS = {"image_to_video": "mp4", "text_to_image": "png"}
-ACTIONS = {"image_to_video": "IMAGE_TO_VIDEO", "text_to_image": "TEXT_TO_IMAGE"}
+FILE_KINDS = {
+    "image_to_video": "mp4",
+    "text_to_image": "png",
+    "text_to_video": "mp4",
+    "video_to_video": "mp4",
+    "video_upscale": "mp4",
+    "character_performance": "mp4",
+}
+# new-api's action names, its operation's in capitals [I: only IMAGE_TO_VIDEO is seen in CometAPI's docs].
+ACTIONS = {operation: operation.upper() for operation in FILE_KINDS}
 # new-api's unified status for each Runway status (providers.md §7).
 UNIFIED = {
     "THROTTLED": "QUEUED",
