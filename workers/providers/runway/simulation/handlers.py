@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,7 +22,7 @@ from workers.providers.runway.simulation.org import PROVIDER, RunwayState
 from workers.providers.runway.simulation.tasks import task_object, wrapped
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import Simulator, SubmitFault
-from workers.providers.simulation.files import link_problem
+from workers.providers.simulation.files import FILE_PATH, link_problem
 from workers.providers.simulation.http import SimRequest, SimResponse, answer
 from workers.providers.simulation.timeline import NewTask
 
@@ -124,8 +125,14 @@ class RunwayRoutes:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return "model: Required"
+        for field, uri in _asset_uris(body):
+            problem = link_problem(self.sim, uri)
+            if problem is not None:  # Runway fetches each input first and refuses what it cannot read
+                return f"{field}: the asset could not be fetched ({problem})"
         try:
-            INPUTS[operation].model_validate({k: v for k, v in body.items() if k != "model"})
+            INPUTS[operation].model_validate(
+                {k: v for k, v in _own_links_as_https(body).items() if k != "model"}
+            )
         except ValidationError as exc:
             error = exc.errors()[0]
             name = ".".join(str(part) for part in error["loc"]) or "body"
@@ -133,18 +140,29 @@ class RunwayRoutes:
         fixed = FIXED_DURATIONS.get(model)
         if fixed is not None and body.get("duration", fixed) != fixed:
             return f"duration: {model} makes {fixed}-second videos only"
-        return self._unreadable_asset(body)
-
-    def _unreadable_asset(self, body: Mapping[str, Any]) -> str | None:
-        """Runway fetches each input file first and refuses a task whose file it cannot read: here, a
-        link to one of the simulator's own files that expired (a follow-up must send a fresh one)."""
-        for field, inner in ASSET_FIELDS:
-            value = body.get(field)
-            uri = value.get(inner) if inner and isinstance(value, dict) else value
-            problem = link_problem(self.sim, uri) if isinstance(uri, str) else None
-            if problem is not None:
-                return f"{field}: the asset could not be fetched ({problem})"
         return None
+
+
+def _asset_uris(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field, URI) of each file the body names that Runway would fetch."""
+    for field, inner in ASSET_FIELDS:
+        value = body.get(field)
+        uri = value.get(inner) if inner and isinstance(value, dict) else value
+        if isinstance(uri, str):
+            yield field, uri
+
+
+def _own_links_as_https(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body with links to the simulator's own files as HTTPS: it stands in for Runway's CDN, which
+    serves them so, though a test's simulator listens on plain HTTP."""
+    fixed = dict(body)
+    for field, inner in ASSET_FIELDS:
+        value = fixed.get(field)
+        uri = value.get(inner) if inner and isinstance(value, dict) else value
+        if isinstance(uri, str) and uri.startswith("http://") and FILE_PATH.search(urlsplit(uri).path):
+            secure = "https://" + uri.removeprefix("http://")
+            fixed[field] = {**value, inner: secure} if inner and isinstance(value, dict) else secure
+    return fixed
 
 
 def _via_cometapi(request: SimRequest) -> bool:
