@@ -1,5 +1,6 @@
-"""Midjourney: imagine, blend, describe and button actions (with their MODAL step), through CometAPI's
-`/mj/...` routes (bearer key) or a midjourney-proxy host (same paths, `mj-api-secret` header)."""
+"""Midjourney: imagine, blend, describe, video (and its extension), the editor and button actions (with
+their MODAL step), through CometAPI's `/mj/...` routes (bearer key) or a midjourney-proxy host (same
+paths, `mj-api-secret` header)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from workers.providers.midjourney.schemas import (
     MidjourneyTask,
     action_kind,
 )
+from workers.providers.midjourney.schemas_video_edits import MidjourneyEditsInput, MidjourneyVideoInput
 from workers.providers.midjourney.simulation import SIMULATION
 from workers.providers.midjourney.wire import (
     NAME,
@@ -56,11 +58,17 @@ class Midjourney(ProviderPlugin):
         "blend": MidjourneyBlendInput,
         "describe": MidjourneyDescribeInput,
         "action": MidjourneyActionInput,
+        "video": MidjourneyVideoInput,
+        "edits": MidjourneyEditsInput,
     }
     status_map = STATUS_MAP
     continuation_input = MidjourneyModalInput  # Vary Region / Custom Zoom after MODAL
-    # Buttons come with grids and upscales; a describe answers with text only.
-    parent_operations = {"action": frozenset({"imagine", "blend", "action"})}
+    # Buttons come with grids, upscales, edits and videos; a describe answers with text only. An
+    # extension continues one of a video task's videos.
+    parent_operations = {
+        "action": frozenset({"imagine", "blend", "action", "edits", "video"}),
+        "video": frozenset({"video"}),
+    }
     compat = routes.FAMILY  # `/mj/...` as CometAPI serves midjourney-proxy
     sends_callbacks = True
     simulation = SIMULATION

@@ -25,7 +25,13 @@ STATUS = {
     JobStatus.CANCELLED: "FAILURE",
     JobStatus.EXPIRED: "FAILURE",
 }
-OPERATIONS = {"imagine": "IMAGINE", "blend": "BLEND", "describe": "DESCRIBE"}
+OPERATIONS = {
+    "imagine": "IMAGINE",
+    "blend": "BLEND",
+    "describe": "DESCRIBE",
+    "video": "VIDEO",
+    "edits": "EDITS",
+}
 # A button's kind (workers.providers.midjourney.schemas.action_kind) as the proxy names the task it starts.
 ACTIONS = {
     "upsample": "UPSCALE",
@@ -37,6 +43,7 @@ ACTIONS = {
     "pan": "PAN",
     "inpaint": "INPAINT",
     "animate": "VIDEO",
+    "video_upscale": "UPSCALE",
     "imagine": "IMAGINE",
     "describe": "DESCRIBE",
 }

@@ -1,5 +1,6 @@
 """Midjourney-compatible routes (`/mj/...`) as CometAPI serves midjourney-proxy: submit (imagine, blend,
-describe, action, modal), fetch one task or several, in the proxy's envelope, with our durable jobs."""
+describe, video and its extension, edits, action, modal), fetch one task or several, in the proxy's
+envelope, with our durable jobs."""
 
 from __future__ import annotations
 
@@ -104,6 +105,55 @@ def submit_action(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     return _accept(jobs, _job("action", parent.model, fields, body.notifyHook), body.state)
 
 
+def submit_video(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    """A new video from `image`, or (`action: "extend"`, `taskId`, `index`) an extension of one video of
+    the caller's video task, in the model that task ran with. Peers spell them `task_id` and "0"."""
+    body: Submission = request.body
+    extra = body.model_extra or {}
+    fields = _present(extra, ("motion", "image", "prompt"))
+    parent_ref = extra.get("taskId", extra.get("task_id"))
+    if str(extra.get("action") or "").lower() != "extend" and parent_ref is None:
+        model = model_for(str(fields.get("prompt") or ""), None)
+        return _accept(jobs, _job("video", model, fields, body.notifyHook), body.state)
+    if not isinstance(parent_ref, str | int) or not str(parent_ref):
+        raise invalid("taskId: an extension names the video task it extends", field="taskId")
+    parent = jobs.get(str(parent_ref), lookup=(Lookup.JOB_ID,), field="taskId")
+    index = video_index(extra.get("index"), parent)
+    fields.pop("image", None)  # the extension starts where the parent's video ends
+    fields |= {"parent_job_id": parent.job_id, "index": index}
+    return _accept(jobs, _job("video", parent.model, fields, body.notifyHook), body.state)
+
+
+def video_index(raw: Any, parent: JobView) -> int:
+    """A zero-based index of one of the parent's videos, as a number or a numeric string."""
+    index = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise invalid("index: an extension names one of the parent's videos, from 0", field="index")
+    made = (parent.result or {}).get("videos")
+    if isinstance(made, int) and not 0 <= index < made:
+        raise invalid(f"index: task {parent.job_id} made {made} videos (0 to {made - 1})", field="index")
+    return index
+
+
+def submit_edits(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
+    """The editor: `prompt`, one image (`base64Array` as new-api relays document it, or `image`), and an
+    optional `maskBase64` and `remix`; `action: "EDITS"` is implied."""
+    body: Submission = request.body
+    extra = body.model_extra or {}
+    fields = _present(extra, ("prompt", "image", "maskBase64", "remix"))
+    images = extra.get("base64Array")
+    if isinstance(images, list) and images:
+        if len(images) > 1:
+            raise invalid("base64Array: the editor takes one image", field="base64Array")
+        fields["image"] = images[0]
+    model = model_for(str(fields.get("prompt") or ""), None)
+    return _accept(jobs, _job("edits", model, fields, body.notifyHook), body.state)
+
+
+def _present(extra: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: extra[name] for name in names if extra.get(name) not in (None, "", [])}
+
+
 def submit_modal(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     body: ModalSubmission = request.body
     fields = {
@@ -188,6 +238,20 @@ FAMILY = CompatFamily(
             "/submit/describe",
             "Midjourney describe: prompts for an image (CometAPI-compatible)",
             _generator("describe"),
+            body=Submission,
+        ),
+        CompatRoute(
+            "POST",
+            "/submit/video",
+            "Midjourney video from a first frame, or an extension of a video task (CometAPI-compatible)",
+            submit_video,
+            body=Submission,
+        ),
+        CompatRoute(
+            "POST",
+            "/submit/edits",
+            "Midjourney editor: repaint an image by prompt, within a mask (CometAPI-compatible)",
+            submit_edits,
             body=Submission,
         ),
         CompatRoute(

@@ -26,6 +26,7 @@ ActionKind = Literal[
     "pan",
     "inpaint",  # Vary (Region)
     "animate",
+    "video_upscale",  # U1-U4 of a video task
     "imagine",  # an imagine from one of a describe's prompts
     "describe",  # a describe's retry
     "other",
@@ -45,6 +46,7 @@ ACTION_PATTERNS: tuple[tuple[str, ActionKind], ...] = (
     ("::reroll::", "reroll"),
     ("::pan_", "pan"),
     ("::animate_", "animate"),
+    ("::video_virtual_upscale::", "video_upscale"),
 )
 # Actions whose task stops in MODAL until `/mj/submit/modal` brings a prompt and/or a mask.
 MODAL_ACTIONS: frozenset[str] = frozenset({"custom_zoom", "inpaint"})

@@ -57,6 +57,9 @@ def submit_call(request: SubmitRequest) -> tuple[str, dict[str, Any]]:
         if data.get("enableRemix") is not None:
             body["enableRemix"] = data["enableRemix"]
         return "/mj/submit/action", body
+    if request.operation in ("video", "edits"):
+        body = (video_body if request.operation == "video" else edits_body)(request, data)
+        return f"/mj/submit/{request.operation}", {**body, "state": request.job_id, **hook}
     body = {**data, "state": request.job_id, **hook}
     flags = MODEL_FLAGS.get(request.model)
     if flags is not None and body.get("botType") is None:
@@ -64,6 +67,31 @@ def submit_call(request: SubmitRequest) -> tuple[str, dict[str, Any]]:
     if request.operation == "imagine" and flags is not None:
         body["prompt"] = _with_version(str(body["prompt"]), flags, request.model)
     return f"/mj/submit/{request.operation}", body
+
+
+def video_body(request: SubmitRequest, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A new video from its first frame, or CometAPI's extension of one video of a parent video task:
+    `action: "extend"`, `taskId` and a zero-based `index` [V; peers spell them task_id and "0" (P)]."""
+    body: dict[str, Any] = {"motion": data["motion"]}
+    if data.get("prompt"):
+        body["prompt"] = data["prompt"]
+    if not data.get("parent_job_id"):
+        return {**body, "image": data["image"]}
+    index, made = int(data["index"]), (request.parent_result or {}).get("videos")
+    if isinstance(made, int) and not 0 <= index < made:
+        raise ProviderRejectedError(
+            "invalid_input", f"index {index}: the parent made {made} videos (0 to {made - 1})"
+        )
+    return {**body, "action": "extend", "taskId": _parent(request), "index": index}
+
+
+def edits_body(request: SubmitRequest, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The editor's body: `action: "EDITS"`, the image as `base64Array` (a data URL, as new-api's relays
+    document it) or `image` (a link, as other relays take it) [P: CometAPI names no field]."""
+    image = str(data["image"])
+    body: dict[str, Any] = {"action": "EDITS", "prompt": data["prompt"]}
+    body.update({"base64Array": [image]} if image.startswith("data:") else {"image": image})
+    return body | {key: data[key] for key in ("maskBase64", "remix") if data.get(key) is not None}
 
 
 def _parent(request: SubmitRequest) -> str:
@@ -175,15 +203,21 @@ def outputs_of(task: MidjourneyTask) -> tuple[OutputRef, ...]:
         data = base64.b64encode(text.encode()).decode()
         return (OutputRef(f"data:text/plain;charset=utf-8;base64,{data}", "text/plain", label="prompts"),)
     outputs = [OutputRef(task.imageUrl, "image/png", label="image")] if task.imageUrl else []
-    videos = [v.get("url") if isinstance(v, dict) else v for v in task.videoUrls or []]
-    urls = [str(url) for url in videos if url] or ([task.videoUrl] if task.videoUrl else [])
-    outputs += [OutputRef(url, "video/mp4", label=f"video-{n}") for n, url in enumerate(urls)]
+    outputs += [OutputRef(url, "video/mp4", label=f"video-{n}") for n, url in enumerate(video_urls(task))]
     return tuple(outputs)
 
 
+def video_urls(task: MidjourneyTask) -> list[str]:
+    """`videoUrls[]` (objects with a `url`, or bare links), else the one `videoUrl`."""
+    listed = [v.get("url") if isinstance(v, dict) else v for v in task.videoUrls or []]
+    return [str(url) for url in listed if url] or ([task.videoUrl] if task.videoUrl else [])
+
+
 def result_of(task: MidjourneyTask) -> dict[str, Any] | None:
-    """What a projection needs later: the buttons to press next, the prompts, the task's action."""
+    """What a projection or a follow-up needs later: the buttons to press next, the prompts, the task's
+    action, how many videos it made (an extension names one by index)."""
     result: dict[str, Any] = {
+        "videos": len(video_urls(task)) or None,
         "action": task.action,
         "buttons": [
             b.model_dump(include={"customId", "label", "emoji", "type", "style"}) for b in task.buttons

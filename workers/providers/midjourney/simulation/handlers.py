@@ -19,6 +19,7 @@ from workers.providers.midjourney.schemas import (
 from workers.providers.midjourney.simulation.results import banned_word
 from workers.providers.midjourney.simulation.task_object import Moment, task_object
 from workers.providers.midjourney.simulation.timeline import Modal, Tick, kind_of, timeline
+from workers.providers.midjourney.simulation.video_edits import edits_refusal, video_refusal
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import CALLBACK_GAP_S, Simulator, SubmitFault
 from workers.providers.simulation.http import SimRequest, SimResponse, answer
@@ -57,7 +58,10 @@ class MidjourneyRoutes:
             return _answer(4, "请求参数错误: the body must be a JSON object", http_status=400)
         if kind == "modal":
             return self._modal(body)
-        refusal = self._refuse_action(body) if kind == "action" else self._refuse_generation(kind, body)
+        if kind in ("video", "edits"):
+            refusal = self._refuse_video_edits(kind, body)
+        else:
+            refusal = self._refuse_action(body) if kind == "action" else self._refuse_generation(kind, body)
         if refusal is not None:
             return refusal
         waiting = sim.stats()[PROVIDER].running_now - CONCURRENCY + 1
@@ -113,7 +117,7 @@ class MidjourneyRoutes:
         if not _authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
             return _unauthorized()
-        if kind not in {*INPUTS, "action", "modal"}:
+        if kind not in {*INPUTS, "action", "modal", "video", "edits"}:
             self.sim.reject(PROVIDER, "unknown_operation")
             return _answer(4, f"unsupported: /mj/submit/{kind}", http_status=404)
         refusal = self.sim.draw_submit_fault(PROVIDER)
@@ -157,6 +161,18 @@ class MidjourneyRoutes:
             now = self.current(existing, existing.base_url)
             return _answer(21, "任务已存在", existing.task_id, status=now["status"], imageUrl=now["imageUrl"])
         return None
+
+    def _refuse_video_edits(self, kind: str, body: Mapping[str, Any]) -> SimResponse | None:
+        found = video_refusal(body, self._status_of) if kind == "video" else edits_refusal(body)
+        if found is None:
+            return None
+        self.sim.reject(PROVIDER, found.reason)
+        http_status = {3: 404, 4: 400}.get(found.code, 200)
+        return _answer(found.code, found.description, http_status=http_status, **found.properties)
+
+    def _status_of(self, task_id: str) -> tuple[TaskRecord, str] | None:
+        task = self._task(task_id)
+        return None if task is None else (task, self.current(task, task.base_url)["status"])
 
     def _modal(self, body: Mapping[str, Any]) -> SimResponse:
         task = self._task(str(body.get("taskId", "")))

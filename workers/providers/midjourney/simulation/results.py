@@ -9,8 +9,21 @@ from typing import Any
 # The proxy's banned-word list refuses a prompt at submit (code 24, nothing created); a scripted
 # "moderation" outcome is Midjourney's own filter instead: the task is created and ends in FAILURE.
 BANNED_WORDS = frozenset({"nsfw", "gore", "bloodbath"})
-ACTION_NAMES = {"upsample": "UPSCALE", "upscale": "UPSCALE", "animate": "VIDEO", "other": "ACTION"}
-RESULT_SHAPES = {"describe": "text", "upsample": "single", "upscale": "single", "animate": "video"}
+ACTION_NAMES = {
+    "upsample": "UPSCALE",
+    "upscale": "UPSCALE",
+    "animate": "VIDEO",
+    "video_upscale": "UPSCALE",
+    "other": "ACTION",
+}
+RESULT_SHAPES = {
+    "describe": "text",
+    "upsample": "single",
+    "upscale": "single",
+    "animate": "video",
+    "video": "video",
+    "video_upscale": "one_video",
+}
 FAIL_REASONS = {
     "fail": "任务超时",  # the proxy's own timeout, in its own words
     "moderation": "[Banned prompt detected] Sorry! Our AI moderator thinks this prompt is probably "
@@ -57,6 +70,13 @@ def buttons(shape: str, task_id: str) -> list[dict[str, Any]]:
         return [*upsample, _button(f"MJ::JOB::reroll::0::{h}::SOLO", "", "🔄"), *variation]
     if shape == "single":
         return [_button(custom_id.format(h=h), label) for custom_id, label in SINGLE_BUTTONS]
+    if shape == "video":  # one HD upscale per video [P: midjourney-proxy forks' VIDEO tasks]
+        return [_button(f"MJ::JOB::video_virtual_upscale::{n}::{h}", f"U{n}") for n in range(1, 5)]
+    if shape == "one_video":  # an upscaled video extends [P]
+        return [
+            _button(f"MJ::JOB::animate_{motion}_extend::1::{h}", f"Extend ({motion.title()} motion)", "🎞️")
+            for motion in ("high", "low")
+        ]
     if shape == "text":
         return [
             *(_button(f"MJ::Job::PicReader::{n}", str(n)) for n in range(1, 5)),

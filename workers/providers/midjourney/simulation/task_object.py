@@ -72,8 +72,9 @@ def _add_results(sim: Simulator, body: dict[str, Any], task: TaskRecord, base_ur
     if shape == "text":
         text = "\n\n".join(f"{n}\ufe0f\u20e3 {line} --ar 1:1" for n, line in enumerate(DESCRIBED, start=1))
         body["promptEn"] = body["properties"]["finalPrompt"] = text
-    if shape == "video":
-        videos = [{"url": signed_url(sim, base_url, task.task_id, n, "mp4")} for n in range(1, 5)]
+    if shape in ("video", "one_video"):
+        count = 4 if shape == "video" else 1
+        videos = [{"url": signed_url(sim, base_url, task.task_id, n, "mp4")} for n in range(1, count + 1)]
         body["videoUrls"], body["videoUrl"] = videos, videos[0]["url"]
 
 
