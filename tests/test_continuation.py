@@ -161,5 +161,5 @@ def test_continuation_follow_up_refuses_a_parent_it_cannot_act_on(
     assert refused.status_code == 422
     error = refused.json()["error"]
     assert error["fields"][0]["field"] == "input.parent_job_id"
-    assert "action, blend, imagine" in error["message"]
+    assert "action, blend, edits, imagine, video" in error["message"]
     assert "describe" in error["message"]
