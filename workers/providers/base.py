@@ -259,7 +259,9 @@ class ProviderPlugin:
     def follow_up_example(
         self, operation: str, parent_result: Mapping[str, Any] | None
     ) -> dict[str, Any] | None:
-        return example_input(self.operations[operation])  # most follow-ups name nothing of the parent's
+        # Most follow-ups name nothing of the parent's: their example (the one naming a parent, when the
+        # operation also takes a plain input) serves as it is.
+        return example_input(self.operations[operation], naming="parent_job_id")
 
     def price_file(self) -> Path | None:
         if self.prices is None:
@@ -269,9 +271,13 @@ class ProviderPlugin:
         return path if path.is_file() else None
 
 
-def example_input(model: type[BaseModel]) -> dict[str, Any] | None:
-    """The first example an input model documents (every operation has one)."""
+def example_input(model: type[BaseModel], naming: str | None = None) -> dict[str, Any] | None:
+    """The first example an input model documents (every operation has one); with `naming`, the first
+    that names that field, if one does."""
     extra = model.model_config.get("json_schema_extra")
     examples = extra.get("examples") if isinstance(extra, dict) else None
-    first = examples[0] if isinstance(examples, list) and examples else None
-    return dict(first) if isinstance(first, dict) else None
+    found: list[dict[str, Any]] = (
+        [dict(item) for item in examples if isinstance(item, dict)] if isinstance(examples, list) else []
+    )
+    named = [item for item in found if naming is not None and naming in item]
+    return next(iter(named or found), None)
