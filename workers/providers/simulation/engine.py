@@ -50,6 +50,9 @@ class SimConfig(BaseModel):
     callback_delay_s: float = Field(default=0.0, ge=0)
     file_size: int = Field(default=65536, ge=0)
     url_ttl_s: float = 3600.0  # a negative value mints already-expired links, for tests
+    # How long a finished task's results may be named by follow-ups (Kling's video_id: 30 days); a
+    # negative value makes every one too old, for tests.
+    asset_ttl_s: float = 30 * 86400.0
     upstream_latency_s: float = Field(default=0.0, ge=0)
 
 

@@ -20,11 +20,12 @@ KINDS: dict[str, tuple[str, bytes]] = {
     "png": ("image/png", b"\x89PNG\r\n\x1a\n"),
     "jpeg": ("image/jpeg", b"\xff\xd8\xff\xe0"),
     "mp3": ("audio/mpeg", b"ID3\x04\x00\x00"),
+    "wav": ("audio/wav", b"RIFF\x00\x00\x00\x00WAVE"),
 }
 
 
 def signed_url(sim: Simulator, base_url: str, task_id: str, index: int, kind: str = "mp4") -> str:
-    """A link to output `index` of `task_id` (a file of `kind`: mp4, png, jpeg, mp3), valid for
+    """A link to output `index` of `task_id` (a file of `kind`: mp4, png, jpeg, mp3, wav), valid for
     `url_ttl_s` from now."""
     expires = int(time.time() + sim.config.url_ttl_s)
     query = urlencode({"expires": expires, "sig": signature(sim.file_secret, task_id, index, expires)})
