@@ -1,7 +1,9 @@
-"""A job as Kling's task object: Kling's status names, ms timestamps, our result URLs."""
+"""A job as Kling's task object: Kling's status names, ms timestamps, our result URLs — `videos[]`
+(ids that follow-ups name: our job id and the video's label), `images[]`, `audios[]`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -37,17 +39,52 @@ def task_object(job: JobView) -> dict[str, Any]:
         "updated_at": epoch_ms(job.updated_at),
     }
     if status == "succeed":
-        duration = str(job.input.get("duration", "5"))
-        videos = [
-            {"id": f"{job.job_id}-{label}", "url": url, "duration": duration}
-            for label, url in job.outputs.items()
-            if label.startswith("video")
-        ]
-        images = [
-            {"index": n, "url": url}
-            for n, (label, url) in enumerate(job.outputs.items())
-            if label.startswith("image")
-        ]
-        task["task_result"] = {"videos": videos, "images": images}
+        task["task_result"] = task_result(job)
         task["final_unit_deduction"] = str(job.charged)
     return task
+
+
+def task_result(job: JobView) -> dict[str, Any]:
+    result = job.result or {}
+    videos = [
+        {"id": f"{job.job_id}-{label}", "url": url, "duration": _duration(job, result, "videos", label)}
+        for label, url in job.outputs.items()
+        if label.startswith("video")
+    ]
+    images = [
+        {"index": n, "url": url}
+        for n, (label, url) in enumerate(job.outputs.items())
+        if label.startswith("image")
+    ]
+    task_result: dict[str, Any] = {"videos": videos, "images": images}
+    audios = _audios(job, result)
+    if audios:
+        task_result["audios"] = audios
+    return task_result
+
+
+def _audios(job: JobView, result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each audio with its MP3 and WAV, from outputs labelled `audio-<n>.mp3` / `audio-<n>.wav`."""
+    audios: dict[str, dict[str, Any]] = {}
+    for label, url in job.outputs.items():
+        if not label.startswith("audio"):
+            continue
+        name, _, kind = label.partition(".")
+        audio = audios.setdefault(name, {"id": f"{job.job_id}-{name}"})
+        seconds = _duration(job, result, "audios", name)
+        if kind in ("mp3", "wav"):
+            audio[f"url_{kind}"], audio[f"duration_{kind}"] = url, seconds
+        else:
+            audio["url"], audio["duration"] = url, seconds
+    return list(audios.values())
+
+
+def _duration(job: JobView, result: Mapping[str, Any], kind: str, label: str) -> str:
+    """Seconds, as Kling writes them: what the provider reported for the file, else the input's."""
+    reported = result.get(kind)
+    index = label.rsplit("-", 1)[-1]
+    if isinstance(reported, list) and index.isdigit() and int(index) < len(reported):
+        entry = reported[int(index)]
+        if isinstance(entry, Mapping) and entry.get("duration") is not None:
+            return str(entry["duration"])
+    return str(job.input.get("duration", "5"))

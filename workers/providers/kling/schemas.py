@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 KLING_MODELS = (
     "kling-v1",
@@ -110,17 +110,34 @@ class KlingImage(BaseModel):
     url: str
 
 
+class KlingAudio(BaseModel):
+    """An audio result (text-to-audio, video-to-audio). Its shape is not documented [M]: Kling's
+    `url_mp3`/`url_wav` with their durations, read tolerantly (`mp3_url`, a bare `url`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    url_mp3: str | None = Field(default=None, validation_alias=AliasChoices("url_mp3", "mp3_url"))
+    url_wav: str | None = Field(default=None, validation_alias=AliasChoices("url_wav", "wav_url"))
+    url: str | None = None
+    duration_mp3: str | int | float | None = None
+    duration_wav: str | int | float | None = None
+    duration: str | int | float | None = None
+
+
 class KlingTaskResult(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     videos: list[KlingVideo] = Field(default_factory=list)
     images: list[KlingImage] = Field(default_factory=list)
+    audios: list[KlingAudio] = Field(default_factory=list)
 
 
 class KlingTaskInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     external_task_id: str | None = None
+    parent_video: dict[str, Any] | None = None  # what a video extension extended [V], read as it comes
 
 
 class KlingTask(BaseModel):

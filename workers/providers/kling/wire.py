@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
@@ -15,7 +16,7 @@ from workers.providers.errors import (
     ProviderUnavailableError,
     SubmitOutcomeUnknownError,
 )
-from workers.providers.kling.schemas import KlingEnvelope, KlingTask
+from workers.providers.kling.schemas import KlingEnvelope, KlingTask, KlingTaskResult
 
 STATUS_MAP: Mapping[str, UpstreamStatus] = {
     "submitted": UpstreamStatus.PENDING,
@@ -56,11 +57,6 @@ def raise_for_code(envelope: KlingEnvelope, retry_after: float | None) -> None:
 
 def update_from_task(task: KlingTask) -> ProviderUpdate:
     status = STATUS_MAP.get(task.task_status, UpstreamStatus.UNKNOWN)
-    outputs: tuple[OutputRef, ...] = ()
-    if task.task_result is not None:
-        outputs = tuple(
-            OutputRef(v.url, "video/mp4", label=f"video-{n}") for n, v in enumerate(task.task_result.videos)
-        ) + tuple(OutputRef(i.url, None, label=f"image-{n}") for n, i in enumerate(task.task_result.images))
     error_code = error_message = None
     if status is UpstreamStatus.FAILED:
         error_message = task.task_status_msg or "Kling reported the task failed"
@@ -70,8 +66,49 @@ def update_from_task(task: KlingTask) -> ProviderUpdate:
         status=status,
         raw_status=task.task_status,
         progress=progress,
-        outputs=outputs,
+        outputs=outputs_of(task.task_result),
         error_code=error_code,
         error_message=error_message,
         external_id=task.task_id,
+        result=result_of(task),
     )
+
+
+def outputs_of(result: KlingTaskResult | None) -> tuple[OutputRef, ...]:
+    """Every result file: videos, images, and each audio's MP3 and WAV."""
+    if result is None:
+        return ()
+    videos = tuple(OutputRef(v.url, "video/mp4", label=f"video-{n}") for n, v in enumerate(result.videos))
+    images = tuple(OutputRef(i.url, None, label=f"image-{n}") for n, i in enumerate(result.images))
+    audios: list[OutputRef] = []
+    for n, audio in enumerate(result.audios):
+        if audio.url_mp3:
+            audios.append(OutputRef(audio.url_mp3, "audio/mpeg", label=f"audio-{n}.mp3"))
+        if audio.url_wav:
+            audios.append(OutputRef(audio.url_wav, "audio/wav", label=f"audio-{n}.wav"))
+        if audio.url and not (audio.url_mp3 or audio.url_wav):
+            audios.append(OutputRef(audio.url, None, label=f"audio-{n}"))
+    return videos + images + tuple(audios)
+
+
+def result_of(task: KlingTask) -> dict[str, Any] | None:
+    """The non-file result a follow-up names and a projection shows: Kling's ids of the task's videos
+    and audios (a lip-sync or extension sends a parent's `video_id`), and the video an extension
+    extended."""
+    result: dict[str, Any] = {}
+    if task.task_result is not None:
+        if task.task_result.videos:
+            result["videos"] = [{"id": v.id, "duration": v.duration} for v in task.task_result.videos]
+        if task.task_result.audios:
+            result["audios"] = [
+                {"id": a.id, "duration": _seconds(a.duration_mp3 or a.duration_wav or a.duration)}
+                for a in task.task_result.audios
+            ]
+    parent = task.task_info.parent_video if task.task_info is not None else None
+    if parent and parent.get("id"):
+        result["parent_video"] = {"id": str(parent["id"]), "duration": _seconds(parent.get("duration"))}
+    return result or None
+
+
+def _seconds(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
