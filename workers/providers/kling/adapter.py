@@ -1,11 +1,11 @@
-"""Kling: text2video, image2video and image generation, through CometAPI's pass-through routes
-(`/kling/v1/...`, bearer key) or the vendor's own API (`/v1/...`, a JWT from access/secret key)."""
+"""Kling: text2video, image2video, image generation and the newer operations (multi-image, effects,
+avatar, audio, virtual try-on, and follow-ups on an earlier video), through CometAPI's pass-through
+routes (`/kling/v1/...`, bearer key) or the vendor's own API (`/v1/...`, a JWT from access/secret key)."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import httpx
 import jwt
@@ -24,13 +24,22 @@ from workers.providers.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from workers.providers.kling import wire
+from workers.providers.kling import creates, wire
 from workers.providers.kling.routes import FAMILY
 from workers.providers.kling.schemas import (
     KlingImage2VideoInput,
     KlingImageInput,
     KlingTask,
     KlingText2VideoInput,
+    KlingVirtualTryOnInput,
+)
+from workers.providers.kling.schemas_audio import KlingTextToAudioInput, KlingVideoToAudioInput
+from workers.providers.kling.schemas_video import (
+    KlingAvatarInput,
+    KlingEffectsInput,
+    KlingLipSyncInput,
+    KlingMultiImage2VideoInput,
+    KlingVideoExtendInput,
 )
 from workers.providers.kling.simulation import SIMULATION
 from workers.providers.kling.videos import VIDEOS
@@ -51,7 +60,17 @@ class Kling(ProviderPlugin):
         "text2video": KlingText2VideoInput,
         "image2video": KlingImage2VideoInput,
         "image_generation": KlingImageInput,
+        "multi_image2video": KlingMultiImage2VideoInput,
+        "video_extend": KlingVideoExtendInput,
+        "lip_sync": KlingLipSyncInput,
+        "video_effects": KlingEffectsInput,
+        "avatar": KlingAvatarInput,
+        "text_to_audio": KlingTextToAudioInput,
+        "video_to_audio": KlingVideoToAudioInput,
+        "virtual_try_on": KlingVirtualTryOnInput,
     }
+    # A follow-up names its parent's video by Kling's id, valid on the parent's account for 30 days.
+    parent_operations = creates.PARENT_OPERATIONS
     status_map = wire.STATUS_MAP
     sends_callbacks = True
     finds_by_job_id = True  # external_task_id: unique per account, queryable
@@ -60,13 +79,7 @@ class Kling(ProviderPlugin):
     videos = VIDEOS  # its models on the shared /v1/videos routes too
 
     def submit(self, http: httpx.Client, channel: Channel, request: SubmitRequest) -> str:
-        body: dict[str, Any] = {
-            **request.input,
-            "model_name": request.model,
-            "external_task_id": request.job_id,
-        }
-        if request.callback_url:
-            body["callback_url"] = request.callback_url
+        body = creates.body(request)
         with translate_transport_errors(Phase.SUBMIT, self.name):
             response = http.post(
                 self._url(channel, request.operation), json=body, headers=auth_headers(channel)
@@ -118,9 +131,8 @@ class Kling(ProviderPlugin):
 
     @staticmethod
     def _url(channel: Channel, operation: str) -> str:
-        family = "images/generations" if operation == "image_generation" else f"videos/{operation}"
         prefix = "" if channel.mode == "vendor" else "/kling"
-        return f"{channel.base_url.rstrip('/')}{prefix}/v1/{family}"
+        return f"{channel.base_url.rstrip('/')}{prefix}/v1/{creates.path(operation)}"
 
 
 JWT_LIFETIME_S = 1800

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 KLING_MODELS = (
     "kling-v1",
@@ -16,6 +17,19 @@ KLING_MODELS = (
     "kling-v2-5-turbo",
     "kling-v2-6",
 )
+
+
+DATA_URI_PREFIX = re.compile(r"^data:[^,]*;base64,")
+
+
+def raw_base64(value: str) -> str:
+    """Kling takes an image as a URL or as raw base64; a data URI's `data:...;base64,` prefix, which
+    Kling refuses, is removed."""
+    return DATA_URI_PREFIX.sub("", value, count=1)
+
+
+# An image as Kling's newer operations take it: URL or base64 (JPG/PNG, <= 10 MB, >= 300 px).
+ImageRef = Annotated[str, Field(min_length=1), AfterValidator(raw_base64)]
 
 
 class CameraConfig(BaseModel):
@@ -180,3 +194,24 @@ class KlingImageInput(BaseModel):
     human_fidelity: float | None = Field(default=None, ge=0, le=1)
     n: int = Field(default=1, ge=1, le=9)
     aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] = "1:1"
+
+
+class KlingVirtualTryOnInput(BaseModel):
+    """Kolors virtual try-on (`/v1/images/kolors-virtual-try-on`): a person wearing a garment. The
+    model (`kolors-virtual-try-on-v1` or `-v1-5`, which also takes a top and bottom together) is the
+    job's model."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "human_image": "https://example.com/person.jpg",
+                    "cloth_image": "https://example.com/shirt.png",
+                }
+            ]
+        },
+    )
+
+    human_image: ImageRef = Field(description="The person: URL or raw base64 (JPG/PNG, <= 10 MB, >= 300 px).")
+    cloth_image: ImageRef = Field(description="The garment: URL or raw base64 (JPG/PNG, <= 10 MB).")

@@ -1,5 +1,7 @@
-"""Kling as the simulator plays it, as CometAPI passes it through (providers.md §2): the create and
-query routes under `/kling/v1/...` and the vendor's own `/v1/...`, and Kling's task object."""
+"""Kling as the simulator plays it, as CometAPI passes it through (providers.md §2, providers-more.md
+§5a): every family's create and query routes under `/kling/v1/...` and the vendor's own `/v1/...`,
+follow-ups refused for a video of another account or older than 30 days, and image expansion
+answering as CometAPI does (unavailable)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import jwt
-from pydantic import BaseModel, ValidationError
 
-from workers.providers.kling.schemas import KlingImage2VideoInput, KlingImageInput, KlingText2VideoInput
+from workers.providers.kling.creates import PATHS, VIDEO_OPERATIONS
+from workers.providers.kling.simulation import bodies
+from workers.providers.kling.simulation.tasks import task_object
+from workers.providers.kling.simulation.videos import Videos
 from workers.providers.simulation import wire
 from workers.providers.simulation.engine import DuplicateExternalIdError, Simulator, SubmitFault
-from workers.providers.simulation.files import signed_url
 from workers.providers.simulation.http import SimRequest, SimResponse, SimRoute, Simulation, answer
 from workers.providers.simulation.timeline import Dwell, NewTask, Phase, TaskRecord
 
@@ -22,93 +25,36 @@ PROVIDER = "kling"
 DWELL = Dwell(submitted=(2.0, 10.0), processing=(20.0, 90.0))
 PREFIXES = ("/kling/v1", "/v1")
 # Route path (family/name) -> operation, as the adapter names it.
-ROUTES = {
-    "videos/text2video": "text2video",
-    "videos/image2video": "image2video",
-    "images/generations": "image_generation",
-}
-INPUTS: Mapping[str, type[BaseModel]] = {
-    "text2video": KlingText2VideoInput,
-    "image2video": KlingImage2VideoInput,
-    "image_generation": KlingImageInput,
-}
-# Request fields about the task rather than the generation; the input models leave them out.
-TASK_FIELDS = ("model_name", "model", "callback_url", "external_task_id")
-STATUS = {Phase.QUEUED: "submitted", Phase.RUNNING: "processing"}
+ROUTES = {path: operation for operation, path in PATHS.items()}
+# Operations whose video a follow-up may name.
+MAKES_VIDEO = VIDEO_OPERATIONS | {"video_to_audio"}
 # Each refusal of a create: HTTP status, body code, default message.
 REFUSALS = {
     SubmitFault.RATE_LIMITED: (429, 1302, "request rate too high"),
     SubmitFault.UNAVAILABLE: (503, 5001, "service temporarily unavailable"),
     SubmitFault.REJECTED: (400, 1201, "invalid params"),
 }
-FAILURE_MESSAGES = {
-    "fail": "internal generation error",
-    "moderation": "Failure to pass the risk control system",
-}
-
-
-def task_status(task: TaskRecord, phase: Phase) -> str:
-    if phase is Phase.DONE:
-        return "succeed" if task.result == "succeed" else "failed"
-    return STATUS[phase]
-
-
-def _failure_message(task: TaskRecord) -> str:
-    # An ending Kling has no word for (cancelled, expired) reads as a failure.
-    return task.message or FAILURE_MESSAGES.get(task.result, FAILURE_MESSAGES["fail"])
-
-
-def task_object(sim: Simulator, task: TaskRecord, phase: Phase, base_url: str) -> dict[str, Any]:
-    """The bare task object: `data` of a query answer and the whole body of a callback."""
-    status = task_status(task, phase)
-    body: dict[str, Any] = {
-        "task_id": task.task_id,
-        "task_status": status,
-        "task_status_msg": _failure_message(task) if status == "failed" else "",
-        "task_info": {"external_task_id": task.external_id or ""},
-        "created_at": task.entered_ms(Phase.QUEUED),
-        "updated_at": task.entered_ms(phase),
-    }
-    if phase is Phase.DONE:
-        body["final_unit_deduction"] = _units(task) if status == "succeed" else "0"
-    if status == "succeed":
-        body["task_result"] = _result(sim, task, base_url)
-    return body
-
-
-def _result(sim: Simulator, task: TaskRecord, base_url: str) -> dict[str, Any]:
-    if task.operation == "image_generation":
-        count = int(task.params.get("n", 1))
-        return {
-            "images": [
-                {"index": i, "url": signed_url(sim, base_url, task.task_id, i, "png")} for i in range(count)
-            ]
-        }
-    video = {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"kling/{task.task_id}")),
-        "url": signed_url(sim, base_url, task.task_id, 0),
-        "duration": str(task.params.get("duration", "5")),
-    }
-    return {"videos": [video]}
-
-
-def _units(task: TaskRecord) -> str:
-    # One unit per 5 s of standard-mode video; professional mode costs double.
-    if task.operation == "image_generation":
-        return str(task.params.get("n", 1))
-    seconds = int(str(task.params.get("duration", "5")))
-    return str(seconds // 5 * (2 if task.params.get("mode") == "pro" else 1))
+# Image expansion on CometAPI: a live check answered this (providers-more.md §5a).
+EXPAND = "/kling/v1/images/editing/expand"
 
 
 def routes(sim: Simulator) -> list[SimRoute]:
     handlers = KlingRoutes(sim)
+    # Paths of three segments (the avatar's) are declared as they are; the rest by pattern. The
+    # simulator mounts fixed paths before patterns.
+    deep = [path for path in PATHS.values() if path.count("/") > 1]
     return [
-        route
-        for prefix in PREFIXES
-        for route in (
-            SimRoute("POST", f"{prefix}/{{family}}/{{name}}", handlers.create),
-            SimRoute("GET", f"{prefix}/{{family}}/{{name}}/{{task_ref}}", handlers.query),
-        )
+        SimRoute("POST", EXPAND, handlers.expand),
+        *(
+            route
+            for prefix in PREFIXES
+            for route in (
+                *(SimRoute("POST", f"{prefix}/{path}", handlers.create) for path in deep),
+                *(SimRoute("GET", f"{prefix}/{path}/{{task_ref}}", handlers.query) for path in deep),
+                SimRoute("POST", f"{prefix}/{{family}}/{{name}}", handlers.create),
+                SimRoute("GET", f"{prefix}/{{family}}/{{name}}/{{task_ref}}", handlers.query),
+            )
+        ),
     ]
 
 
@@ -120,10 +66,10 @@ class KlingRoutes:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self.videos = Videos(sim)
 
     async def create(self, request: SimRequest) -> SimResponse:
-        family, name = request.path_params["family"], request.path_params["name"]
-        operation = ROUTES.get(f"{family}/{name}", f"{family}/{name}")
+        operation = _operation(request.path)
         sim = self.sim
         await wire.latency(sim)
         sim.count_attempt(PROVIDER)
@@ -131,7 +77,7 @@ class KlingRoutes:
         if refusal is not None:
             return refusal
         body = await wire.json_object(request)
-        problem = "body must be a JSON object" if body is None else _invalid(operation, body)
+        problem = "body must be a JSON object" if body is None else self._invalid(operation, body)
         if body is None or problem is not None:
             sim.reject(PROVIDER, "invalid_params")
             return _error(400, 1200 if body is None else 1201, problem or "invalid params")
@@ -139,12 +85,14 @@ class KlingRoutes:
             task = sim.create_task(_new_task(operation, body, request), render=self._callback_body)
         except DuplicateExternalIdError:
             return _error(400, 1201, "external_task_id already exists")
+        if operation in MAKES_VIDEO:
+            self.videos.record(task)
         await wire.stall(request, sim.draw_stall())
         return _ok(_created(task))
 
     async def query(self, request: SimRequest) -> SimResponse:
-        family, name, task_ref = (request.path_params[key] for key in ("family", "name", "task_ref"))
-        operation = ROUTES.get(f"{family}/{name}", f"{family}/{name}")
+        task_ref = request.path_params["task_ref"]
+        operation = _operation(request.path.rsplit("/", 1)[0])
         await wire.latency(self.sim)
         if not _authorized(self.sim, request):
             return _error(401, 1000, "Authentication failed")
@@ -152,14 +100,21 @@ class KlingRoutes:
         if task is None or task.operation != operation:
             return _error(404, 1203, "task_not_exist")
         phase = task.phase_at(time.monotonic())
-        return _ok(task_object(self.sim, task, phase, request.base_url))
+        return _ok(task_object(self.sim, self.videos, task, phase, request.base_url))
+
+    async def expand(self, request: SimRequest) -> SimResponse:
+        """Image expansion is not served: CometAPI answers it with an empty code and "404"."""
+        if not _authorized(self.sim, request):
+            return _error(401, 1000, "Authentication failed")
+        self.sim.reject(PROVIDER, "unknown_operation")
+        return answer({"code": None, "message": "404"}, 404)
 
     def _refuse_create(self, request: SimRequest, operation: str) -> SimResponse | None:
         """Refusals that come before the body is read: auth, unknown route, injected faults."""
         if not _authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
             return _error(401, 1000, "Authentication failed")
-        if operation not in INPUTS:
+        if operation not in bodies.INPUTS:
             self.sim.reject(PROVIDER, "unknown_operation")
             return _error(404, 1203, f"resource not exist: {operation}")
         refusal = self.sim.draw_submit_fault(PROVIDER)
@@ -169,8 +124,23 @@ class KlingRoutes:
         headers = {"Retry-After": "1"} if status == 429 else None
         return _error(status, code, refusal.message or text, headers=headers)
 
+    def _invalid(self, operation: str, body: Mapping[str, Any]) -> str | None:
+        """Why Kling would refuse this body: its fields, or the video a follow-up names."""
+        problem = bodies.invalid(operation, body)
+        video_id = bodies.video_id(bodies.params(operation, body))
+        if problem is None and video_id is not None:
+            problem = self.videos.refusal(video_id)
+        return problem
+
     def _callback_body(self, task: TaskRecord, phase: Phase) -> dict[str, Any]:
-        return task_object(self.sim, task, phase, task.base_url)
+        return task_object(self.sim, self.videos, task, phase, task.base_url)
+
+
+def _operation(path: str) -> str:
+    """The operation a create path (or a query path without its task) names."""
+    prefix = next((prefix for prefix in PREFIXES if path.startswith(prefix)), "")
+    route = path.removeprefix(prefix).strip("/")
+    return ROUTES.get(route, route)
 
 
 def _authorized(sim: Simulator, request: SimRequest) -> bool:
@@ -197,25 +167,11 @@ def _created(task: TaskRecord) -> dict[str, Any]:
     }
 
 
-def _invalid(operation: str, body: Mapping[str, Any]) -> str | None:
-    """Why Kling would refuse this body (code 1201), or None."""
-    for name in TASK_FIELDS:
-        if body.get(name) is not None and not isinstance(body[name], str):
-            return f"{name} must be a string"
-    try:
-        INPUTS[operation].model_validate({k: v for k, v in body.items() if k not in TASK_FIELDS})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        name = ".".join(str(part) for part in error["loc"]) or "body"
-        return f"{name} is required" if error["type"] == "missing" else f"{name}: {error['msg']}"
-    return None
-
-
 def _new_task(operation: str, body: Mapping[str, Any], request: SimRequest) -> NewTask:
     return NewTask(
         provider=PROVIDER,
         operation=operation,
-        params={k: v for k, v in body.items() if k not in TASK_FIELDS},
+        params=bodies.params(operation, body),
         base_url=request.base_url,
         external_id=body.get("external_task_id") or None,
         callback_url=body.get("callback_url") or None,
