@@ -1,0 +1,78 @@
+"""A Kling create body, as a client sends it to a compatible route, made a unified job request: task
+fields taken out, a nested `input` flattened, and a `video_id` (a video we showed the client: our job
+id and the video's label) resolved to the caller's parent job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.jobs import JobCreate
+from workers.providers.compat import CompatError, Jobs, JobView, Lookup, invalid
+from workers.providers.kling.creates import PARENT_OPERATIONS
+
+# The model a job gets when the body names none; operations Kling runs without a model get theirs
+# always (it only prices them here).
+DEFAULT_MODELS = {
+    "multi_image2video": "kling-v1-6",
+    "video_effects": "kling-v1-6",
+    "virtual_try_on": "kolors-virtual-try-on-v1",
+}
+FIXED_MODELS = {
+    "lip_sync": "kling-lip-sync",
+    "avatar": "kling-avatar",
+    "text_to_audio": "kling-text-to-audio",
+    "video_to_audio": "kling-video-to-audio",
+}
+NESTED = frozenset({"lip_sync", "video_effects"})  # their generation fields come under `input`
+VIDEO_LABEL = "-video-"  # our video ids: "<job id>-video-<n>"
+
+
+def job_request(operation: str, body: Mapping[str, Any], jobs: Jobs) -> tuple[JobCreate, str | None]:
+    """The unified job for a create body, and the client's `external_task_id`."""
+    fields = dict(body)
+    model = fields.pop("model_name", None) or fields.pop("model", None)
+    callback_url = fields.pop("callback_url", None) or None
+    reference = fields.pop("external_task_id", None) or None
+    if operation in NESTED:
+        fields = _flattened(fields)
+        model = fields.pop("model_name", None) or model
+    parent: JobView | None = None
+    if fields.get("video_id") is not None:
+        parent = parent_job(jobs, operation, str(fields.pop("video_id")))
+        fields["parent_job_id"] = parent.job_id
+    if operation == "video_extend" and parent is not None:
+        model = parent.model  # an extension continues in its parent's model
+    model = FIXED_MODELS.get(operation) or model or DEFAULT_MODELS.get(operation, "kling-v1")
+    request = JobCreate(
+        provider="kling", operation=operation, model=str(model), input=fields, callback_url=callback_url
+    )
+    return request, str(reference) if reference else None
+
+
+def _flattened(fields: dict[str, Any]) -> dict[str, Any]:
+    inner = fields.pop("input", None)
+    if not isinstance(inner, Mapping):
+        raise invalid("input is required: an object with the generation's fields", "input")
+    return {**fields, **inner}
+
+
+def parent_job(jobs: Jobs, operation: str, video_id: str) -> JobView:
+    """The caller's job whose video `video_id` names (our id of it, or the job's id alone), if a
+    follow-up of `operation` can act on it. Another tenant's is as unknown as a missing one."""
+    reference = video_id.rsplit(VIDEO_LABEL, 1)[0] if VIDEO_LABEL in video_id else video_id
+    try:
+        parent = jobs.get(reference, lookup=(Lookup.JOB_ID, Lookup.CLIENT_REFERENCE), field="video_id")
+    except CompatError as exc:
+        if exc.code != "job_not_found":
+            raise
+        # A bad field of the create, not a query of a missing task: invalid params, not task_not_exist.
+        raise invalid(f"no Kling video {video_id!r} in this account", "video_id") from None
+    allowed = PARENT_OPERATIONS.get(operation, frozenset())
+    if parent.operation not in allowed:
+        raise invalid(
+            f"video_id names a {parent.operation} task; {operation} acts on a video of "
+            f"{', '.join(sorted(allowed))}",
+            "video_id",
+        )
+    return parent
