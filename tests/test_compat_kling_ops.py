@@ -195,10 +195,11 @@ def test_compat_kling_lip_sync_and_video_to_audio_on_a_video_url(
 ) -> None:
     settings = make_settings()
     url = "https://example.com/speaker.mp4"
-    synced = made(
-        api, tenant, db, settings, "videos/lip-sync", {"input": {"video_url": url, **LIP_SYNC_AUDIO}}
-    )
-    dubbed = made(api, tenant, db, settings, "audio/video-to-audio", {"video_url": url, "asmr_mode": True})
+    unused = {"video_id": None, "text": "", "voice_id": None}  # as clients built on typed structs send them
+    lip_sync = {"input": {"video_url": url, **unused, **LIP_SYNC_AUDIO}, "callback_url": ""}
+    synced = made(api, tenant, db, settings, "videos/lip-sync", lip_sync)
+    dubbed_body = {"video_url": url, "video_id": None, "asmr_mode": True}
+    dubbed = made(api, tenant, db, settings, "audio/video-to-audio", dubbed_body)
     for path, task_id in (("videos/lip-sync", synced), ("audio/video-to-audio", dubbed)):
         assert query(api, tenant, path, task_id)["task_status"] == "succeed"
         assert api.get(f"/v1/jobs/{task_id}", headers=tenant.headers).json()["parent_job_id"] is None

@@ -130,7 +130,7 @@ def test_each_operation_fails_and_is_moderated_as_klings_are(
 
 
 def test_each_body_goes_upstream_in_klings_shape(
-    simulator: Simulator, channel: Channel, http: httpx.Client, raw: httpx.Client
+    simulator: Simulator, channel: Channel, http: httpx.Client
 ) -> None:
     parent = a_video(http, channel)
     assert parent.result is not None
@@ -186,7 +186,7 @@ def test_a_follow_up_on_a_video_older_than_30_days_is_refused(
 
 
 def test_a_follow_up_on_an_unfinished_video_is_refused(
-    simulator: Simulator, channel: Channel, http: httpx.Client, raw: httpx.Client
+    simulator: Simulator, channel: Channel, http: httpx.Client
 ) -> None:
     simulator.configure(not_found_polls=0)
     simulator.script("kling", [Outcome(result="succeed", held=True)])

@@ -30,7 +30,7 @@ VIDEO_LABEL = "-video-"  # our video ids: "<job id>-video-<n>"
 
 def job_request(operation: str, body: Mapping[str, Any], jobs: Jobs) -> tuple[JobCreate, str | None]:
     """The unified job for a create body, and the client's `external_task_id`."""
-    fields = dict(body)
+    fields = _sent(body)
     model = fields.pop("model_name", None) or fields.pop("model", None)
     callback_url = fields.pop("callback_url", None) or None
     reference = fields.pop("external_task_id", None) or None
@@ -50,11 +50,17 @@ def job_request(operation: str, body: Mapping[str, Any], jobs: Jobs) -> tuple[Jo
     return request, str(reference) if reference else None
 
 
+def _sent(fields: Mapping[str, Any]) -> dict[str, Any]:
+    # Clients built on typed structs send every field, unused ones as null or "": those were not sent
+    # (a lip-sync with `video_url` and `"video_id": null` names one video, not two).
+    return {key: value for key, value in fields.items() if value is not None and value != ""}
+
+
 def _flattened(fields: dict[str, Any]) -> dict[str, Any]:
     inner = fields.pop("input", None)
     if not isinstance(inner, Mapping):
         raise invalid("input is required: an object with the generation's fields", "input")
-    return {**fields, **inner}
+    return {**fields, **_sent(inner)}
 
 
 def parent_job(jobs: Jobs, operation: str, video_id: str) -> JobView:
