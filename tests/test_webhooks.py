@@ -4,6 +4,7 @@ retries on a schedule kept in the database, the delivery log, redelivery, 410, a
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -12,14 +13,14 @@ import httpx
 import pytest
 from fastapi import Response
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from orchestrator.api import create_app
 from orchestrator.db import Database
-from orchestrator.models import OutboxEvent
-from orchestrator.pipeline import webhooks
+from orchestrator.models import OutboxEvent, WebhookSecret
+from orchestrator.pipeline import webhook_secrets, webhooks
 from orchestrator.settings import Settings
 from orchestrator.storage import build_storage
 from tests.conftest import Tenant
@@ -169,6 +170,33 @@ def test_webhooks_rotation_signs_with_both_secrets(
     assert len(attempt.headers["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
         Webhook(secret).verify(attempt.body, attempt.headers)
+
+
+def test_webhooks_a_first_secret_asked_for_at_once_twice_is_made_once(db: Database, tenant: Tenant) -> None:
+    """A worker signing the first webhook and the tenant reading the secret, at the same moment, must
+    get the same secret: two would leave every webhook signed with the one the tenant did not get."""
+    barrier = threading.Barrier(4)
+    seen: list[str] = []
+
+    def first_use() -> None:
+        with db.transaction() as session:
+            barrier.wait()
+            seen.extend(row.secret for row in webhook_secrets.live_secrets(session, tenant.account_id))
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 4
+    assert len(set(seen)) == 1
+    with db.transaction() as session:
+        count = session.execute(
+            select(func.count())
+            .select_from(WebhookSecret)
+            .where(WebhookSecret.account_id == tenant.account_id)
+        ).scalar_one()
+    assert count == 1
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.ids import new_uuid7
-from orchestrator.models import WebhookSecret
+from orchestrator.models import Account, WebhookSecret
 
 __all__ = ["WebhookSecret", "generate", "live_secrets", "rotate"]
 
@@ -24,8 +24,22 @@ def generate() -> str:
 
 def live_secrets(session: Session, account_id: uuid.UUID) -> list[WebhookSecret]:
     """The account's secrets that still sign, newest first; one is created on first use."""
+    rows = _live(session, account_id)
+    if rows:
+        return rows
+    # The first use may come at once from a worker signing a webhook and from the API showing the
+    # secret: under the account's row lock only one of them creates it, the other reads it.
+    session.execute(select(Account.account_id).where(Account.account_id == account_id).with_for_update())
+    rows = _live(session, account_id)
+    if rows:
+        return rows
+    _create(session, account_id)
+    return _live(session, account_id)
+
+
+def _live(session: Session, account_id: uuid.UUID) -> list[WebhookSecret]:
     now = datetime.now(UTC)
-    rows = list(
+    return list(
         session.execute(
             select(WebhookSecret)
             .where(
@@ -33,12 +47,9 @@ def live_secrets(session: Session, account_id: uuid.UUID) -> list[WebhookSecret]
                 or_(WebhookSecret.expires_at.is_(None), WebhookSecret.expires_at > now),
             )
             .order_by(WebhookSecret.created_at.desc(), WebhookSecret.secret_id.desc())
+            .execution_options(populate_existing=True)
         ).scalars()
     )
-    if rows:
-        return rows
-    _create(session, account_id)
-    return live_secrets(session, account_id)
 
 
 def rotate(session: Session, account_id: uuid.UUID, overlap: timedelta) -> WebhookSecret:
