@@ -101,7 +101,9 @@ class OutputRef:
 @dataclass(frozen=True)
 class ProviderUpdate:
     """What a provider says about a task. `result` carries non-file results a projection needs
-    (Midjourney buttons, a describe's prompts, Suno clip titles, lyrics text)."""
+    (Midjourney buttons, a describe's prompts, Suno clip titles, lyrics text); its `refs`, if any, are
+    the ids upstream gave the task's products (Suno clip ids), by which a compatible route finds the
+    job a follow-up names (`Lookup.RESULT_REF`)."""
 
     status: UpstreamStatus
     raw_status: str

@@ -113,21 +113,36 @@ class StoredOutput:
 
 
 @dataclass(frozen=True)
+class AwaitJob:
+    """Answer once job `job_id` has ended, or when `timeout_s` has passed: `render` of the job as it is
+    then. For routes whose clients expect a result in the answer (the provider answers them at once);
+    the mount waits without holding a thread or a database connection between its looks."""
+
+    job_id: str
+    timeout_s: float
+    render: Render
+
+
+@dataclass(frozen=True)
 class CompatAnswer:
-    """A JSON answer (`body` None and status 204: no content), or a stored output to serve."""
+    """A JSON answer (`body` None and status 204: no content), a stored output to serve, or a job to
+    wait for (`awaiting`: the answer is then what its `render` makes of the job)."""
 
     status: int = 200
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     output: StoredOutput | None = None
+    awaiting: AwaitJob | None = None
 
 
 class Lookup(StrEnum):
-    """What a reference may name: our job id, the client's own id for the job, the upstream task id."""
+    """What a reference may name: our job id, the client's own id for the job, the upstream task id,
+    or an id upstream gave one of the job's products (listed in its result's `refs`: a Suno clip id)."""
 
     JOB_ID = "job_id"
     CLIENT_REFERENCE = "client_reference"
     EXTERNAL_ID = "external_id"
+    RESULT_REF = "result_ref"
 
 
 class CancelOutcome(StrEnum):

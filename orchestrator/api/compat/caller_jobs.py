@@ -1,14 +1,18 @@
 """The caller's jobs as a provider's compatible routes use them (`workers.providers.compat.Jobs`):
-create, look up, cancel and continue, each through the same use-cases as the unified routes."""
+create, look up, cancel and continue, each through the same use-cases as the unified routes; and the
+wait for a job a route answers only once it has ended (`AwaitJob`)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from orchestrator import messaging
 from orchestrator.api import intake
@@ -21,6 +25,7 @@ from orchestrator.tenants.creating import Origin
 from orchestrator.views import provider_view
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import (
+    AwaitJob,
     CancelOutcome,
     CompatAnswer,
     CompatError,
@@ -31,6 +36,10 @@ from workers.providers.compat import (
     invalid,
     not_found,
 )
+
+# A waiting answer looks at its job at once, then ever more sparsely: a job that ends in a moment is
+# answered in a moment, and a long wait costs a few dozen short reads.
+FIRST_LOOK_S, MAX_LOOK_S = 0.05, 1.0
 
 
 def as_job_id(reference: str) -> uuid.UUID | None:
@@ -127,13 +136,16 @@ class CallerJobs:
         job_id = as_job_id(reference)
         if Lookup.JOB_ID in lookup and job_id is not None:
             found = session.execute(query.where(Job.job_id == job_id)).scalars().first()
-            if found is not None or Lookup.EXTERNAL_ID not in lookup:
+            if found is not None or not {Lookup.EXTERNAL_ID, Lookup.RESULT_REF} & set(lookup):
                 return found
         matches = []
         if Lookup.CLIENT_REFERENCE in lookup and job_id is None:
             matches.append(Job.client_reference == reference)
         if Lookup.EXTERNAL_ID in lookup:
             matches.append(Job.external_id == reference)
+        if Lookup.RESULT_REF in lookup:
+            # JSONB containment; newest first over the account's jobs, so a recent product is found at once.
+            matches.append(Job.result["refs"].contains([reference]))
         if not matches:
             return None
         newest = query.where(or_(*matches)).order_by(Job.job_id.desc()).limit(1)
@@ -210,6 +222,21 @@ class CallerJobs:
             jobs.continue_job(session, self.caller.account_id, job_id, dict(fields), self.context.settings)
         self.context.dispatcher.send(messaging.submit_task(waiting.provider), [str(job_id)])
         return self.get(str(job_id))
+
+    async def await_job(
+        self, awaiting: AwaitJob, disconnected: Callable[[], Awaitable[bool]]
+    ) -> CompatAnswer:
+        """`awaiting.render` of the job once it has ended, or as it is when the time is up (or the client
+        has gone). Between looks nothing is held: no thread, no database connection."""
+        deadline = time.monotonic() + max(0.0, awaiting.timeout_s)
+        pause = FIRST_LOOK_S
+        while True:
+            job = await run_in_threadpool(self.get, awaiting.job_id, lookup=(Lookup.JOB_ID,))
+            left = deadline - time.monotonic()
+            if JobStatus(job.status).is_terminal or left <= 0 or await disconnected():
+                return awaiting.render(job)
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, MAX_LOOK_S)
 
 
 def _with_outputs(session: Session, query: Select[Job]) -> dict[uuid.UUID, tuple[Job, list[JobOutput]]]:

@@ -190,6 +190,8 @@ def _endpoint(
         )
         jobs = CallerJobs(context, values["caller"], provider, family.name, values.get("idempotency_key"))
         answer = await run_in_threadpool(route.handle, compat_request, jobs)
+        if answer.awaiting is not None:
+            answer = await jobs.await_job(answer.awaiting, request.is_disconnected)
         if answer.output is not None:
             return await run_in_threadpool(serve_output, context, values["caller"], answer.output)
         return _json(answer)
