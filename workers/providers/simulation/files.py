@@ -20,7 +20,7 @@ KINDS: dict[str, tuple[str, bytes]] = {
     "png": ("image/png", b"\x89PNG\r\n\x1a\n"),
     "jpeg": ("image/jpeg", b"\xff\xd8\xff\xe0"),
     "mp3": ("audio/mpeg", b"ID3\x04\x00\x00"),
-    "wav": ("audio/wav", b"RIFF\x00\x00\x00\x00WAVE"),
+    "wav": ("audio/wav", b"RIFF\x00\x00\x00\x00WAVEfmt "),
 }
 
 

@@ -14,6 +14,7 @@ SunoMode = Literal["inspiration", "custom", "continuation"]
 CUSTOM_FIELDS = ("prompt", "tags", "negative_tags", "title")
 CONTINUATION_FIELDS = ("continue_at", "task_id")
 INFILL_FIELDS = ("infill_start_s", "infill_end_s")
+PERSONA_FIELDS = ("persona_id", "artist_clip_id")
 
 # The Suno-API proxy's reading of a clip status as a task status (providers.md §4.3).
 CLIP_TASK_STATUS = {
@@ -38,7 +39,8 @@ def task_status_from_clips(clip_statuses: Sequence[str | None]) -> str:
 class SunoMusicInput(BaseModel):
     """One music request (two clips). The fields sent pick the mode: `gpt_description_prompt` is
     inspiration, `continue_clip_id` continuation, otherwise custom (lyrics in `prompt`). `mode` is
-    derived (a client may send it to insist); `mv` and `notify_hook` are genrelay's to set."""
+    derived (a client may send it to insist); `mv` and `notify_hook` are genrelay's to set.
+    `task: "artist_consistency"` with a `persona_id` and its `artist_clip_id` sings in a persona's voice."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -59,6 +61,10 @@ class SunoMusicInput(BaseModel):
     task_id: str | None = Field(default=None, min_length=1, description="The upstream task of the clip.")
     infill_start_s: float | None = Field(default=None, ge=0)
     infill_end_s: float | None = Field(default=None, ge=0)
+    # Generate with a persona (`persona` job's result): Suno's "artist consistency" task.
+    task: Literal["artist_consistency"] | None = None
+    persona_id: str | None = Field(default=None, min_length=1, max_length=64)
+    artist_clip_id: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _one_coherent_mode(self) -> SunoMusicInput:
@@ -76,8 +82,16 @@ class SunoMusicInput(BaseModel):
         start, end = self.infill_start_s, self.infill_end_s
         if start is not None and end is not None and end <= start:
             raise ValueError("infill_end_s must come after infill_start_s")
+        self._check_persona()
         self.mode = derived
         return self
+
+    def _check_persona(self) -> None:
+        persona = self._sent(PERSONA_FIELDS)
+        if self.task == "artist_consistency" and len(persona) < len(PERSONA_FIELDS):
+            raise ValueError("task 'artist_consistency' needs persona_id and artist_clip_id")
+        if self.task is None and persona:
+            raise ValueError(f"{persona} only make sense with task 'artist_consistency'")
 
     def _derived_mode(self) -> SunoMode:
         if self.continue_clip_id is not None:
@@ -145,7 +159,7 @@ class SunoClipMetadata(BaseModel):
 class SunoClip(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: str
+    id: str  # also read from `clip_id` or `audio_id`, as gateways name an uploaded clip's id
     title: str | None = None
     status: str | None = None  # submitted | queued | streaming | complete | error
     audio_url: str | None = None  # a streaming link while streaming, the mp3 once complete
@@ -156,6 +170,14 @@ class SunoClip(BaseModel):
     major_model_version: str | None = None
     created_at: str | None = None
     metadata: SunoClipMetadata | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_aliases(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "id" not in value:
+            alias = value.get("clip_id") or value.get("audio_id")
+            return {**value, "id": alias} if alias is not None else value
+        return value
 
 
 class SunoLyrics(BaseModel):
@@ -184,6 +206,13 @@ class SunoTask(BaseModel):
     finish_time: int | float | None = None
     progress: str | int | float | None = None  # "0%".."100%"
     data: list[SunoClip] | SunoLyrics | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _one_clip_as_a_list(cls, value: Any) -> Any:
+        # An upload's task may carry its one clip bare, not in a list.
+        clip_keys = {"audio_url", "clip_id", "audio_id", "model_name"}
+        return [value] if isinstance(value, dict) and clip_keys & set(value) else value
 
 
 class SunoEnvelope(BaseModel):

@@ -56,16 +56,27 @@ def envelope(response: httpx.Response) -> SunoEnvelope | None:
 
 
 def refusal(response: httpx.Response, answer: SunoEnvelope | None) -> tuple[str, str]:
-    """(code, message) of a refusal: Suno's envelope, or CometAPI's OpenAI-style `{"error": ...}`."""
+    """(code, message) of a refusal: Suno's envelope, CometAPI's OpenAI-style `{"error": ...}`, or the
+    `{"detail": ...}` of Suno's own web API, which a proxy may pass through."""
     if answer is not None:
         return str(answer.code), answer.message or ""
     try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         return str(error.get("code") or ""), str(error.get("message") or "")
-    return "", ""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return ("", str(detail)) if isinstance(detail, str | dict | list) else ("", "")
+
+
+def task_id_of(data: Any) -> str | None:
+    """The task id a create answered with: the envelope's `data` string (music, concat), or an object
+    naming it (`task_id` or `id`), as a gateway may answer an upload."""
+    if isinstance(data, dict):
+        data = data.get("task_id") or data.get("id")
+    return data if isinstance(data, str) and data else None
 
 
 def is_not_found(response: httpx.Response, answer: SunoEnvelope | None) -> bool:
@@ -166,7 +177,9 @@ def _result(task_id: str, clips: Sequence[SunoClip], lyrics: SunoLyrics | None) 
         return {"title": lyrics.title or "", "text": lyrics.text or ""}
     if not clips:
         return None
-    return {"task_id": task_id, "clips": [_clip_summary(clip) for clip in clips]}
+    # `refs` name the clips, by which a follow-up on a compatible route finds this job.
+    summaries = [_clip_summary(clip) for clip in clips]
+    return {"task_id": task_id, "clips": summaries, "refs": [clip.id for clip in clips]}
 
 
 def _clip_summary(clip: SunoClip) -> dict[str, Any]:
@@ -182,5 +195,8 @@ def _clip_summary(clip: SunoClip) -> dict[str, Any]:
         "duration": metadata.duration if metadata else None,
         "prompt": metadata.prompt if metadata else None,
         "gpt_description_prompt": metadata.gpt_description_prompt if metadata else None,
+        # What made the clip (gen, upload, concat, gen_stem) and, for a stem, the clip it came from.
+        "type": (metadata.model_extra or {}).get("type") if metadata else None,
+        "stem_from_id": (clip.model_extra or {}).get("stem_from_id"),
     }
     return {key: value for key, value in summary.items() if value is not None}
