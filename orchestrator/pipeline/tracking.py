@@ -169,7 +169,7 @@ def apply_update(
 
 def _target(job: Job, report: ProviderUpdate) -> tuple[JobStatus, JobStatus | None, ProviderUpdate]:
     current, target = S(job.state), TARGETS[report.status]
-    if target is S.STORING and not report.outputs:
+    if target is S.STORING and not report.outputs and not _result_is_the_outcome(job, report):
         return current, S.FAILED, _no_output(report)
     if target is S.ACTION_REQUIRED and CONTINUATION_KEY in job.input:
         return current, None, report  # a late "waiting for input" after the client already continued
@@ -244,6 +244,11 @@ def _progress_eta_s(job: Job, report: ProviderUpdate, now: datetime) -> float | 
 def _schedule_next_poll(session: Session, settings: Settings, job: Job, eta_s: float | None = None) -> None:
     next_check_at = _next_poll_at(settings, job, eta_s)
     session.execute(_SCHEDULE, {"scheduling_job": job.job_id, "next_check_at": next_check_at})
+
+
+def _result_is_the_outcome(job: Job, report: ProviderUpdate) -> bool:
+    provider = PROVIDERS.get(job.provider)
+    return bool(report.result) and provider is not None and job.operation in provider.result_operations
 
 
 def _no_output(report: ProviderUpdate) -> ProviderUpdate:

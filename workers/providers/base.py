@@ -131,6 +131,9 @@ class Provider(Protocol):
     # The operations a follow-up may act on (`parent_job_id`), per follow-up operation; one not
     # named here may act on any succeeded job of this provider.
     parent_operations: Mapping[str, frozenset[str]]
+    # Operations whose outcome is their `result` alone, with no file (a Suno persona's id): a success
+    # reporting a result and no output is theirs to report; from any other it is a failure.
+    result_operations: frozenset[str]
     sends_callbacks: bool
     # True when `find` can tell "no such task": an ambiguous submit can then be settled before
     # its deadline; otherwise the job keeps its hold until the deadline and is never resent.
@@ -220,6 +223,7 @@ class ProviderPlugin:
     cancels_running: ClassVar[bool] = True
     continuation_input: ClassVar[type[BaseModel] | None] = None
     parent_operations: ClassVar[Mapping[str, frozenset[str]]] = {}
+    result_operations: ClassVar[frozenset[str]] = frozenset()
     sends_callbacks: ClassVar[bool] = False
     finds_by_job_id: ClassVar[bool] = False
     deadline_s: ClassVar[float] = 3600.0

@@ -58,6 +58,7 @@ class Suno(ProviderPlugin):
         **FOLLOW_UP_INPUTS,
     }
     parent_operations = PARENT_OPERATIONS
+    result_operations = frozenset({"persona"})  # its id is what it makes: no file
     status_map = STATUS_MAP
     sends_callbacks = True  # `notify_hook`: honoured by the Suno-API proxies, undocumented on CometAPI
     finds_by_job_id = False  # nothing in a Suno task echoes an id of ours

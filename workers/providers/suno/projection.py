@@ -1,5 +1,6 @@
 """A job as Suno's TaskDto (CometAPI / Suno-API proxies): Suno status names, unix-second timestamps,
-"N%" progress, and the two clips (or the lyrics) with our result URLs."""
+"N%" progress, and its clips (a song's two, an upload's, a joined song's, stems) or the lyrics with our
+result URLs; a persona or a conversion carries what its call answers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from schemas.jobs import JobStatus
 from workers.providers.compat import JobView
+from workers.providers.suno.projection_sync import conversion_body, persona_object
+from workers.providers.suno.schemas_ops import ACT_KINDS
 
 STATUS = {
     # The client already holds our id for it, so a job not yet sent upstream reads as SUBMITTED
@@ -25,11 +28,12 @@ STATUS = {
     JobStatus.CANCELLED: "FAILURE",
     JobStatus.EXPIRED: "FAILURE",
 }
-ACTIONS = {"music": "MUSIC", "lyrics": "LYRICS"}
+# Every clip-making task is a MUSIC task on the wire; the synchronous calls get names of their own.
+ACTIONS = {"lyrics": "LYRICS", "persona": "PERSONA", **{kind: kind.upper() for kind in ACT_KINDS}}
 # A clip's own status, for a task that has no clip statuses of its own yet.
 CLIP_STATUS = {"SUBMITTED": "submitted", "QUEUED": "queued", "IN_PROGRESS": "streaming"}
 CLIP_FILES = {"audio_url": "audio", "video_url": "video", "image_url": "image", "image_large_url": "image"}
-METADATA_KEYS = ("tags", "prompt", "gpt_description_prompt", "duration")
+METADATA_KEYS = ("tags", "prompt", "gpt_description_prompt", "duration", "type")
 
 
 def epoch_s(moment: datetime | None) -> int:
@@ -51,7 +55,7 @@ def task_object(job: JobView) -> dict[str, Any]:
     task: dict[str, Any] = {
         "task_id": job.job_id,
         "notify_hook": job.callback_url or "",
-        "action": ACTIONS.get(job.operation, job.operation.upper()),
+        "action": ACTIONS.get(job.operation, "MUSIC"),
         "status": status,
         "fail_reason": fail_reason(job) if status == "FAILURE" else "",
         "submit_time": epoch_s(job.created_at),
@@ -60,11 +64,18 @@ def task_object(job: JobView) -> dict[str, Any]:
         # new-api shows 100% on FAILURE too; ours reaches 100 only once the files are stored.
         "progress": "100%" if done else f"{min(job.progress, 99)}%",
     }
-    if job.operation == "lyrics":
-        task["data"] = lyrics(job, status)
-    else:
-        task["data"] = clips(job, status)
+    task["data"] = data(job, status)
     return task
+
+
+def data(job: JobView, status: str) -> Any:
+    if job.operation == "lyrics":
+        return lyrics(job, status)
+    if job.operation == "persona":
+        return persona_object(job) if status == "SUCCESS" else None
+    if job.operation in ACT_KINDS:
+        return conversion_body(job.operation, job) if status == "SUCCESS" else None
+    return clips(job, status)
 
 
 def fail_reason(job: JobView) -> str:
@@ -92,7 +103,9 @@ def _clip(job: JobView, status: str, n: int, summary: Mapping[str, Any]) -> dict
     metadata: dict[str, Any] = {key: summary.get(key) for key in METADATA_KEYS}
     if status == "FAILURE":
         metadata.update(error_type=job.error_code, error_message=fail_reason(job))
+    stem = {"stem_from_id": summary["stem_from_id"]} if summary.get("stem_from_id") else {}
     return {
+        **stem,
         "id": str(summary.get("clip_id") or f"{job.job_id}-{n}"),
         "title": summary.get("title") or "",
         "status": _clip_status(status, summary.get("status")),

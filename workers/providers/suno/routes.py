@@ -1,14 +1,11 @@
-"""Suno-compatible routes (`/suno/...`) as CometAPI serves them: submit music or lyrics, fetch one
-TaskDto or many, in the `{code, message, data}` envelope, with genrelay's durable jobs behind them."""
+"""Suno-compatible routes (`/suno/...`) as CometAPI serves them: submit music (stems too) or lyrics,
+fetch one TaskDto or many, in the `{code, message, data}` envelope, with genrelay's durable jobs behind
+them; and the family of every route, those for clips (`routes_ops`) included."""
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.jobs import JobCreate
 from workers.providers.compat import (
     CompatAnswer,
     CompatError,
@@ -16,45 +13,23 @@ from workers.providers.compat import (
     CompatRequest,
     CompatRoute,
     Jobs,
-    JobView,
     Lookup,
     invalid,
 )
+from workers.providers.suno import routes_ops
+from workers.providers.suno.envelope import created, job, ok, render_error, sent
 from workers.providers.suno.projection import task_object
 
 # What a client gets without `mv`: new-api's default (providers.md §4.1); same price as chirp-v3-5.
 DEFAULT_MODEL = "chirp-v3-0"
 LYRICS_MODEL = "suno_lyrics"  # the lyrics price rule's model; no `mv` is sent for lyrics
 MAX_BATCH = 100
-# Our error codes as the string codes new-api/CometAPI put in the envelope (providers.md §4.5).
-CODES = {
-    "unauthenticated": (401, "unauthorized"),
-    "insufficient_credits": (402, "quota_not_enough"),
-    "job_not_found": (400, "task_not_exist"),
-    "not_found": (400, "task_not_exist"),
-}
-# Our names for the client's fields, as the client sent them.
-FIELDS = {"callback_url": "notify_hook", "model": "mv"}
-INPUT_PREFIX = "the job input is not valid: "  # creating.validate_input's; the client sent no "input"
-
-
-def render_error(error: CompatError, request_id: str | None) -> CompatAnswer:
-    status, code = CODES.get(error.code, (error.status, error.code))
-    if error.status in {400, 422} and error.code not in CODES and not error.code.startswith("idempotency"):
-        status, code = 400, "invalid_request"  # what new-api answers for any body it can't take
-    message = code if code == "task_not_exist" else client_message(error)
-    return CompatAnswer(status, {"code": code, "message": message, "data": None})
-
-
-def client_message(error: CompatError) -> str:
-    """The message in the client's terms: its field names (`mv`, not our `model`), the field first."""
-    message = error.message.removeprefix(INPUT_PREFIX).removeprefix("input: ").replace("input.", "")
-    for ours, theirs in FIELDS.items():
-        message = re.sub(rf"\b{ours}\b", theirs, message)
-    field = FIELDS.get(error.field or "", (error.field or "").removeprefix("input."))
-    if field in ("", "input") or message.startswith(f"{field}:"):
-        return message
-    return f"{field}: {message}"
+SYNC_DESCRIPTION = (
+    "Suno answers this call at once; genrelay makes it a job and answers when the job has ended, or"
+    " after 20 s (`Prefer: wait=N`, up to 60; `respond-async`: at once) with"
+    ' `{"state": "running", "task_id"}` (HTTP 202; 200 for MIDI, which Suno also answers so). The'
+    " same call again answers that job's outcome, without a second charge; after a failure it tries anew."
+)
 
 
 class FetchMany(BaseModel):
@@ -63,32 +38,25 @@ class FetchMany(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     ids: list[str] = Field(max_length=MAX_BATCH)
-    action: Literal["MUSIC", "LYRICS", "music", "lyrics"] | None = None
-
-
-def ok(data: Any) -> dict[str, Any]:
-    return {"code": "success", "message": "", "data": data}
-
-
-def created(job: JobView) -> CompatAnswer:
-    """A submit's answer: our job id is the task id the client fetches by."""
-    return CompatAnswer(200, ok(job.job_id))
+    action: str | None = Field(default=None, max_length=20, description="MUSIC, LYRICS, PERSONA, WAV, ...")
 
 
 def submit_music(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
-    fields = _sent(request.body)
+    fields = sent(request.body)
+    if fields.get("task") == "gen_stem":
+        return routes_ops.stems(fields, jobs)
     model = str(fields.pop("mv", None) or DEFAULT_MODEL)
     callback_url = fields.pop("notify_hook", None)
     if fields.get("continue_clip_id") is not None and fields.get("task_id") is not None:
         fields["task_id"] = parent_external_id(jobs, str(fields["task_id"]), str(fields["continue_clip_id"]))
-    return jobs.create(_job("music", model, fields, callback_url), created)
+    return jobs.create(job("music", model, fields, callback_url), created)
 
 
 def submit_lyrics(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
-    fields = _sent(request.body)
+    fields = sent(request.body)
     fields.pop("mv", None)  # lyrics have no model to choose
     callback_url = fields.pop("notify_hook", None)
-    return jobs.create(_job("lyrics", LYRICS_MODEL, fields, callback_url), created)
+    return jobs.create(job("lyrics", LYRICS_MODEL, fields, callback_url), created)
 
 
 def fetch(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
@@ -100,19 +68,6 @@ def fetch_many(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     action = body.action.upper() if body.action else None
     tasks = [task_object(job) for job in jobs.get_many(body.ids)]
     return CompatAnswer(200, ok([task for task in tasks if action in (None, task["action"])]))
-
-
-def _sent(body: dict[str, Any]) -> dict[str, Any]:
-    # Clients built on Go structs send every field, unused ones as null or "": those were not sent.
-    return {key: value for key, value in body.items() if value is not None and value != ""}
-
-
-def _job(operation: str, model: str, fields: dict[str, Any], callback_url: Any) -> JobCreate:
-    # `mv` or `notify_hook` of the wrong shape fails validation here: the mount answers it as the
-    # client's invalid request, in Suno's envelope.
-    return JobCreate(
-        provider="suno", operation=operation, model=model, input=fields, callback_url=callback_url
-    )
 
 
 def parent_external_id(jobs: Jobs, reference: str, clip_id: str) -> str:
@@ -143,8 +98,37 @@ FAMILY = CompatFamily(
         CompatRoute(
             "POST",
             "/submit/music",
-            "Suno music: inspiration, custom or continuation (CometAPI-compatible)",
+            "Suno music: inspiration, custom, continuation, a persona's voice, or stems of a clip"
+            ' (`task: "gen_stem"`) (CometAPI-compatible)',
             submit_music,
+        ),
+        CompatRoute(
+            "POST",
+            "/submit/concat",
+            "The full song an extended clip ends (CometAPI-compatible)",
+            routes_ops.concat,
+        ),
+        CompatRoute(
+            "POST",
+            "/uploads/audio-url",
+            "A clip from a public audio URL (CometAPI-compatible)",
+            routes_ops.upload,
+        ),
+        CompatRoute(
+            "POST",
+            "/persona/create",
+            "A persona from a generated clip, answered at once (CometAPI-compatible)",
+            routes_ops.persona,
+            headers=("Prefer",),
+            description=SYNC_DESCRIPTION,
+        ),
+        CompatRoute(
+            "GET",
+            "/act/{kind}/{clip_id}",
+            "A clip as WAV, MP4, MIDI or aligned lyrics (`timing`), answered at once (CometAPI-compatible)",
+            routes_ops.act,
+            headers=("Prefer",),
+            description=SYNC_DESCRIPTION,
         ),
         CompatRoute(
             "POST", "/submit/lyrics", "Suno lyrics from a description (CometAPI-compatible)", submit_lyrics

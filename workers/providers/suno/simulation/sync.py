@@ -76,6 +76,7 @@ class SyncRoutes:
             )
         conversion, first = self._conversion(kind, clip, request.base_url)
         if conversion.result != "succeed":
+            del self.book.conversions[(kind, clip)]  # told once: asking again starts it anew
             return error(400, "conversion_failed", conversion.message or FAILURES[conversion.result])
         if kind == "midi" and (first or conversion.phase_at(time.monotonic()) is not Phase.DONE):
             return answer({"state": "running"})  # asked again until complete
