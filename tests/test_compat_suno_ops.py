@@ -143,6 +143,7 @@ def test_compat_suno_ops_follow_ups_refused_for_a_clip_they_cannot_act_on(
     assert "is an upload" in refused(persona_of_upload, "root_clip_id")
     strangers = {"root_clip_id": clips[0], "name": "n", "clips": [clips[0], uploaded.id]}
     refused(api.post(PERSONA, json=strangers, headers=tenant.headers), "clips")
+    refused(api.post(PERSONA, json={**strangers, "clips": clips[0]}, headers=tenant.headers), "clips")
     assert "no clip" in refused(api.get(f"/suno/act/wav/{clips[0]}", headers=other.headers), "clip_id")
     refused(api.get(f"/suno/act/flac/{clips[0]}", headers=tenant.headers), "kind")
     stems = {"task": "gen_stem", "task_id": unfinished_id, "continue_clip_id": clips[0]}

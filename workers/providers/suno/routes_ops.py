@@ -83,8 +83,11 @@ def persona(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     fields = sent(request.body)
     root = _text(fields, "root_clip_id")
     parent = clip_parent(jobs, root, "persona", field="root_clip_id")
+    named = fields.get("clips") or []
+    if not isinstance(named, list):
+        raise invalid("a list of clip ids is expected", field="clips")
     mine = _clips_of(parent)
-    strangers = [clip for clip in fields.get("clips") or [] if clip not in mine]
+    strangers = [clip for clip in named if clip not in mine]
     if strangers:
         raise invalid(f"{strangers[0]!r} is not a clip of the root clip's task", field="clips")
     job_input = {key: value for key, value in fields.items() if key != "root_clip_id"}
