@@ -77,7 +77,11 @@ class SyncRoutes:
         conversion, first = self._conversion(kind, clip, request.base_url)
         if conversion.result != "succeed":
             del self.book.conversions[(kind, clip)]  # told once: asking again starts it anew
-            return error(400, "conversion_failed", conversion.message or FAILURES[conversion.result])
+            return error(
+                400,
+                "conversion_failed",
+                conversion.message or FAILURES.get(conversion.result, FAILURES["fail"]),
+            )
         if kind == "midi" and (first or conversion.phase_at(time.monotonic()) is not Phase.DONE):
             return answer({"state": "running"})  # asked again until complete
         return answer(self._converted(kind, *found, request.base_url))
