@@ -116,7 +116,9 @@ def create(db: Database, tenant: Tenant, settings: Settings, provider: str, oper
 
 
 def run(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> Job:
-    assert submission.submit(db, http, settings, job_id) in {JobStatus.SUBMITTED, JobStatus.STORING}
+    # A synchronous upstream call (Suno's persona) is answered by the submit itself, failure included.
+    submitted = submission.submit(db, http, settings, job_id)
+    assert submitted in {JobStatus.SUBMITTED, JobStatus.STORING, JobStatus.FAILED}
     for _ in range(60):
         for stored_id in tracking.poll(db, http, settings, [job_id]):
             storing.store(db, http, build_storage(settings), settings, stored_id)
