@@ -25,21 +25,10 @@ from workers.providers.errors import (
     ProviderUnavailableError,
 )
 from workers.providers.kling import creates, wire
+from workers.providers.kling.operations import INPUTS
 from workers.providers.kling.routes import FAMILY
 from workers.providers.kling.schemas import (
-    KlingImage2VideoInput,
-    KlingImageInput,
     KlingTask,
-    KlingText2VideoInput,
-    KlingVirtualTryOnInput,
-)
-from workers.providers.kling.schemas_audio import KlingTextToAudioInput, KlingVideoToAudioInput
-from workers.providers.kling.schemas_video import (
-    KlingAvatarInput,
-    KlingEffectsInput,
-    KlingLipSyncInput,
-    KlingMultiImage2VideoInput,
-    KlingVideoExtendInput,
 )
 from workers.providers.kling.simulation import SIMULATION
 from workers.providers.kling.videos import VIDEOS
@@ -56,19 +45,7 @@ class Kling(ProviderPlugin):
     title = "Kling"
     deadline_s = 1800.0
     queue_group = "video"
-    operations = {
-        "text2video": KlingText2VideoInput,
-        "image2video": KlingImage2VideoInput,
-        "image_generation": KlingImageInput,
-        "multi_image2video": KlingMultiImage2VideoInput,
-        "video_extend": KlingVideoExtendInput,
-        "lip_sync": KlingLipSyncInput,
-        "video_effects": KlingEffectsInput,
-        "avatar": KlingAvatarInput,
-        "text_to_audio": KlingTextToAudioInput,
-        "video_to_audio": KlingVideoToAudioInput,
-        "virtual_try_on": KlingVirtualTryOnInput,
-    }
+    operations = INPUTS
     # A follow-up names its parent's video by Kling's id, valid on the parent's account for 30 days.
     parent_operations = creates.PARENT_OPERATIONS
     status_map = wire.STATUS_MAP

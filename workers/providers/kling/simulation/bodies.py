@@ -7,36 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from workers.providers.kling.schemas import (
-    KlingImage2VideoInput,
-    KlingImageInput,
-    KlingText2VideoInput,
-    KlingVirtualTryOnInput,
-)
-from workers.providers.kling.schemas_audio import KlingTextToAudioInput, KlingVideoToAudioInput
-from workers.providers.kling.schemas_video import (
-    KlingAvatarInput,
-    KlingEffectsInput,
-    KlingLipSyncInput,
-    KlingMultiImage2VideoInput,
-    KlingVideoExtendInput,
-)
+from workers.providers.kling.operations import INPUTS
 
-INPUTS: Mapping[str, type[BaseModel]] = {
-    "text2video": KlingText2VideoInput,
-    "image2video": KlingImage2VideoInput,
-    "image_generation": KlingImageInput,
-    "multi_image2video": KlingMultiImage2VideoInput,
-    "video_extend": KlingVideoExtendInput,
-    "lip_sync": KlingLipSyncInput,
-    "video_effects": KlingEffectsInput,
-    "avatar": KlingAvatarInput,
-    "text_to_audio": KlingTextToAudioInput,
-    "video_to_audio": KlingVideoToAudioInput,
-    "virtual_try_on": KlingVirtualTryOnInput,
-}
 # Request fields about the task rather than the generation; the input models leave them out.
 TASK_FIELDS = ("model_name", "model", "callback_url", "external_task_id")
 # The scenes this simulated Kling offers today; like CometAPI it refuses others.

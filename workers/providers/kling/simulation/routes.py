@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 
 from workers.providers.kling.creates import PATHS, VIDEO_OPERATIONS
+from workers.providers.kling.operations import INPUTS
 from workers.providers.kling.simulation import bodies
 from workers.providers.kling.simulation.tasks import task_object
 from workers.providers.kling.simulation.videos import Videos
@@ -114,7 +115,7 @@ class KlingRoutes:
         if not _authorized(self.sim, request):
             self.sim.reject(PROVIDER, "unauthorized")
             return _error(401, 1000, "Authentication failed")
-        if operation not in bodies.INPUTS:
+        if operation not in INPUTS:
             self.sim.reject(PROVIDER, "unknown_operation")
             return _error(404, 1203, f"resource not exist: {operation}")
         refusal = self.sim.draw_submit_fault(PROVIDER)
