@@ -17,11 +17,10 @@ from standardwebhooks import Webhook
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
-from orchestrator.storage import build_storage
 from tests import services
 from tests.conftest import CREDITS
+from tests.driving import drive
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
@@ -31,15 +30,6 @@ from workers.simulator import Outcome, Simulator
 BASE = "/minimax/v1"
 IMAGE = "https://example.com/boat.png"
 T2V = {"model": "MiniMax-Hailuo-02", "prompt": "a paper boat on a lake", "duration": 6}
-
-
-def drive(db: Database, settings: Settings, task_id: str) -> None:
-    """Do what the workers would, to the end."""
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, uuid.UUID(task_id))
-        for _ in range(10):
-            for stored in tracking.poll(db, http, settings, [uuid.UUID(task_id)]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def create(api: TestClient | httpx.Client, tenant: Tenant, body: dict[str, Any] = T2V) -> str:

@@ -5,27 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import httpx
 from fastapi.testclient import TestClient
 
 from orchestrator.db import Database
-from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
-from orchestrator.storage import build_storage
 from tests.conftest import Tenant
+from tests.driving import drive
 from workers.providers.kling.schemas import KlingEnvelope, KlingTask
 from workers.simulator import Outcome, Simulator
 
 T2V = "/kling/v1/videos/text2video"
-
-
-def drive(db: Database, settings: Settings, job_id: uuid.UUID) -> None:
-    """Do what the workers would, to the end."""
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, job_id)
-        for _ in range(10):
-            for stored in tracking.poll(db, http, settings, [job_id]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def test_compat_kling_create_and_fetch_in_klings_shape(

@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
-from orchestrator.storage import build_storage
 from tests.conftest import CREDITS
+from tests.driving import drive
 from tests.factories import Tenant
 from tests.stack import Stack
 from workers.providers.kling.schemas import KlingEnvelope, KlingTask
@@ -27,15 +26,6 @@ from workers.simulator import Simulator
 BASE = "/kling/v1"
 IMAGE = "https://example.com/a.png"
 LIP_SYNC_AUDIO = {"mode": "audio2video", "audio_type": "url", "audio_url": "https://example.com/speech.mp3"}
-
-
-def drive(db: Database, settings: Settings, task_id: str) -> None:
-    """Do what the workers would, to the end."""
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, uuid.UUID(task_id))
-        for _ in range(10):
-            for stored in tracking.poll(db, http, settings, [uuid.UUID(task_id)]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def job_row(db: Database, task_id: str) -> Job:

@@ -20,14 +20,14 @@ from standardwebhooks import Webhook
 
 from orchestrator import models
 from orchestrator.db import Database
-from orchestrator.pipeline import storing, submission, tracking
+from orchestrator.pipeline import submission
 from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
-from orchestrator.storage import build_storage
 from orchestrator.views import provider_view
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import BROKER_PREFIX, CREDITS
+from tests.driving import drive
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
@@ -62,15 +62,6 @@ def fetch(api: TestClient, tenant: Tenant, task_id: str) -> dict[str, Any]:
     TASK.validate_python(task)
     RunwayTask.model_validate(task)
     return task
-
-
-def drive(db: Database, settings: Settings, job_id: str, rounds: int = 10) -> None:
-    """Do what the workers would, to the end."""
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, uuid.UUID(job_id))
-        for _ in range(rounds):
-            for stored in tracking.poll(db, http, settings, [uuid.UUID(job_id)]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def external_id_of(db: Database, task_id: str) -> str:

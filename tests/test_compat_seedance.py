@@ -18,11 +18,11 @@ from standardwebhooks import Webhook
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.pipeline import storing, submission, tracking
+from orchestrator.pipeline import submission
 from orchestrator.settings import Settings
-from orchestrator.storage import build_storage
 from tests import services
 from tests.conftest import CREDITS
+from tests.driving import drive
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
@@ -39,15 +39,6 @@ T2V = {"model": PRO, "content": [TEXT]}
 def image(url: str = IMAGE, role: str | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {"type": "image_url", "image_url": {"url": url}}
     return item | ({"role": role} if role else {})
-
-
-def drive(db: Database, settings: Settings, task_id: str, rounds: int = 10) -> None:
-    """Do what the workers would, to the end."""
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, uuid.UUID(task_id))
-        for _ in range(rounds):
-            for stored in tracking.poll(db, http, settings, [uuid.UUID(task_id)]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def create(

@@ -15,14 +15,13 @@ from fastapi.testclient import TestClient
 
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
-from orchestrator.storage import build_storage
 from orchestrator.views import provider_view
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import CREDITS
+from tests.driving import drive
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
@@ -40,15 +39,6 @@ CUSTOM = {
 }
 PRICE_V4 = 120_000  # workers/providers/suno/prices.toml: chirp-v4 music, 0.12 credits
 SUCCESS = {"code": "success", "message": ""}
-
-
-def drive(db: Database, settings: Settings, job_id: str) -> None:
-    """Do what the workers would, to the end."""
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, uuid.UUID(job_id))
-        for _ in range(10):
-            for stored in tracking.poll(db, http, settings, [uuid.UUID(job_id)]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def submit(api: TestClient, tenant: Tenant, path: str, body: dict[str, Any]) -> str:

@@ -19,7 +19,6 @@ from standardwebhooks import Webhook
 from orchestrator.api import create_app
 from orchestrator.db import Database
 from orchestrator.models import Job
-from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.projections import projection_for
 from orchestrator.settings import Settings
 from orchestrator.storage import S3Storage, build_storage
@@ -27,6 +26,7 @@ from orchestrator.views import provider_view
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import CREDITS
+from tests.driving import drive
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
@@ -40,15 +40,6 @@ PRICE = 1_200_000  # veo3-fast: 0.15 credits a second, 8-second clips
 PNG = base64.b64decode(EXAMPLE_PNG.split(",", 1)[1])
 JPEG = b"\xff\xd8\xff\xe0" + b"last frame" * 8
 CREATED_KEYS = {"id", "object", "model", "status", "progress", "seconds", "size", "created_at"}
-
-
-def drive(db: Database, settings: Settings, job_id: str) -> None:
-    """Do what the workers would, to the end."""
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, uuid.UUID(job_id))
-        for _ in range(10):
-            for stored in tracking.poll(db, http, settings, [uuid.UUID(job_id)]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def job_row(db: Database, video_id: str) -> Job:

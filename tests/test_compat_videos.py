@@ -18,10 +18,10 @@ from sqlalchemy import select
 from orchestrator.db import Database
 from orchestrator.models import Job, JobOutput
 from orchestrator.ops import audit
-from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.storage import LocalStorage, build_storage
 from tests.conftest import CREDITS
+from tests.driving import drive
 from tests.factories import Tenant, kling_request
 from tests.stack import Stack
 from workers.providers import PROVIDERS
@@ -38,16 +38,6 @@ def create(api: TestClient, tenant: Tenant, **form: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def drive(db: Database, settings: Settings, video_id: str) -> None:
-    """Do what the workers would, to the end."""
-    job_id = uuid.UUID(video_id)
-    with httpx.Client() as http:
-        submission.submit(db, http, settings, job_id)
-        for _ in range(20):
-            for stored in tracking.poll(db, http, settings, [job_id]):
-                storing.store(db, http, build_storage(settings), settings, stored)
 
 
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
