@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from workers.providers import PROVIDERS
 from workers.providers.simulation.callbacks import deliver_callbacks
 from workers.providers.simulation.engine import SimConfig, Simulator
+from workers.providers.simulation.http import SimRoute
 from workers.simulator import control, files
-from workers.simulator.personalities import mount_personality
+from workers.simulator.personalities import mount_personality, mount_shared
 
 
 def create_app(simulator: Simulator | None = None, config: SimConfig | None = None) -> FastAPI:
@@ -38,10 +39,16 @@ def create_app(simulator: Simulator | None = None, config: SimConfig | None = No
     declared = {name: p.simulation for name, p in PROVIDERS.items() if p.simulation is not None}
     for name, simulation in declared.items():
         sim.add_provider(name, simulation.dwell)
-    routes = [route for simulation in declared.values() for route in simulation.routes(sim)]
+    shared: dict[tuple[str, str], list[SimRoute]] = {}
+    for simulation in declared.values():
+        for route in simulation.routes(sim):
+            shared.setdefault((route.method, route.path), []).append(route)
     # The more specific path first: a literal segment wins over a parameter that would match it.
-    for route in sorted(routes, key=lambda route: route.path.count("{")):
-        mount_personality(app, route)
+    for routes in sorted(shared.values(), key=lambda routes: routes[0].path.count("{")):
+        if len(routes) == 1:
+            mount_personality(app, routes[0])
+        else:
+            mount_shared(app, routes)
     app.include_router(files.router_factory(sim))
     app.include_router(control.router_factory(sim))
     return app

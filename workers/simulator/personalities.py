@@ -3,7 +3,7 @@ request read into a `SimRequest`, the handler's `SimResponse` written back."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -18,6 +18,26 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 def mount_personality(app: FastAPI, route: SimRoute) -> None:
     # FastAPI's route answers exactly the declared method (Starlette's would add HEAD to a GET).
     app.add_api_route(route.path, _endpoint(route.handle), methods=[route.method], include_in_schema=False)
+
+
+def mount_shared(app: FastAPI, routes: Sequence[SimRoute]) -> None:
+    """One method and path that several personalities declare: each request goes to the first route
+    that claims it, else to the one that claims nothing (at most one may)."""
+    claiming = [route for route in routes if route.claims is not None]
+    rest = [route for route in routes if route.claims is None]
+    if len(rest) > 1:
+        paths = f"{routes[0].method} {routes[0].path}"
+        raise ValueError(f"{paths} is declared by several simulated providers, none of them claiming")
+
+    async def dispatch(request: SimRequest) -> SimResponse:
+        for route in claiming:
+            if route.claims is not None and route.claims(request):
+                return await route.handle(request)
+        if rest:
+            return await rest[0].handle(request)
+        return SimResponse(404, {"detail": "Not Found"})
+
+    mount_personality(app, SimRoute(routes[0].method, routes[0].path, dispatch))
 
 
 def _endpoint(handle: SimHandler) -> Callable[[Request], Awaitable[Response]]:

@@ -19,6 +19,7 @@ KINDS: dict[str, tuple[str, bytes]] = {
     "mp4": ("video/mp4", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"),
     "png": ("image/png", b"\x89PNG\r\n\x1a\n"),
     "jpeg": ("image/jpeg", b"\xff\xd8\xff\xe0"),
+    "webp": ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 "),
     "mp3": ("audio/mpeg", b"ID3\x04\x00\x00"),
     "wav": ("audio/wav", b"RIFF\x00\x00\x00\x00WAVEfmt "),
 }

@@ -66,11 +66,14 @@ SimHandler = Callable[[SimRequest], Awaitable[SimResponse]]
 
 @dataclass(frozen=True)
 class SimRoute:
-    """`path` may hold `{name}` parameters (also inside a segment, as in `{model}:predictLongRunning`)."""
+    """`path` may hold `{name}` parameters (also inside a segment, as in `{model}:predictLongRunning`).
+    Where providers share a route (OpenAI's `/v1/videos` shape, served for several vendors), `claims`
+    says which requests are this one's; the route without `claims` takes the rest."""
 
     method: str
     path: str
     handle: SimHandler
+    claims: Callable[[SimRequest], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ class SimConfig(BaseModel):
     # negative value makes every one too old, for tests.
     asset_ttl_s: float = 30 * 86400.0
     upstream_latency_s: float = Field(default=0.0, ge=0)
+    # Model ids (or prefixes ending in `*`) the upstream no longer serves: their creates are refused for
+    # good, as OpenAI's own API refuses `sora-*` after the Sora 2 shutdown of 2026-09-24.
+    retired_models: tuple[str, ...] = ()
+
+    def retired(self, model: str) -> bool:
+        return any(
+            model.startswith(name[:-1]) if name.endswith("*") else model == name
+            for name in self.retired_models
+        )
 
 
 class Outcome(BaseModel):
