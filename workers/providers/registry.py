@@ -29,6 +29,7 @@ BUILT_IN: Mapping[str, str] = {
     "runway": "workers.providers.runway:Runway",
     "seedance": "workers.providers.seedance:Seedance",
     "suno": "workers.providers.suno:Suno",
+    "sora": "workers.providers.sora:Sora",
     "veo": "workers.providers.veo:Veo",
 }
 
