@@ -201,6 +201,11 @@ class Jobs(Protocol):
         `CompatError` job_not_finished (409) while it runs: deleting is not cancelling."""
         ...
 
+    def has_channel(self, provider: str) -> bool:
+        """Whether the operator's channel file names an enabled channel of `provider` (the default
+        channel, which every provider falls back to, does not count)."""
+        ...
+
     def continue_job(self, reference: str, fields: Mapping[str, Any], *, field: str | None = None) -> JobView:
         """Give a job waiting for input (`action_required`) its input; it is submitted again."""
         ...

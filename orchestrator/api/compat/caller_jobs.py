@@ -19,6 +19,7 @@ from orchestrator.api import intake
 from orchestrator.api.context import AppContext
 from orchestrator.errors import JobNotCancellableError
 from orchestrator.models import Job, JobOutput
+from orchestrator.pipeline.channels import configured
 from orchestrator.tenants import jobs
 from orchestrator.tenants.accounts import Principal
 from orchestrator.tenants.creating import Origin
@@ -214,6 +215,9 @@ class CallerJobs:
             provider = self.get(str(job_id)).provider
             self.context.dispatcher.send(messaging.cancel_task(provider), [str(job_id)])
         return CancelOutcome.CANCELLED
+
+    def has_channel(self, provider: str) -> bool:
+        return any(config.enabled for config in configured(self.context.settings, provider))
 
     def continue_job(self, reference: str, fields: Mapping[str, Any], *, field: str | None = None) -> JobView:
         waiting = self.get(reference, lookup=(Lookup.JOB_ID,), field=field)

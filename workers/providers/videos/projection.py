@@ -47,6 +47,8 @@ def video_object(job: JobView, models: VideoModels) -> dict[str, Any]:
         "size": models.size(job),
         "created_at": epoch_s(job.created_at),
     }
+    if job.operation == "remix" and job.input.get("parent_job_id"):
+        video["remixed_from_video_id"] = job.input["parent_job_id"]
     if status in {"completed", "failed"}:
         video["completed_at"] = epoch_s(job.finished_at or job.updated_at)
     if status == "failed":

@@ -4,10 +4,11 @@ delete and `/content`, with OpenAI's error envelope; the model a create names pi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from schemas.jobs import JobStatus
+from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import (
     CompatAnswer,
     CompatError,
@@ -36,25 +37,42 @@ class Served:
     def __init__(self, declared: Mapping[str, VideoModels]) -> None:
         self.by_provider = dict(declared)
         self.by_model = {model: models for models in declared.values() for model in models.models}
+        self.provider_of = {model: name for name, models in declared.items() for model in models.models}
         self._spelling = {model.lower(): model for model in self.by_model}
         self.default = PREFERRED_DEFAULT if PREFERRED_DEFAULT in self.by_model else next(iter(self.by_model))
 
-    def models_for(self, model: str) -> tuple[str, VideoModels]:
+    def models_for(self, model: str, jobs: Jobs) -> tuple[str, VideoModels]:
         """The model as its provider spells it (gateways also write `minimax-hailuo-02`), and its
-        provider's declaration."""
+        provider's declaration. A model whose provider is served only by a channel of its own (Sora)
+        is not available without one."""
         spelled = model if model in self.by_model else self._spelling.get(model.lower())
         if spelled is not None:
-            return spelled, self.by_model[spelled]
+            models = self.by_model[spelled]
+            if models.unserved is None or jobs.has_channel(self.provider_of[spelled]):
+                return spelled, models
+            raise self._not_available(model, models.unserved, jobs)
         if model.lower().startswith("sora"):
-            raise CompatError(
-                400,
-                "model_not_available",
-                f"{model} is not available: OpenAI shut the Sora 2 video API down on {SORA_SHUTDOWN} and "
-                f"no channel here serves it; choose one of {', '.join(sorted(self.by_model))}",
-                "model",
-            )
+            reason = f"OpenAI shut the Sora 2 video API down on {SORA_SHUTDOWN} and no channel here serves it"
+            raise self._not_available(model, reason, jobs)
         raise invalid(
-            f"model {model!r} is not served on /v1/videos; choose one of {', '.join(sorted(self.by_model))}",
+            f"model {model!r} is not served on /v1/videos; choose one of {', '.join(self.available(jobs))}",
+            "model",
+        )
+
+    def available(self, jobs: Jobs) -> list[str]:
+        """The models a create may name now: those served by default, and those a channel serves."""
+        return sorted(
+            model
+            for model, models in self.by_model.items()
+            if models.unserved is None or jobs.has_channel(self.provider_of[model])
+        )
+
+    def _not_available(self, model: str, reason: str, jobs: Jobs) -> CompatError:
+        choices = ", ".join(self.available(jobs))
+        return CompatError(
+            400,
+            "model_not_available",
+            f"{model} is not available: {reason}; choose one of {choices}",
             "model",
         )
 
@@ -67,7 +85,7 @@ ServedHandler = Callable[["Served", CompatRequest, Jobs], CompatAnswer]
 
 def create_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     fields = create_fields(request)
-    model, models = served.models_for(_text(fields, "model") or served.default)
+    model, models = served.models_for(_text(fields, "model") or served.default, jobs)
     unknown = next((name for name in fields if name not in (*OPENAI_FIELDS, *models.extra_fields)), None)
     if unknown is not None:
         raise invalid(f"unknown parameter: {unknown!r}", unknown)
@@ -89,11 +107,13 @@ def create_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAn
         extra={name: fields[name] for name in models.extra_fields if name in fields},
     )
 
-    def render(job: JobView) -> CompatAnswer:
-        created = {key: value for key, value in served.project(job).items() if key != "task_id"}
-        return CompatAnswer(200, created, {"openai-poll-after-ms": POLL_AFTER_MS})
+    return jobs.create(models.job(video), functools.partial(_created, served))
 
-    return jobs.create(models.job(video), render)
+
+def _created(served: Served, job: JobView) -> CompatAnswer:
+    """A create's answer: the video object (without the gateways' `task_id`), and when to poll it."""
+    created = {key: value for key, value in served.project(job).items() if key != "task_id"}
+    return CompatAnswer(200, created, {"openai-poll-after-ms": POLL_AFTER_MS})
 
 
 def get_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
@@ -144,8 +164,28 @@ def get_video_content(served: Served, request: CompatRequest, jobs: Jobs) -> Com
 
 
 def remix_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
-    job = jobs.get(request.path_params["video_id"])
-    raise invalid(f"{job.model} cannot remix a video; remix is a Sora feature, which no channel here serves")
+    """A remix of a finished video, as its provider's follow-up job (Sora's); refused for models without."""
+    parent = jobs.get(request.path_params["video_id"])
+    remix = served.by_provider[parent.provider].remix
+    if remix is None:
+        raise invalid(f"{parent.model} cannot remix a video; remix is a Sora feature")
+    body = request.body if isinstance(request.body, dict) else {}
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise invalid("prompt is required", "prompt")
+    unknown = next((name for name in body if name not in ("prompt", "callback_url")), None)
+    if unknown is not None:
+        raise invalid(f"unknown parameter: {unknown!r}", unknown)
+    if parent.status != JobStatus.SUCCEEDED:
+        status = STATUS[JobStatus(parent.status)]
+        raise CompatError(
+            400, "video_not_ready", f"video {parent.job_id} is {status}: only a completed video is remixed"
+        )
+    job = remix(parent, prompt)
+    callback_url = _text(body, "callback_url")
+    if callback_url:
+        job = JobCreate.model_validate({**job.model_dump(), "callback_url": callback_url})
+    return jobs.create(job, functools.partial(_created, served))
 
 
 # --- reading a create -------------------------------------------------------------------------------

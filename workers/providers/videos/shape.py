@@ -40,7 +40,10 @@ class VideoModels:
     wrong); `seconds` and `size` read a job back in the video object's words. `params` maps a
     unified input field to the create field a client sent it as (an error's `param`), `extra_fields`
     are create fields beyond OpenAI's that `job` reads, and `variants` the `/content` variants its
-    stored outputs include (by label prefix)."""
+    stored outputs include (by label prefix). `remix` builds the follow-up job that remixes a finished
+    video of these models with a prompt (None: they cannot be remixed). `unserved` says why the models
+    are not available unless an operator's channel file names a channel of their provider (None: the
+    default channel serves them)."""
 
     models: tuple[str, ...]
     job: Callable[[VideoRequest], JobCreate]
@@ -51,6 +54,8 @@ class VideoModels:
     extra_fields: tuple[str, ...] = ()
     max_references: int = 2
     variants: tuple[str, ...] = ("video",)
+    remix: Callable[[JobView, str], JobCreate] | None = None
+    unserved: str | None = None
 
 
 def unified_job(
