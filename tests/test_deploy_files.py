@@ -26,13 +26,14 @@ TODAY = {
     "midjourney": ("image-music", "Midjourney"),
     "runway": ("video", "Runway"),
     "seedance": ("video", "ByteDance Seedance"),
+    "sora": ("video", "OpenAI Sora"),
     "suno": ("image-music", "Suno"),
     "veo": ("video", "Veo"),
 }
 PROVIDER_GROUPS = deploy_files.provider_groups(PROVIDERS)
 VIDEO_QUEUES = (
     "hailuo.submit,hailuo.poll,kling.submit,kling.poll,runway.submit,runway.poll,"
-    "seedance.submit,seedance.poll,veo.submit,veo.poll"
+    "seedance.submit,seedance.poll,sora.submit,sora.poll,veo.submit,veo.poll"
 )
 # A provider that could come next (Alibaba's Wan), for what adding one changes.
 NEXT = {"wan": ("video", "Wan")}

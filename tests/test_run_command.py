@@ -19,7 +19,7 @@ import pytest
 from tests import services
 from tests.processes import interruptible
 
-# Its waits add up to more than the suite-wide 120 s (embedded PostgreSQL, then seven demo jobs).
+# Its waits add up to more than the suite-wide 120 s (embedded PostgreSQL, then eight demo jobs).
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
@@ -75,7 +75,7 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
         assert download.status_code == 200
         assert len(download.content) == done["outputs"][0]["size_bytes"]
         demo = services.wait_until(
-            lambda: (text := log_path.read_text()).count("demo: ") >= 8 and text, timeout=90, interval=0.5
+            lambda: (text := log_path.read_text()).count("demo: ") >= 9 and text, timeout=90, interval=0.5
         )
         finished = [line for line in demo.splitlines() if line.startswith("demo: ") and " after " in line]
         assert sorted(line.split()[1] for line in finished) == [
@@ -84,6 +84,7 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
             "midjourney",
             "runway",
             "seedance",
+            "sora",
             "suno",
             "veo",
         ]
