@@ -31,4 +31,4 @@ def size_problem(model: str, size: str) -> str | None:
     base = base_model(model)
     if base is None or size in SIZES[base]:
         return None
-    return f"{model} makes {', '.join(SIZES[base])}; {size} needs sora-2-pro"
+    return f"size: {model} makes {' or '.join(SIZES[base])}; {size} needs sora-2-pro"

@@ -125,10 +125,10 @@ class SoraRoutes:
             raise RefusedError(
                 f"Invalid seconds {seconds!r}: expected one of {', '.join(SECONDS)}.", "seconds"
             )
-        if size not in SIZES[MODELS.get(model, SORA_2)]:
+        sizes = SIZES[MODELS.get(model, SORA_2)]
+        if size not in sizes:
             raise RefusedError(
-                f"Invalid size {size!r} for {model}: expected one of {', '.join(SIZES[MODELS.get(model, SORA_2)])}.",
-                "size",
+                f"Invalid size {size!r} for {model}: expected one of {', '.join(sizes)}.", "size"
             )
         return {"model": model, "seconds": seconds, "size": size}
 
