@@ -74,7 +74,7 @@ def test_deploy_files_worker_groups_keep_each_queue_group_in_order() -> None:
     assert [group.name for group in groups] == ["video", "image-music", "store", "deliver", "sweep"]
     assert ",".join(groups[0].queues) == VIDEO_QUEUES
     assert groups[0].description == (
-        "MiniMax Hailuo, Kling, Runway, ByteDance Seedance and Veo: submit and poll"
+        "MiniMax Hailuo, Kling, Runway, ByteDance Seedance, OpenAI Sora and Veo: submit and poll"
     )
     assert groups[1].description == "Midjourney and Suno: submit and poll"
     assert sorted(q for group in groups for q in group.queues) == sorted(all_queues())
@@ -101,11 +101,11 @@ def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> No
     )
     assert changed_lines(before[workers], after[workers]) == (
         [
-            "# MiniMax Hailuo, Kling, Runway, ByteDance Seedance and Veo: submit and poll",
+            "# MiniMax Hailuo, Kling, Runway, ByteDance Seedance, OpenAI Sora and Veo: submit and poll",
             command("          ", "args", VIDEO_QUEUES),
         ],
         [
-            "# MiniMax Hailuo, Kling, Runway, ByteDance Seedance, Veo and Wan: submit and poll",
+            "# MiniMax Hailuo, Kling, Runway, ByteDance Seedance, OpenAI Sora, Veo and Wan: submit and poll",
             command("          ", "args", with_wan),
         ],
     )
