@@ -13,7 +13,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -166,13 +166,17 @@ def serving(app: Any, sock: socket.socket | None = None) -> Iterator[ThreadedSer
         server.stop()
 
 
-def wait_until(condition: Any, *, timeout: float = 20.0, interval: float = 0.02, message: str = "") -> Any:
-    """Poll `condition` until it returns a truthy value; fail the test if it never does."""
+def wait_until(
+    condition: Any, *, timeout: float = 20.0, interval: float = 0.02, message: str | Callable[[], str] = ""
+) -> Any:
+    """Poll `condition` until it returns a truthy value; fail the test if it never does, saying
+    `message` (a callable is asked at that moment: what a process had printed by then)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s: {message or condition}")
+            said = message() if callable(message) else message
+            pytest.fail(f"condition not met within {timeout}s: {said or condition}")
         time.sleep(interval)

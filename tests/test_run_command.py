@@ -48,9 +48,9 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
     try:
         banner = services.wait_until(
             lambda: "genrelay is running" in log_path.read_text() and log_path.read_text(),
-            timeout=90,
+            timeout=180,  # a safety net, not a measure: seven processes start on a possibly busy machine
             interval=0.2,
-            message="genrelay run prints its banner",
+            message=lambda: f"genrelay run prints its banner; it printed:\n{log_path.read_text()[-4000:]}",
         )
         descendants = psutil.Process(process.pid).children(recursive=True)
         assert len(descendants) >= 4  # simulator, API, worker (+ pool), beat, and the embedded servers
