@@ -281,6 +281,43 @@ def test_pipeline_sweep_dispatches_by_state_and_expires_overdue_queued_jobs(
     assert_ledger_sound(db)
 
 
+def test_pipeline_an_optional_output_the_upstream_never_made_is_left_out(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator_url: str,
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A gateway that serves no thumbnail answers 404 for it: the video is stored and the job succeeds;
+    a required output so answered still fails the job."""
+    settings = make_settings(max_store_attempts=1)
+    absent = f"{simulator_url}/no/such/thumbnail.webp"
+    video = "data:video/mp4;base64,AAAAGGZ0eXBtcDQy"
+    jobs = {}
+    for optional in (True, False):
+        job_id = create_job(db, tenant, settings)
+        with db.transaction() as session:
+            for state in (S.SUBMITTING, S.SUBMITTED):
+                session.execute(update(Job).where(Job.job_id == job_id).values(state=state.value))
+            outputs = [
+                {"url": video, "label": "video"},
+                {"url": absent, "label": "thumbnail", "optional": optional},
+            ]
+            change = lifecycle.Change(S.STORING, columns={"pending_outputs": outputs})
+            assert lifecycle.advance(session, job_id, S.SUBMITTED, change) is not None
+        jobs[optional] = job_id
+    storage = build_storage(settings)
+
+    assert storing.store(db, http, storage, settings, jobs[True]) is S.SUCCEEDED
+    assert storing.store(db, http, storage, settings, jobs[False]) is S.FAILED
+    with db.transaction() as session:
+        kept = session.execute(select(JobOutput.label).where(JobOutput.job_id == jobs[True])).scalars().all()
+    assert kept == ["video"]
+    assert job_row(db, jobs[True]).charged == PRICE
+    assert (job_row(db, jobs[False]).charged, job_row(db, jobs[False]).error_code) == (0, "storage_failed")
+    assert_ledger_sound(db)
+
+
 def test_pipeline_storing_resumes_after_the_outputs_it_recorded(
     db: Database, http: httpx.Client, tenant: Tenant, make_settings: Callable[..., Settings]
 ) -> None:

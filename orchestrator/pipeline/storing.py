@@ -42,6 +42,8 @@ S = JobStatus
 CHUNK = 1 << 20
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
+# What an upstream answers for a file it never made: an optional output so answered is left out.
+ABSENT_STATUSES = frozenset({400, 404, 405, 410, 415, 422})
 MAX_REDIRECTS = 5
 
 
@@ -102,7 +104,15 @@ def _copy_all(
             with db.transaction() as session:
                 _record(session, job.job_id, last)
             done.add(last.index)
-        stored = copy_output(http, storage, settings, job.job_id, index, ref, headers)
+        try:
+            stored = copy_output(http, storage, settings, job.job_id, index, ref, headers)
+        except DownloadError as exc:
+            if not (ref.get("optional") and exc.status in ABSENT_STATUSES):
+                raise
+            log.info(
+                "job %s: optional output %s is not there (%s); left out", job.job_id, ref.get("label"), exc
+            )
+            continue
         last = Copied(index, stored, ref.get("label"))
     return last
 

@@ -222,6 +222,7 @@ def pending_outputs(outputs: Sequence[OutputRef]) -> list[dict[str, Any]]:
             "label": o.label,
             "authenticated": o.authenticated,
             "resolve": o.resolve,
+            "optional": o.optional,
         }
         for o in outputs
     ]

@@ -88,7 +88,9 @@ class OutputRef:
     `label` names it for projections (e.g. "clip-0.audio"); `authenticated` says the download
     needs the channel's credentials (see `Provider.download_headers`), which are never stored;
     `resolve` says `url` is the provider's reference to a file, which `Provider.resolve_output`
-    turns into a download link when the output is copied (so a link that expires is fresh).
+    turns into a download link when the output is copied (so a link that expires is fresh);
+    `optional` marks an extra the upstream may not have made (a video's thumbnail on a gateway that
+    serves none): answered as absent, it is left out instead of failing the job.
     """
 
     url: str
@@ -96,6 +98,7 @@ class OutputRef:
     label: str | None = None
     authenticated: bool = False
     resolve: bool = False
+    optional: bool = False
 
 
 @dataclass(frozen=True)

@@ -158,11 +158,16 @@ def result_of(video: SoraVideo) -> dict[str, Any]:
 
 
 def outputs_of(video_id: str, base_url: str) -> tuple[OutputRef, ...]:
-    """The video and its thumbnail and spritesheet from `/content`, each with the channel's key."""
+    """The video and its thumbnail and spritesheet from `/content`, each with the channel's key; the
+    two extras are optional, since not every gateway serves them."""
     content = f"{base_url.rstrip('/')}/v1/videos/{video_id}/content"
     return tuple(
         OutputRef(
-            content if label == "video" else f"{content}?variant={label}", mime, label, authenticated=True
+            content if label == "video" else f"{content}?variant={label}",
+            mime,
+            label,
+            authenticated=True,
+            optional=label != "video",
         )
         for label, mime in VARIANTS
     )
