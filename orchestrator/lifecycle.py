@@ -19,7 +19,7 @@ from sqlalchemy import SmallInteger, Update, bindparam, func, insert, null, upda
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
-from orchestrator import ledger, logs, outbox
+from orchestrator import job_ends, ledger, logs, outbox
 from orchestrator.errors import InvalidTransitionError, LedgerError
 from orchestrator.models import Job, JobEvent, table
 from schemas.jobs import TERMINAL_STATUSES, JobStatus
@@ -30,6 +30,8 @@ _INSERT_EVENT = insert(table(JobEvent))
 _jobs = table(Job)
 S = JobStatus
 _ENDINGS = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
+# The states a waiting request answers on: the job ended, or it waits for its client's input.
+_ANNOUNCED = frozenset(TERMINAL_STATUSES) | {S.ACTION_REQUIRED}
 
 TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     S.QUEUED: frozenset({S.SUBMITTING}) | _ENDINGS,
@@ -120,6 +122,8 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
     event = event_row(job_id, row.event_seq, expected, change.to, row.progress, change.detail)
     record_events(session, [event])
     _settle(session, job_id, change.to, row.price)
+    if change.to in _ANNOUNCED:
+        job_ends.announce(session, job_id)  # wakes requests waiting for it (`Prefer: wait`)
     if row.callback_url:
         outbox.record_state(session, job_id, change.to)
     moved = Transition(job_id, expected, change.to, row.event_seq)

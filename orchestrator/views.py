@@ -11,7 +11,7 @@ from schemas.jobs import Job, JobError, JobEvent, JobOutput, JobStatus
 from workers.providers.compat import JobView
 
 
-def provider_view(job: models.Job, outputs: Mapping[str, str]) -> JobView:
+def provider_view(job: models.Job, outputs: Mapping[str, str], api_url: str = "") -> JobView:
     """The job as a provider's projection sees it, with its outputs' download links by label."""
     return JobView(
         job_id=str(job.job_id),
@@ -36,6 +36,7 @@ def provider_view(job: models.Job, outputs: Mapping[str, str]) -> JobView:
         started_at=job.started_at,
         finished_at=job.finished_at,
         outputs=dict(outputs),
+        api_url=api_url,
     )
 
 

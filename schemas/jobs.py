@@ -13,6 +13,10 @@ MAX_CALLBACK_URL_LENGTH = 2048
 
 MetadataValue = str | int | float | bool | None
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+# A model id may also hold one slash: Replicate names its models `owner/name`.
+ModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$")
+]
 
 
 class JobStatus(StrEnum):
@@ -44,7 +48,7 @@ class JobCreate(BaseModel):
 
     provider: Identifier = Field(description="Upstream provider, e.g. `kling`.")
     operation: Identifier = Field(description="Provider operation, e.g. `text2video`.")
-    model: Identifier = Field(description="Provider model, e.g. `kling-v1-6`.")
+    model: ModelName = Field(description="Provider model, e.g. `kling-v1-6` or Replicate's `owner/name`.")
     input: dict[str, Any] = Field(description="Provider-specific input, validated per operation.")
     callback_url: str | None = Field(
         default=None,

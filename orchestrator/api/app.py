@@ -26,6 +26,7 @@ from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.request_size import RequestSizeLimitMiddleware
 from orchestrator.db import Database, ensure_schema_current
 from orchestrator.ids import new_token
+from orchestrator.job_ends import JobEnds
 from orchestrator.messaging import Dispatcher
 from orchestrator.pipeline import webhooks
 from orchestrator.pipeline.channels import load_channels
@@ -88,7 +89,12 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = context or build_context(settings)
+        listener = JobEnds(app.state.context.settings.require_database_url())
+        listener.start()
+        app.state.context.job_ends = listener
         yield
+        await listener.stop()
+        app.state.context.job_ends = None
         if context is None:
             app.state.context.writer.close()
             app.state.context.dispatcher.close()

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from orchestrator.api.create_writer import CreateWriter
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
+from orchestrator.job_ends import JobEnds
 from orchestrator.messaging import Dispatcher
 from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
@@ -36,6 +37,8 @@ class AppContext:
     prices: PriceTable
     limiter: RateLimiter
     writer: CreateWriter
+    # Wakes requests waiting for a job to end; started with the app (None: waits only time out).
+    job_ends: JobEnds | None = None
     started: float = field(default_factory=time.monotonic)  # when this API process came up
     _keys: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 

@@ -98,7 +98,8 @@ def render(session: Session, event: OutboxEvent, storage: Storage, settings: Set
     )
     family = family_of(job.api_format)
     if family is not None:
-        view = provider_view(job, {link.label or str(link.index): link.url for link in links})
+        urls = {link.label or str(link.index): link.url for link in links}
+        view = provider_view(job, urls, settings.public_base_url)
         return family.project(as_of(view, event.snapshot))
     return {
         "type": event.event_type,

@@ -47,6 +47,8 @@ class JobView:
     started_at: datetime | None
     finished_at: datetime | None
     outputs: Mapping[str, str] = field(default_factory=dict)
+    # The API's public base URL, for links to the job's own routes (a Replicate prediction's `urls`).
+    api_url: str = ""
 
 
 class CompatError(Exception):
@@ -113,26 +115,25 @@ class StoredOutput:
 
 
 @dataclass(frozen=True)
-class AwaitJob:
-    """Answer once job `job_id` has ended, or when `timeout_s` has passed: `render` of the job as it is
-    then. For routes whose clients expect a result in the answer (the provider answers them at once);
-    the mount waits without holding a thread or a database connection between its looks."""
+class WaitFor:
+    """Answer as of when job `job_id` ends (or waits for input), or after `seconds`, whichever comes
+    first: `render` shows the job then. The core waits without a thread or a database connection."""
 
     job_id: str
-    timeout_s: float
-    render: Render
+    seconds: float
+    render: Callable[[JobView], CompatAnswer]
 
 
 @dataclass(frozen=True)
 class CompatAnswer:
-    """A JSON answer (`body` None and status 204: no content), a stored output to serve, or a job to
-    wait for (`awaiting`: the answer is then what its `render` makes of the job)."""
+    """A JSON answer (`body` None and status 204: no content), or a stored output to serve; with `wait`,
+    the answer comes once that job ends or the wait runs out (this answer's headers kept)."""
 
     status: int = 200
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     output: StoredOutput | None = None
-    awaiting: AwaitJob | None = None
+    wait: WaitFor | None = None
 
 
 class Lookup(StrEnum):
@@ -210,6 +211,10 @@ class Jobs(Protocol):
         """Give a job waiting for input (`action_required`) its input; it is submitted again."""
         ...
 
+    def webhook_secret(self) -> str:
+        """The caller's current webhook signing secret (`whsec_…`), created on first use."""
+        ...
+
 
 Handler = Callable[[CompatRequest, Jobs], CompatAnswer]
 
@@ -234,6 +239,7 @@ class CompatRoute:
     too_large: CompatError | None = None  # what a body past that bound is refused with
     max_form_files: int | None = None  # bounds on a form's parts tighter than the API's own
     max_form_fields: int | None = None
+    bodyless: bool = False  # a POST that reads no body (any body sent is ignored)
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,21 @@
 """The caller's jobs as a provider's compatible routes use them (`workers.providers.compat.Jobs`):
-create, look up, cancel and continue, each through the same use-cases as the unified routes; and the
-wait for a job a route answers only once it has ended (`AwaitJob`)."""
+create, look up, cancel and continue, each through the same use-cases as the unified routes."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from orchestrator import messaging
 from orchestrator.api import intake
 from orchestrator.api.context import AppContext
 from orchestrator.errors import JobNotCancellableError
 from orchestrator.models import Job, JobOutput
+from orchestrator.pipeline import webhook_secrets
 from orchestrator.pipeline.channels import configured
 from orchestrator.tenants import jobs
 from orchestrator.tenants.accounts import Principal
@@ -26,7 +23,6 @@ from orchestrator.tenants.creating import Origin
 from orchestrator.views import provider_view
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import (
-    AwaitJob,
     CancelOutcome,
     CompatAnswer,
     CompatError,
@@ -37,10 +33,6 @@ from workers.providers.compat import (
     invalid,
     not_found,
 )
-
-# A waiting answer looks at its job at once, then ever more sparsely: a job that ends in a moment is
-# answered in a moment, and a long wait costs a few dozen short reads.
-FIRST_LOOK_S, MAX_LOOK_S = 0.05, 1.0
 
 
 def as_job_id(reference: str) -> uuid.UUID | None:
@@ -81,7 +73,7 @@ class CallerJobs:
         self.idempotency_key = idempotency_key
 
     def view(self, job: Job, outputs: Sequence[JobOutput]) -> JobView:
-        return provider_view(job, output_urls(self.context, outputs))
+        return provider_view(job, output_urls(self.context, outputs), self.context.settings.public_base_url)
 
     def create(
         self, request: JobCreate, render: Render, *, client_reference: str | None = None
@@ -227,20 +219,9 @@ class CallerJobs:
         self.context.dispatcher.send(messaging.submit_task(waiting.provider), [str(job_id)])
         return self.get(str(job_id))
 
-    async def await_job(
-        self, awaiting: AwaitJob, disconnected: Callable[[], Awaitable[bool]]
-    ) -> CompatAnswer:
-        """`awaiting.render` of the job once it has ended, or as it is when the time is up (or the client
-        has gone). Between looks nothing is held: no thread, no database connection."""
-        deadline = time.monotonic() + max(0.0, awaiting.timeout_s)
-        pause = FIRST_LOOK_S
-        while True:
-            job = await run_in_threadpool(self.get, awaiting.job_id, lookup=(Lookup.JOB_ID,))
-            left = deadline - time.monotonic()
-            if JobStatus(job.status).is_terminal or left <= 0 or await disconnected():
-                return awaiting.render(job)
-            await asyncio.sleep(min(pause, left))
-            pause = min(pause * 2, MAX_LOOK_S)
+    def webhook_secret(self) -> str:
+        with self.context.db.transaction() as session:
+            return webhook_secrets.live_secrets(session, self.caller.account_id)[0].secret
 
 
 def _with_outputs(session: Session, query: Select[Job]) -> dict[uuid.UUID, tuple[Job, list[JobOutput]]]:

@@ -8,6 +8,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -29,14 +30,18 @@ from orchestrator.errors import AuthenticationError, InvalidInputError, NotFound
 from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
 from orchestrator.tenants.accounts import Principal
+from schemas.jobs import JobStatus
 from workers.providers.compat import (
     CompatAnswer,
     CompatError,
     CompatFamily,
     CompatRequest,
     CompatRoute,
+    JobView,
+    Lookup,
     StoredOutput,
     Upload,
+    WaitFor,
     invalid,
 )
 from workers.providers.registry import ProviderRegistry
@@ -190,8 +195,8 @@ def _endpoint(
         )
         jobs = CallerJobs(context, values["caller"], provider, family.name, values.get("idempotency_key"))
         answer = await run_in_threadpool(route.handle, compat_request, jobs)
-        if answer.awaiting is not None:
-            answer = await jobs.await_job(answer.awaiting, request.is_disconnected)
+        if answer.wait is not None:
+            answer = await answer_when_ended(context, jobs, answer, answer.wait)
         if answer.output is not None:
             return await run_in_threadpool(serve_output, context, values["caller"], answer.output)
         return _json(answer)
@@ -200,6 +205,26 @@ def _endpoint(
     path = re.sub(r"\W+", "_", route.path).strip("_")
     endpoint.__name__ = f"{family.name}_{route.method.lower()}_{path}"
     return endpoint
+
+
+async def answer_when_ended(
+    context: AppContext, jobs: CallerJobs, first: CompatAnswer, wait: WaitFor
+) -> CompatAnswer:
+    """Hold the answer until the job ends (or waits for input) or `wait.seconds` pass, then render the job
+    as it stands. Nothing is held meanwhile but a coroutine: each look at the job borrows a pooled
+    connection for one short read."""
+
+    def look() -> JobView:
+        return jobs.get(wait.job_id, lookup=(Lookup.JOB_ID,))
+
+    async def ended() -> bool:
+        status = JobStatus((await run_in_threadpool(look)).status)
+        return status.is_terminal or status is JobStatus.ACTION_REQUIRED
+
+    if context.job_ends is not None:
+        await context.job_ends.wait(wait.job_id, wait.seconds, ended)
+    answer = wait.render(await run_in_threadpool(look))
+    return replace(answer, headers={**first.headers, **answer.headers})
 
 
 def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signature:
@@ -216,7 +241,7 @@ def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signat
     ]
     if route.body is not None:
         params.append(inspect.Parameter("body", keyword, annotation=route.body))
-    elif not route.form and route.method in {"POST", "PUT", "PATCH"}:
+    elif not route.form and not route.bodyless and route.method in {"POST", "PUT", "PATCH"}:
         params.append(inspect.Parameter("body", keyword, annotation=Annotated[dict[str, Any], Body()]))
     for n, name in enumerate(route.query):
         params.append(

@@ -22,6 +22,20 @@ if TYPE_CHECKING:
 SEND_TIMEOUT_S = 10.0
 
 
+@dataclass(frozen=True)
+class SignedBody:
+    """A callback body sent as these exact bytes with these headers (a provider that signs its
+    callbacks, as Replicate's Standard Webhooks)."""
+
+    content: bytes
+    headers: dict[str, str]
+
+
+# What a callback's render gives: a JSON body, a signed one, or None to send nothing (an event the
+# receiver did not ask for).
+CallbackBody = dict[str, Any] | SignedBody | None
+
+
 @dataclass(order=True)
 class PendingCallback:
     due: float  # time.monotonic()
@@ -29,7 +43,7 @@ class PendingCallback:
     provider: str = field(compare=False)
     url: str = field(compare=False)
     # Rendered at send time, so result links are signed when they leave.
-    render: Callable[[], dict[str, Any]] = field(compare=False)
+    render: Callable[[], CallbackBody] = field(compare=False)
     task_id: str = field(compare=False, default="")
 
 
@@ -43,7 +57,7 @@ class CallbackQueue:
         self._waker: Callable[[], None] | None = None
 
     def push(
-        self, due: float, provider: str, url: str, render: Callable[[], dict[str, Any]], task_id: str = ""
+        self, due: float, provider: str, url: str, render: Callable[[], CallbackBody], task_id: str = ""
     ) -> None:
         with self._lock:
             heapq.heappush(self._heap, PendingCallback(due, next(self._seq), provider, url, render, task_id))
@@ -133,8 +147,14 @@ async def _send(sim: Simulator, client: httpx.AsyncClient, callback: PendingCall
     if sim.config.drop_callbacks:
         sim.record_callback(callback.provider, "dropped")
         return
+    body = callback.render()
+    if body is None:
+        return  # an event the receiver did not ask for
     try:
-        response = await client.post(callback.url, json=callback.render())
+        if isinstance(body, SignedBody):
+            response = await client.post(callback.url, content=body.content, headers=body.headers)
+        else:
+            response = await client.post(callback.url, json=body)
         delivered = response.is_success
     except (httpx.HTTPError, httpx.InvalidURL):
         delivered = False

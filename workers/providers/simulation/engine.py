@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
-from workers.providers.simulation.callbacks import CallbackQueue
+from workers.providers.simulation.callbacks import CallbackBody, CallbackQueue
 from workers.providers.simulation.scripts import (
     HELD_S,
     Counters,
@@ -30,7 +30,7 @@ from workers.providers.simulation.timeline import Dwell, NewTask, Phase, Result,
 # A duplicate or reordered callback lands this long after the one it follows.
 CALLBACK_GAP_S = 0.01
 
-Render = Callable[[TaskRecord, Phase], dict[str, Any]]
+Render = Callable[[TaskRecord, Phase], CallbackBody]
 
 
 class Simulator:

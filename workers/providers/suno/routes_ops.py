@@ -15,7 +15,6 @@ from typing import Any
 
 from schemas.jobs import JobCreate
 from workers.providers.compat import (
-    AwaitJob,
     CompatAnswer,
     CompatError,
     CompatRequest,
@@ -23,6 +22,7 @@ from workers.providers.compat import (
     JobView,
     Lookup,
     Render,
+    WaitFor,
     invalid,
 )
 from workers.providers.suno.envelope import created, job, sent
@@ -124,7 +124,7 @@ def answered_at_once(request: CompatRequest, jobs: Jobs, wanted: JobCreate, rend
             wanted, lambda made: CompatAnswer(202, {"task_id": made.job_id}), client_reference=reference
         )
         job_id = str(accepted.body["task_id"])
-    return CompatAnswer(awaiting=AwaitJob(job_id, wait_s(request), render))
+    return CompatAnswer(wait=WaitFor(job_id, wait_s(request), render))
 
 
 def _stale_failure(job: JobView) -> bool:
