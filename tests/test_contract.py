@@ -107,6 +107,13 @@ def first_model(prices_models: list[str]) -> str:
     return prices_models[0]
 
 
+def priced(provider: str, operation: str) -> str:
+    """A model the operation offers (some providers route by model before anything else)."""
+    from orchestrator.pricing import load_price_table
+
+    return first_model(load_price_table().models(provider, operation))
+
+
 def create(db: Database, tenant: Tenant, settings: Settings, provider: str, operation: str) -> uuid.UUID:
     from orchestrator.pricing import load_price_table
 
@@ -243,7 +250,9 @@ def test_contract_transient_and_ambiguous_submit_errors(
     sample = example(PROVIDERS[provider].operations[operation])
     assert sample is not None
     channel = Channel("test", simulator_url, api_key=simulator.config.api_key)
-    request = SubmitRequest(job_id=str(uuid.uuid4()), operation=operation, model="any", input=sample)
+    request = SubmitRequest(
+        job_id=str(uuid.uuid4()), operation=operation, model=priced(provider, operation), input=sample
+    )
     with httpx.Client(timeout=0.5) as http, pytest.raises(error):
         PROVIDERS[provider].submit(http, channel, request)
     expected_creates = 1 if knob == "read_timeout_rate" else 0
@@ -273,7 +282,9 @@ def test_contract_scripted_submit_refusals(
     sample = example(PROVIDERS[provider].operations[operation])
     assert sample is not None
     channel = Channel("test", simulator_url, api_key=simulator.config.api_key)
-    request = SubmitRequest(job_id=str(uuid.uuid4()), operation=operation, model="any", input=sample)
+    request = SubmitRequest(
+        job_id=str(uuid.uuid4()), operation=operation, model=priced(provider, operation), input=sample
+    )
     with httpx.Client(timeout=5) as http, pytest.raises(error):
         PROVIDERS[provider].submit(http, channel, request)
     assert simulator.stats()[provider].creates == 0

@@ -24,6 +24,7 @@ TODAY = {
     "hailuo": ("video", "MiniMax Hailuo"),
     "kling": ("video", "Kling"),
     "midjourney": ("image-music", "Midjourney"),
+    "replicate": ("image-music", "Replicate"),
     "runway": ("video", "Runway"),
     "seedance": ("video", "ByteDance Seedance"),
     "sora": ("video", "OpenAI Sora"),
@@ -76,13 +77,13 @@ def test_deploy_files_worker_groups_keep_each_queue_group_in_order() -> None:
     assert groups[0].description == (
         "MiniMax Hailuo, Kling, Runway, ByteDance Seedance, OpenAI Sora and Veo: submit and poll"
     )
-    assert groups[1].description == "Midjourney and Suno: submit and poll"
+    assert groups[1].description == "Midjourney, Replicate and Suno: submit and poll"
     assert sorted(q for group in groups for q in group.queues) == sorted(all_queues())
 
 
 def test_deploy_files_refuse_a_provider_group_named_like_a_fixed_group() -> None:
     with pytest.raises(ValueError, match="store"):
-        deploy_files.worker_groups({**PROVIDER_GROUPS, "replicate": ("store", "Replicate")})
+        deploy_files.worker_groups({**PROVIDER_GROUPS, "fal": ("store", "fal.ai")})
 
 
 def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> None:
@@ -125,24 +126,24 @@ def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> No
 
 
 @pytest.fixture(scope="module")
-def with_replicate() -> dict[Path, str]:
-    return deploy_files.render(ROOT, {**PROVIDER_GROUPS, "replicate": ("predictions", "Replicate")})
+def with_fal() -> dict[Path, str]:
+    return deploy_files.render(ROOT, {**PROVIDER_GROUPS, "fal": ("predictions", "fal.ai")})
 
 
-def every_queue_with_replicate() -> list[str]:
-    return sorted([*all_queues(), submit_task("replicate"), poll_task("replicate")])
+def every_queue_with_fal() -> list[str]:
+    return sorted([*all_queues(), submit_task("fal"), poll_task("fal")])
 
 
-def test_deploy_files_a_new_queue_group_gets_its_own_compose_worker(with_replicate: dict[Path, str]) -> None:
-    compose = yaml.safe_load(with_replicate[ROOT / deploy_files.COMPOSE])
+def test_deploy_files_a_new_queue_group_gets_its_own_compose_worker(with_fal: dict[Path, str]) -> None:
+    compose = yaml.safe_load(with_fal[ROOT / deploy_files.COMPOSE])
     workers = {
         name: service
         for name, service in genrelay_services(compose).items()
         if parse_command(service["command"])[0] == "worker"
     }
-    assert queues_of(workers["worker-predictions"]["command"]) == ["replicate.submit", "replicate.poll"]
+    assert queues_of(workers["worker-predictions"]["command"]) == ["fal.submit", "fal.poll"]
     covered = [queue for service in workers.values() for queue in queues_of(service["command"])]
-    assert sorted(covered) == every_queue_with_replicate()
+    assert sorted(covered) == every_queue_with_fal()
     for service in workers.values():
         assert service["environment"]["REMAP_SIGTERM"] == "SIGQUIT"
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -151,9 +152,9 @@ def test_deploy_files_a_new_queue_group_gets_its_own_compose_worker(with_replica
 
 
 def test_deploy_files_a_new_queue_group_gets_a_deployment_scaled_on_its_queues(
-    with_replicate: dict[Path, str],
+    with_fal: dict[Path, str],
 ) -> None:
-    manifests = manifests_with(with_replicate)
+    manifests = manifests_with(with_fal)
     config = of_kind(manifests, "ConfigMap")["genrelay-config"]["data"]
     deployments = of_kind(manifests, "Deployment")
     workers = {
@@ -161,8 +162,8 @@ def test_deploy_files_a_new_queue_group_gets_a_deployment_scaled_on_its_queues(
         for name, d in deployments.items()
         if parse_command(container(d)["args"])[0] == "worker"
     }
-    assert workers["genrelay-worker-predictions"] == ["replicate.submit", "replicate.poll"]
-    assert sorted(q for queues in workers.values() for q in queues) == every_queue_with_replicate()
+    assert workers["genrelay-worker-predictions"] == ["fal.submit", "fal.poll"]
+    assert sorted(q for queues in workers.values() for q in queues) == every_queue_with_fal()
     for name in workers:
         pod = deployments[name]["spec"]["template"]["spec"]
         assert pod["containers"][0]["image"] == "genrelay"

@@ -20,7 +20,7 @@ from workers.providers.base import PollHint, ProviderPlugin
 from workers.providers.registry import ENTRY_POINT_GROUP, ProviderConflictError, discover
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
-BUILT_IN = {"hailuo", "kling", "midjourney", "runway", "seedance", "sora", "suno", "veo"}
+BUILT_IN = {"hailuo", "kling", "midjourney", "replicate", "runway", "seedance", "sora", "suno", "veo"}
 
 
 class Acme(ProviderPlugin):

@@ -82,6 +82,7 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
             "hailuo",
             "kling",
             "midjourney",
+            "replicate",
             "runway",
             "seedance",
             "sora",

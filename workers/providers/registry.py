@@ -26,6 +26,7 @@ BUILT_IN: Mapping[str, str] = {
     "hailuo": "workers.providers.hailuo:Hailuo",
     "kling": "workers.providers.kling:Kling",
     "midjourney": "workers.providers.midjourney:Midjourney",
+    "replicate": "workers.providers.replicate:Replicate",
     "runway": "workers.providers.runway:Runway",
     "seedance": "workers.providers.seedance:Seedance",
     "suno": "workers.providers.suno:Suno",
