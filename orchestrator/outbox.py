@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.ids import new_uuid7
 from orchestrator.models import Job, OutboxEvent
+from orchestrator.projections import family_of
 from orchestrator.views import job_snapshot
 from schemas.jobs import JobStatus
 
@@ -62,6 +63,9 @@ def record(session: Session, job_id: uuid.UUID, event_type: str) -> uuid.UUID | 
     job = session.get(Job, job_id, populate_existing=True)
     if job is None or job.callback_url is None:
         return None
+    family = family_of(job.api_format)
+    if family is not None and family.sends is not None and not family.sends(job.input, event_type):
+        return None  # an event the client's route family did not ask for (its sequence number unused)
     event_id = new_uuid7()
     session.execute(
         insert(OutboxEvent).values(

@@ -256,6 +256,9 @@ class CompatFamily:
     render_error: Callable[[CompatError, str | None], CompatAnswer]
     key_headers: tuple[str, ...] = ()
     tag: str = ""
+    # Whether a job made through the family, with this input, sends a webhook of this event type
+    # (`job.running`, `job.succeeded`, ...); None: every event, as the unified API sends them.
+    sends: Callable[[Mapping[str, Any], str], bool] | None = None
 
     @property
     def openapi_tag(self) -> str:

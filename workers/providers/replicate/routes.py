@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ from workers.providers.compat import (
 )
 from workers.providers.replicate.catalog import MODELS, VERSIONS, model_of_version
 from workers.providers.replicate.projection import prediction
-from workers.providers.replicate.schemas import EVENTS, ReplicatePredictInput
+from workers.providers.replicate.schemas import DEFAULT_EVENTS, EVENTS, ReplicatePredictInput
 
 PROVIDER = "replicate"
 PREFIXES = ("/v1", "/replicate/v1")  # Replicate's own, and CometAPI's pass-through
@@ -176,6 +177,24 @@ def _job(request: CompatRequest, jobs: Jobs) -> JobView:
     return jobs.get(request.path_params["prediction_id"], lookup=(Lookup.JOB_ID,), field="id")
 
 
+# Our events as Replicate's (§4.4): `start` when it runs, `completed` at any end, `output` when its
+# output appears, which for genrelay (outputs stored at the end) is at success. No `logs`: none are kept.
+EVENTS_OF = {
+    "job.running": ("start",),
+    "job.succeeded": ("output", "completed"),
+    "job.failed": ("completed",),
+    "job.cancelled": ("completed",),
+    "job.expired": ("completed",),
+}
+
+
+def sends(job_input: Mapping[str, Any], event_type: str) -> bool:
+    """Whether a prediction's webhook goes out for this event, by its `webhook_events_filter` (default:
+    output and completed, as Replicate's)."""
+    wanted = job_input.get("webhook_events_filter") or DEFAULT_EVENTS
+    return any(event in wanted for event in EVENTS_OF.get(event_type, ()))
+
+
 CREATE_DESCRIPTION = (
     "Replicate's body: `input` (the model's inputs), `webhook`, `webhook_events_filter` (start, output, "
     "logs, completed). `Prefer: wait` or `Prefer: wait=N` (1-60) holds the answer until the prediction "
@@ -231,4 +250,5 @@ FAMILY = CompatFamily(
     routes=tuple(route for prefix in PREFIXES for route in _routes(prefix)),
     project=prediction,
     render_error=render_error,
+    sends=sends,
 )
