@@ -258,7 +258,7 @@ def test_replicate_one_file_and_a_growing_text_output(
         body = http.get(f"{channel.base_url}/v1/predictions/{text}", headers=_auth(channel)).json()
         if body.get("output"):
             lengths.append(len(body["output"]))
-        return body["status"] == "succeeded"
+        return bool(body["status"] == "succeeded")
 
     services.wait_until(grown, timeout=10, interval=0.02)
     assert lengths == sorted(lengths)
