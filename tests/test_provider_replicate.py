@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import Response
 from pydantic import ValidationError
 from replicate.webhook import Webhooks, WebhookSigningSecret
 
@@ -416,3 +417,19 @@ def test_replicate_is_registered_with_its_declarations() -> None:
     assert provider.sends_callbacks
     assert provider.compat is not None
     assert provider.simulation is not None
+
+
+def test_replicate_a_webhook_not_taken_is_sent_again_with_its_id(
+    simulator: Simulator, raw: httpx.Client
+) -> None:
+    with running_receiver() as receiver:
+        receiver.script(Response("not now", status_code=500))
+        simulator.script("replicate", [Outcome(result="succeed", submitted_s=0.0, processing_s=0.1)])
+        raw.post(
+            f"/v1/models/{SCHNELL}/predictions",
+            json={"input": PROMPT, "webhook": receiver.url, "webhook_events_filter": ["completed"]},
+        )
+        first, second = services.wait_until(lambda: len(receiver.received) == 2 and list(receiver.received))
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.body == second.body
+    assert simulator.stats()["replicate"].callbacks_failed == 1

@@ -35,6 +35,7 @@ ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Replicate's ids: 26 characte
 TOKENS = ("A", "paper", "boat", "drifts", "across", "a", "still", "lake", "at", "dawn", ".")
 MODERATION = "NSFW content detected. Try running it again, or try a different prompt."
 FAILURE = "Prediction failed: CUDA out of memory."
+WEBHOOK_RETRIES, WEBHOOK_RETRY_S = 2, 0.5  # Replicate's schedule is unpublished [M]: short, for tests
 REFUSALS = {
     SubmitFault.RATE_LIMITED: (
         429,
@@ -290,7 +291,8 @@ class ReplicateRoutes:
         signed = Webhook(webhook_secret(self.sim)).sign(message_id, now, content.decode())
         headers = {"content-type": "application/json", "webhook-id": message_id}
         headers |= {"webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signed}
-        return SignedBody(content, headers)
+        # Not answered 2xx: sent again, the same message (`webhook-id`) each time (§4.4).
+        return SignedBody(content, headers, retries=WEBHOOK_RETRIES, retry_after_s=WEBHOOK_RETRY_S)
 
 
 def problem(status: int, title: str, detail: str) -> SimResponse:

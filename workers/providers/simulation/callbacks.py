@@ -1,9 +1,11 @@
-"""Upstream callbacks: the heap of due deliveries and the asyncio sender that drains it. Like the
-real ones: one attempt each, unsigned, failures only counted."""
+"""Upstream callbacks: the heap of due deliveries and the asyncio sender that drains it. Like most real
+ones: one attempt each, unsigned, failures only counted; a signed body may ask for retries, which send
+the same bytes (and so the same `webhook-id`) again."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import heapq
 import itertools
@@ -29,6 +31,8 @@ class SignedBody:
 
     content: bytes
     headers: dict[str, str]
+    retries: int = 0  # further attempts after a failed one, `retry_after_s` apart
+    retry_after_s: float = 1.0
 
 
 # What a callback's render gives: a JSON body, a signed one, or None to send nothing (an event the
@@ -159,3 +163,7 @@ async def _send(sim: Simulator, client: httpx.AsyncClient, callback: PendingCall
     except (httpx.HTTPError, httpx.InvalidURL):
         delivered = False
     sim.record_callback(callback.provider, "sent" if delivered else "failed")
+    if not delivered and isinstance(body, SignedBody) and body.retries > 0:
+        again = dataclasses.replace(body, retries=body.retries - 1)
+        due = time.monotonic() + body.retry_after_s
+        sim.callbacks.push(due, callback.provider, callback.url, lambda: again, callback.task_id)
