@@ -31,7 +31,7 @@ from workers.providers.replicate import Replicate
 from workers.providers.replicate.adapter import base, cancel_after, create_body
 from workers.providers.replicate.catalog import SDXL_VERSION, model_of_version
 from workers.providers.replicate.schemas import ReplicatePredictInput
-from workers.providers.replicate.simulation import prediction_id, task_id_of, webhook_secret
+from workers.providers.replicate.simulated import prediction_id, task_id_of, webhook_secret
 from workers.simulator import Outcome, Refusal, Simulator, SubmitFault
 
 SCHNELL, PRO_11, LLAMA, VIDEO = (

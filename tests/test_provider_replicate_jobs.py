@@ -25,7 +25,7 @@ from tests import services
 from tests.conftest import CREDITS
 from tests.factories import Tenant, create_job
 from tests.receivers import running_receiver
-from workers.providers.replicate.simulation import task_id_of
+from workers.providers.replicate.simulated import task_id_of
 from workers.simulator import Outcome, Simulator
 
 S = JobStatus

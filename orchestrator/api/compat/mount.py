@@ -8,7 +8,6 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -24,24 +23,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive
 
 from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
+from orchestrator.api.compat.waiting import answer_when_ended
 from orchestrator.api.context import AppContext, Context, bearer, get_principal
 from orchestrator.api.errors import error_headers
 from orchestrator.errors import AuthenticationError, InvalidInputError, NotFoundError, OrchestratorError
 from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
 from orchestrator.tenants.accounts import Principal
-from schemas.jobs import JobStatus
 from workers.providers.compat import (
     CompatAnswer,
     CompatError,
     CompatFamily,
     CompatRequest,
     CompatRoute,
-    JobView,
-    Lookup,
     StoredOutput,
     Upload,
-    WaitFor,
     invalid,
 )
 from workers.providers.registry import ProviderRegistry
@@ -205,26 +201,6 @@ def _endpoint(
     path = re.sub(r"\W+", "_", route.path).strip("_")
     endpoint.__name__ = f"{family.name}_{route.method.lower()}_{path}"
     return endpoint
-
-
-async def answer_when_ended(
-    context: AppContext, jobs: CallerJobs, first: CompatAnswer, wait: WaitFor
-) -> CompatAnswer:
-    """Hold the answer until the job ends (or waits for input) or `wait.seconds` pass, then render the job
-    as it stands. Nothing is held meanwhile but a coroutine: each look at the job borrows a pooled
-    connection for one short read."""
-
-    def look() -> JobView:
-        return jobs.get(wait.job_id, lookup=(Lookup.JOB_ID,))
-
-    async def ended() -> bool:
-        status = JobStatus((await run_in_threadpool(look)).status)
-        return status.is_terminal or status is JobStatus.ACTION_REQUIRED
-
-    if context.job_ends is not None:
-        await context.job_ends.wait(wait.job_id, wait.seconds, ended)
-    answer = wait.render(await run_in_threadpool(look))
-    return replace(answer, headers={**first.headers, **answer.headers})
 
 
 def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signature:
