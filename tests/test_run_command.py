@@ -74,11 +74,7 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
         download = httpx.get(done["outputs"][0]["url"])
         assert download.status_code == 200
         assert len(download.content) == done["outputs"][0]["size_bytes"]
-        demo = services.wait_until(
-            lambda: (text := log_path.read_text()).count("demo: ") >= 9 and text, timeout=90, interval=0.5
-        )
-        finished = [line for line in demo.splitlines() if line.startswith("demo: ") and " after " in line]
-        assert sorted(line.split()[1] for line in finished) == [
+        providers = [
             "hailuo",
             "kling",
             "midjourney",
@@ -89,6 +85,15 @@ def test_run_command_serves_the_printed_curl_and_stops_cleanly(tmp_path: Path) -
             "suno",
             "veo",
         ]
+
+        def demo_finished() -> list[str]:
+            lines = log_path.read_text().splitlines()
+            ended = [line for line in lines if line.startswith("demo: ") and " after " in line]
+            return ended if len(ended) >= len(providers) else []
+
+        # Every job's own line, not a count of all demo lines (one of which announces the jobs).
+        finished = services.wait_until(demo_finished, timeout=90, interval=0.5)
+        assert sorted(line.split()[1] for line in finished) == providers
         assert all(" succeeded after " in line for line in finished), finished
         assert f"Flower   http://127.0.0.1:{flower_port}" in banner
     finally:
