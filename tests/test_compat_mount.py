@@ -10,7 +10,7 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from orchestrator.api.compat.mount import read_json_or_form
+from orchestrator.api.compat.bodies import read_json_or_form
 from workers.providers.compat import CompatAnswer, CompatError, CompatRequest, CompatRoute, Jobs
 
 

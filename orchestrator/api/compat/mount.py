@@ -5,7 +5,6 @@ family, the caller authenticated (with the family's own key headers too), the re
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -18,10 +17,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message, Receive
 
+from orchestrator.api.compat.bodies import read_json_or_form
 from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
 from orchestrator.api.compat.waiting import answer_when_ended
 from orchestrator.api.context import AppContext, Context, bearer, get_principal
@@ -37,13 +34,10 @@ from workers.providers.compat import (
     CompatRequest,
     CompatRoute,
     StoredOutput,
-    Upload,
     invalid,
 )
 from workers.providers.registry import ProviderRegistry
 
-FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
-MAX_FORM_FILES, MAX_FORM_FIELDS = 8, 32
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -267,82 +261,3 @@ def serve_output(context: AppContext, caller: Principal, output: StoredOutput) -
         return FileResponse(path, media_type=stored.content_type)
     url = storage.download_url(stored.storage_key, expires_in=context.settings.download_url_ttl_s)
     return RedirectResponse(url, status_code=307)
-
-
-# --- reading a JSON or form body ----------------------------------------------------------------------
-
-
-async def read_json_or_form(
-    request: Request, route: CompatRoute
-) -> tuple[Any, dict[str, list[str | Upload]] | None]:
-    """A form route's body: (the JSON object, None) or (None, the form's fields, each a list)."""
-    body = await _read_body(request, route)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in FORM_TYPES:
-        return None, await _form_fields(request, body, route)
-    if content_type == "application/json" or not content_type:
-        try:
-            fields = json.loads(body) if body else {}
-        except ValueError:
-            raise invalid("the request body is not valid JSON") from None
-        if not isinstance(fields, dict):
-            raise invalid("the request body must be a JSON object")
-        return fields, None
-    raise invalid(f"send multipart/form-data or application/json, not {content_type}")
-
-
-async def _read_body(request: Request, route: CompatRoute) -> bytes:
-    """The body, refused past the route's bound before it is all read (Content-Length or not)."""
-    limit = route.max_body_bytes
-    # A new exception for each request: the route's own, raised again and again, would keep every
-    # earlier request's frames (and the chunks they read) alive through its growing traceback.
-    model = route.too_large or CompatError(
-        413, "request_too_large", f"the request is larger than {limit} bytes"
-    )
-    too_large = CompatError(model.status, model.code, model.message, model.field, model.headers)
-    declared = request.headers.get("content-length", "")
-    if limit is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _form_fields(request: Request, body: bytes, route: CompatRoute) -> dict[str, list[str | Upload]]:
-    parsed = Request(request.scope, receive=_receiver(body))
-    max_files = route.max_form_files if route.max_form_files is not None else MAX_FORM_FILES
-    max_fields = route.max_form_fields if route.max_form_fields is not None else MAX_FORM_FIELDS
-    try:
-        form = await parsed.form(max_files=max_files, max_fields=max_fields)
-    except StarletteHTTPException as exc:  # starlette's word on a malformed or oversized form
-        raise invalid(f"unreadable multipart body: {exc.detail}") from None
-    fields: dict[str, list[str | Upload]] = {}
-    try:
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                fields.setdefault(name, []).append(
-                    Upload(value.filename, value.content_type, await value.read())
-                )
-            else:
-                fields.setdefault(name, []).append(value)
-    finally:
-        await form.close()
-    return fields
-
-
-def _receiver(body: bytes) -> Receive:
-    """An ASGI receive that hands the already-read body to a second Request."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
