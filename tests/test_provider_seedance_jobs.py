@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from orchestrator.db import Database
-from orchestrator.models import Account, Job, JobOutput
+from orchestrator.models import JobOutput
 from orchestrator.ops import audit
 from orchestrator.pipeline import storing, submission, tracking
 from orchestrator.settings import Settings
@@ -25,6 +25,7 @@ from orchestrator.storage import build_storage
 from schemas.jobs import JobStatus
 from tests import services
 from tests.conftest import CREDITS
+from tests.driving import balances, job_row, run_to_end
 from tests.factories import Tenant, create_job
 from tests.receivers import running_receiver
 from workers.simulator import Outcome, Simulator
@@ -45,33 +46,6 @@ def seedance_job(db: Database, tenant: Tenant, settings: Settings, **fields: Any
         model=PRO,
         input={**PROMPT, **fields},
     )
-
-
-def job_row(db: Database, job_id: uuid.UUID) -> Job:
-    with db.transaction() as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        session.expunge(job)
-        return job
-
-
-def balances(db: Database, tenant: Tenant) -> tuple[int, int]:
-    """(balance, held) of the tenant's account."""
-    with db.transaction() as session:
-        account = session.get(Account, tenant.account_id)
-        assert account is not None
-        return account.credits_added - account.captured, account.held
-
-
-def run_to_end(db: Database, http: httpx.Client, settings: Settings, job_id: uuid.UUID) -> Job:
-    def ended() -> Job | None:
-        for stored in tracking.poll(db, http, settings, [job_id]):
-            storing.store(db, http, build_storage(settings), settings, stored)
-        job = job_row(db, job_id)
-        return job if S(job.state).is_terminal else None
-
-    job: Job = services.wait_until(ended, timeout=10, interval=0.02)
-    return job
 
 
 @pytest.mark.parametrize(("fate", "ending"), [("cancelled", S.CANCELLED), ("expired", S.EXPIRED)])
