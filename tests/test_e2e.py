@@ -73,6 +73,20 @@ def test_e2e_job_succeeds_through_a_real_worker_and_is_charged_once(
     assert "ledger check passed" in check.stdout
 
 
+def test_e2e_a_create_that_prefers_to_wait_is_answered_with_the_finished_job(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
+) -> None:
+    simulator.configure(speed=0.01)
+    stack = start_stack()
+    headers = {**tenant.headers, "Prefer": "wait=60"}
+    answer = stack.api.post("/v1/jobs", json=kling_request(), headers=headers, timeout=90)
+    assert answer.status_code == 202, answer.text
+    assert answer.headers["preference-applied"] == "wait=60"
+    job = answer.json()
+    assert (job["status"], job["charged"], len(job["outputs"])) == ("succeeded", PRICE, 1)
+    assert httpx.get(job["outputs"][0]["url"]).status_code == 200
+
+
 def test_e2e_upstream_failure_releases_and_ledger_check_catches_corruption(
     start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator, db: Database
 ) -> None:

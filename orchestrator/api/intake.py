@@ -25,8 +25,8 @@ class Intake:
     body: dict[str, Any]
     replayed: bool
 
-    def response(self) -> JSONResponse:
-        headers = {"Idempotent-Replayed": "true"} if self.replayed else None
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        headers = {**(headers or {}), **({"Idempotent-Replayed": "true"} if self.replayed else {})}
         return JSONResponse(self.body, status_code=self.status, headers=headers)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from orchestrator import messaging, models
-from orchestrator.api import intake
+from orchestrator.api import intake, prefer
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.errors import JobNotFoundError
 from orchestrator.tenants import jobs
@@ -22,6 +24,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 402, 404, 409, 422)
 }
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
+Prefer = Annotated[str | None, Header(alias="Prefer", description=prefer.DESCRIPTION)]
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:
@@ -37,19 +40,39 @@ def _view(context: AppContext, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:
     return job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
 
 
+async def _view_once_settled(
+    context: AppContext, account_id: uuid.UUID, job_id: uuid.UUID, seconds: int
+) -> Job:
+    """The job once it ends or waits for input, or as it stands after `seconds`."""
+
+    def status() -> JobStatus:
+        with context.db.transaction() as session:
+            return jobs.job_status(session, account_id, job_id)
+
+    await prefer.until_settled(context, str(job_id), seconds, status)
+    return await run_in_threadpool(_view, context, account_id, job_id)
+
+
 @router.post("", status_code=202, response_model=Job, summary="Create a job and hold its price")
 async def create_job(
     body: JobCreate,
     context: Context,
     caller: Caller,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    preference: Prefer = None,
 ) -> JSONResponse:
     def render(job: models.Job, outputs: Sequence[models.JobOutput]) -> tuple[int, dict[str, Any]]:
         view = job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
         return 202, view.model_dump(mode="json")
 
     accepted = await intake.accept_async(context, caller, body, render, idempotency_key=idempotency_key)
-    return accepted.response()
+    seconds = prefer.wait_seconds(preference)
+    if seconds is None:
+        return accepted.response()
+    # A replayed answer waits too, and then shows the job as it stands rather than as it was created.
+    job_id = uuid.UUID(str(accepted.body["job_id"]))
+    view = await _view_once_settled(context, caller.account_id, job_id, seconds)
+    return replace(accepted, body=view.model_dump(mode="json")).response(prefer.applied(seconds))
 
 
 @router.get("", response_model=JobPage, summary="List your jobs, newest first")
@@ -73,8 +96,15 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=Job, summary="Get one job")
-def get_job(job_id: str, context: Context, caller: Caller) -> Job:
-    return _view(context, caller.account_id, parse_job_id(job_id))
+async def get_job(
+    job_id: str, context: Context, caller: Caller, response: Response, preference: Prefer = None
+) -> Job:
+    parsed = parse_job_id(job_id)
+    seconds = prefer.wait_seconds(preference)
+    if seconds is None:
+        return await run_in_threadpool(_view, context, caller.account_id, parsed)
+    response.headers.update(prefer.applied(seconds))
+    return await _view_once_settled(context, caller.account_id, parsed, seconds)
 
 
 @router.post("/{job_id}/cancel", response_model=Job, summary="Cancel a job and release its hold")

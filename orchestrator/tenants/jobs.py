@@ -40,6 +40,16 @@ def find_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:
     return job
 
 
+def job_status(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> JobStatus:
+    """The tenant's job's state alone: what a waiting request reads each time it is woken."""
+    state = session.execute(
+        select(Job.state).where(Job.job_id == job_id, Job.account_id == account_id)
+    ).scalar_one_or_none()
+    if state is None:
+        raise JobNotFoundError(f"no job {job_id} in this account")
+    return JobStatus(state)
+
+
 def get_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID) -> tuple[Job, Sequence[JobOutput]]:
     """The job and its stored outputs."""
     job = find_job(session, account_id, job_id)

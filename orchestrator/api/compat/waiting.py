@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from starlette.concurrency import run_in_threadpool
 
+from orchestrator.api import prefer
 from orchestrator.api.compat.caller_jobs import CallerJobs
 from orchestrator.api.context import AppContext
 from schemas.jobs import JobStatus
@@ -24,11 +25,9 @@ async def answer_when_ended(
     def look() -> JobView:
         return jobs.get(wait.job_id, lookup=(Lookup.JOB_ID,))
 
-    async def ended() -> bool:
-        status = JobStatus((await run_in_threadpool(look)).status)
-        return status.is_terminal or status is JobStatus.ACTION_REQUIRED
+    def status() -> JobStatus:
+        return JobStatus(look().status)
 
-    if context.job_ends is not None:
-        await context.job_ends.wait(wait.job_id, wait.seconds, ended)
+    await prefer.until_settled(context, wait.job_id, wait.seconds, status)
     answer = wait.render(await run_in_threadpool(look))
     return replace(answer, headers={**first.headers, **answer.headers})
