@@ -164,6 +164,10 @@ class Job(Base):
     event_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     next_check_at: Mapped[datetime | None]
     deadline_at: Mapped[datetime]
+    # The client's start-by deadline: a job not accepted upstream by then expires, never sent later.
+    start_deadline_at: Mapped[datetime | None]
+    # The event types the client wants (webhooks and streams); None: all of them.
+    webhook_events: Mapped[list[str] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     submitted_at: Mapped[datetime | None]

@@ -4,6 +4,7 @@ of the job at that moment and a per-job sequence number; delivered by `webhooks`
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func, insert, update
@@ -51,6 +52,11 @@ def record_progress(session: Session, job_id: uuid.UUID, progress: int) -> uuid.
     return record(session, job_id, "job.progress") if claimed else None
 
 
+def wanted(webhook_events: Sequence[str] | None, event_type: str) -> bool:
+    """Whether a job whose client chose `webhook_events` (None: all of them) tells of `event_type`."""
+    return webhook_events is None or event_type in webhook_events
+
+
 def record(session: Session, job_id: uuid.UUID, event_type: str) -> uuid.UUID | None:
     row = session.execute(
         update(Job)
@@ -63,6 +69,8 @@ def record(session: Session, job_id: uuid.UUID, event_type: str) -> uuid.UUID | 
     job = session.get(Job, job_id, populate_existing=True)
     if job is None or job.callback_url is None:
         return None
+    if not wanted(job.webhook_events, event_type):
+        return None  # an event the client did not ask for (its sequence number unused)
     family = family_of(job.api_format)
     if family is not None and family.sends is not None and not family.sends(job.input, event_type):
         return None  # an event the client's route family did not ask for (its sequence number unused)

@@ -63,6 +63,8 @@ def job_snapshot(job: models.Job) -> dict[str, Any]:
         submitted_at=job.submitted_at,
         finished_at=job.finished_at,
         deadline_at=job.deadline_at,
+        start_deadline_at=job.start_deadline_at,
+        webhook_events=job.webhook_events,
     )
     return view.model_dump(mode="json")
 

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_METADATA_KEYS = 32
 MAX_CALLBACK_URL_LENGTH = 2048
+MAX_CLIENT_DEADLINE_S = 30 * 24 * 3600
 
 MetadataValue = str | int | float | bool | None
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 # A model id may also hold one slash: Replicate names its models `owner/name`.
 ModelName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$")
+]
+
+EventType = Literal[
+    "job.queued",
+    "job.running",
+    "job.progress",
+    "job.action_required",
+    "job.succeeded",
+    "job.failed",
+    "job.cancelled",
+    "job.expired",
 ]
 
 
@@ -58,6 +70,32 @@ class JobCreate(BaseModel):
     metadata: dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue] | None = Field(
         default=None, description="Your own key/value pairs, returned unchanged on the job."
     )
+    webhook_events: list[EventType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="Only these event types go to `callback_url` and the job's event streams (e.g. the "
+        "four endings: `job.succeeded`, `job.failed`, `job.cancelled`, `job.expired`); absent: all.",
+    )
+    start_deadline_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CLIENT_DEADLINE_S,
+        description="Seconds from now by which the provider must have accepted the job. A job not "
+        "accepted by then expires (`start_deadline_exceeded`), its hold released; it is never sent later.",
+    )
+    deadline_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CLIENT_DEADLINE_S,
+        description="Seconds from now by which the job must end, or it expires (`deadline_exceeded`). "
+        "The operator's deadline for the model caps it.",
+    )
+
+    @field_validator("webhook_events")
+    @classmethod
+    def _events_once_each(cls, value: list[EventType] | None) -> list[EventType] | None:
+        return None if value is None else sorted(set(value))
 
     @field_validator("callback_url")
     @classmethod
@@ -130,6 +168,12 @@ class Job(BaseModel):
     submitted_at: datetime | None
     finished_at: datetime | None
     deadline_at: datetime
+    start_deadline_at: datetime | None = Field(
+        default=None, description="The provider must have accepted the job by then, or it expires."
+    )
+    webhook_events: list[EventType] | None = Field(
+        default=None, description="The event types this job sends; null: all of them."
+    )
 
 
 class JobPage(BaseModel):

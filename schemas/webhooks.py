@@ -7,18 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.jobs import Job
-
-EventType = Literal[
-    "job.queued",
-    "job.running",
-    "job.progress",
-    "job.action_required",
-    "job.succeeded",
-    "job.failed",
-    "job.cancelled",
-    "job.expired",
-]
+from schemas.jobs import EventType, Job
 
 
 class WebhookEvent(BaseModel):

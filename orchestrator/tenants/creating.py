@@ -135,6 +135,10 @@ def prepare(
         request.provider, request.operation, request.model, job_input, principal.price_multiplier_ppm
     )
     now = datetime.now(UTC)
+    deadline_s = settings.deadline_for(request.provider, request.model)
+    if request.deadline_s is not None:
+        deadline_s = min(deadline_s, request.deadline_s)  # the operator's deadline caps the client's
+    start_by = None if request.start_deadline_s is None else now + timedelta(seconds=request.start_deadline_s)
     row = {
         "job_id": new_uuid7(),
         "account_id": principal.account_id,
@@ -157,7 +161,9 @@ def prepare(
         "created_at": now,
         "updated_at": now,
         "next_check_at": now + timedelta(seconds=settings.redispatch_after_s),
-        "deadline_at": now + timedelta(seconds=settings.deadline_for(request.provider, request.model)),
+        "deadline_at": now + timedelta(seconds=deadline_s),
+        "start_deadline_at": start_by,
+        "webhook_events": request.webhook_events,
     }
     parent_ref = job_input.get("parent_job_id")
     return PreparedJob(principal, row, None if parent_ref is None else str(parent_ref), keyed)
