@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job, table
-from orchestrator.pipeline import capacity
+from orchestrator.pipeline import capacity, tracking
 from orchestrator.pipeline.failures import failure_message
-from orchestrator.pipeline.tracking import CONTINUATION_KEY
 from orchestrator.schedule import after
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -62,7 +61,10 @@ _parents = aliased(Job)
 # A follow-up runs on the upstream account that owns what it acts on: a continuation after a modal
 # step on its own task's channel, a job with a parent on the parent's.
 _PINNED_CHANNEL = (
-    select(case((_jobs.c.input.has_key(CONTINUATION_KEY), _jobs.c.channel), else_=_parents.channel))
+    select(
+        case((_jobs.c.input.has_key(tracking.CONTINUATION_KEY), _jobs.c.channel), else_=_parents.channel),
+        _jobs.c.start_deadline_at,
+    )
     .select_from(_jobs)
     .outerjoin(_parents, _parents.job_id == _jobs.c.parent_job_id)
     .where(_jobs.c.job_id == bindparam("pinned_job"))
@@ -70,9 +72,13 @@ _PINNED_CHANNEL = (
 
 
 def _channel_for(session: Session, settings: Settings, provider: str, job_id: uuid.UUID) -> str | None:
-    """The channel `job_id` can go to now, or None (it waits; or it was failed: its pinned channel
-    is no longer configured)."""
-    pinned = session.execute(_PINNED_CHANNEL, {"pinned_job": job_id}).scalar()
+    """The channel `job_id` can go to now, or None (it waits; or it ended: its client's start-by
+    deadline passed, or its pinned channel is no longer configured)."""
+    pinned, start_by = session.execute(_PINNED_CHANNEL, {"pinned_job": job_id}).one()
+    if start_by is not None and datetime.now(UTC) >= start_by:
+        # Checked in the claim's transaction, which commits before any request leaves: never sent late.
+        tracking.expire(session, settings, job_id, before_start=True)
+        return None
     if pinned is not None and not capacity.is_configured(session, settings, provider, pinned):
         message = (
             f"channel {pinned!r}, which holds the upstream task this job acts on, is no longer "
@@ -99,9 +105,9 @@ def _take(session: Session, settings: Settings, job_id: uuid.UUID, channel: str)
 
 
 def _await_capacity(session: Session, job_id: uuid.UUID) -> None:
-    # The sweep comes back at the deadline (to expire it); until then admission ticks let it in.
+    # The sweep comes back at the (start) deadline to expire it; until then admission ticks let it in.
     session.execute(
         update(Job)
         .where(Job.job_id == job_id, Job.state == S.QUEUED.value)
-        .values(awaiting_capacity=True, next_check_at=Job.deadline_at)
+        .values(awaiting_capacity=True, next_check_at=func.least(Job.deadline_at, Job.start_deadline_at))
     )

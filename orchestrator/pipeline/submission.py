@@ -149,7 +149,8 @@ def _retry_later(db: Database, settings: Settings, job: Job, exc: ProviderUnavai
             delay = 0.0  # fail over: another channel takes it now
         else:
             delay = retry_delay(job.submit_attempts, retry_after=exc.retry_after)
-        when = at_most(after(datetime.now(UTC), delay), job.deadline_at)
+        ends = [at for at in (job.deadline_at, job.start_deadline_at) if at is not None]
+        when = at_most(after(datetime.now(UTC), delay), min(ends))  # back to expire it, if need be
         change = Change(S.QUEUED, columns={"next_check_at": when}, detail={"retry_in_s": round(delay, 1)})
         advance(session, job.job_id, S.SUBMITTING, change)
     return S.QUEUED

@@ -38,14 +38,17 @@ CLAIM_DUE = text(
         FOR UPDATE SKIP LOCKED
     )
     UPDATE jobs j
-    SET next_check_at = now() + make_interval(secs => CASE j.state
-            WHEN 'queued' THEN LEAST(:redispatch * power(2, LEAST(j.dispatch_count, 10)), 300)
-            WHEN 'submitting' THEN :submit_lease
-            WHEN 'storing' THEN :store_lease
-            ELSE :poll_lease END),
+    SET next_check_at = LEAST(
+            now() + make_interval(secs => CASE j.state
+                WHEN 'queued' THEN LEAST(:redispatch * power(2, LEAST(j.dispatch_count, 10)), 300)
+                WHEN 'submitting' THEN :submit_lease
+                WHEN 'storing' THEN :store_lease
+                ELSE :poll_lease END),
+            -- a queued job is back at its start-by deadline to expire it (LEAST skips a NULL)
+            CASE WHEN j.state = 'queued' THEN j.start_deadline_at END),
         dispatch_count = j.dispatch_count + 1
     FROM due WHERE j.job_id = due.job_id
-    RETURNING j.job_id, j.provider, j.state, j.deadline_at
+    RETURNING j.job_id, j.provider, j.state, j.deadline_at, j.start_deadline_at
     """
 )
 POLL_LEASE_S = 60.0
@@ -76,10 +79,11 @@ def claim_due(session: Session, settings: Settings, limit: int) -> Dispatch:
     ).all()
     dispatch = Dispatch()
     now = datetime.now(UTC)
-    for job_id, provider, state, deadline_at in rows:
-        if state == S.QUEUED and now >= deadline_at:
+    for job_id, provider, state, deadline_at, start_deadline_at in rows:
+        late_start = start_deadline_at is not None and now >= start_deadline_at
+        if state == S.QUEUED and (now >= deadline_at or late_start):
             # Nothing was ever sent upstream: the hold can go back at once.
-            if expire(session, settings, job_id) is not None:
+            if expire(session, settings, job_id, before_start=now < deadline_at) is not None:
                 dispatch.expired.append(job_id)
             continue
         dispatch.work[_task_for(provider, S(state))].append(str(job_id))

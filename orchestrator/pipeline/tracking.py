@@ -51,7 +51,11 @@ ENDING_CODES: Mapping[JobStatus, tuple[str, str]] = {
     S.CANCELLED: ("upstream_cancelled", "the provider reported the task cancelled"),
     S.EXPIRED: ("upstream_expired", "the provider let the task expire before it ran to the end"),
 }
-
+DEADLINE_MISSED = ("deadline_exceeded", "the job did not finish before its deadline")
+START_DEADLINE_MISSED = (
+    "start_deadline_exceeded",
+    "the provider had not accepted the job by its start deadline; it was never sent and its hold is released",
+)
 
 MAX_RACES = 3  # a report re-judged after losing its compare-and-set to a concurrent one
 CONTINUATION_KEY = "modal"  # where a job's continuation input lives (see jobs.continue_job)
@@ -176,18 +180,17 @@ def _target(job: Job, report: ProviderUpdate) -> tuple[JobStatus, JobStatus | No
     return current, target, report
 
 
-def expire(session: Session, settings: Settings, job_id: uuid.UUID) -> Transition | None:
+def expire(
+    session: Session, settings: Settings, job_id: uuid.UUID, *, before_start: bool = False
+) -> Transition | None:
+    """Expire an unfinished job and release its hold: it passed its deadline, or (`before_start`) its
+    client's start-by deadline without being accepted upstream."""
     job = session.execute(select(Job.state).where(Job.job_id == job_id)).scalar_one_or_none()
     if job is None or S(job).is_terminal:
         return None
-    change = Change(
-        S.EXPIRED,
-        columns={
-            "error_code": "deadline_exceeded",
-            "error_message": failure_message(settings, "the job did not finish before its deadline"),
-        },
-    )
-    return advance(session, job_id, S(job), change)
+    code, reason = START_DEADLINE_MISSED if before_start else DEADLINE_MISSED
+    columns = {"error_code": code, "error_message": failure_message(settings, reason)}
+    return advance(session, job_id, S(job), Change(S.EXPIRED, columns=columns))
 
 
 def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobStatus) -> dict[str, Any]:

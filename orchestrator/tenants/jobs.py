@@ -154,6 +154,7 @@ def continue_job(
         "input": {**job.input, tracking.CONTINUATION_KEY: continuation},
         "next_check_at": now + timedelta(seconds=settings.redispatch_after_s),
         "deadline_at": now + timedelta(seconds=settings.deadline_for(job.provider, job.model)),
+        "start_deadline_at": None,  # spent: the task was accepted upstream before it asked for input
     }
     change = lifecycle.Change(JobStatus.QUEUED, columns=columns, detail={"continued": True})
     if lifecycle.advance(session, job_id, JobStatus.ACTION_REQUIRED, change) is None:
