@@ -348,3 +348,18 @@ class SweepState(Base):
 
     singleton: Mapped[bool] = mapped_column(primary_key=True, server_default="true")
     last_swept_at: Mapped[datetime]
+
+
+class DurationStat(Base):
+    """How long a provider's model took to run (accepted upstream to finished) over its recently
+    succeeded jobs: refreshed by the sweep from `jobs`, read for jobs' estimated finish."""
+
+    __tablename__ = "duration_stats"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    p10_s: Mapped[float]
+    p50_s: Mapped[float]
+    p90_s: Mapped[float]
+    refreshed_at: Mapped[datetime]

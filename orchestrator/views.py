@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator import models
+from orchestrator.outlook import UNKNOWN, Outlook
 from orchestrator.storage import Storage
 from schemas.jobs import Job, JobError, JobEvent, JobOutput, JobStatus
 from workers.providers.compat import JobView
@@ -83,10 +84,18 @@ def output_views(outputs: Sequence[models.JobOutput], storage: Storage, url_ttl_
     ]
 
 
-def job_view(job: models.Job, outputs: Sequence[models.JobOutput], storage: Storage, url_ttl_s: int) -> Job:
+def job_view(
+    job: models.Job,
+    outputs: Sequence[models.JobOutput],
+    storage: Storage,
+    url_ttl_s: int,
+    outlook: Outlook = UNKNOWN,
+) -> Job:
     view = Job.model_validate(job_snapshot(job))
     if job.state == JobStatus.SUCCEEDED:
         view.outputs = output_views(outputs, storage, url_ttl_s)
+    view.queue_position = outlook.queue_position
+    view.estimated_finish_at = outlook.estimated_finish_at
     return view
 
 

@@ -174,6 +174,17 @@ class Job(BaseModel):
     webhook_events: list[EventType] | None = Field(
         default=None, description="The event types this job sends; null: all of them."
     )
+    queue_position: int | None = Field(
+        default=None,
+        ge=1,
+        description="While the job waits for its provider's capacity: its place in the first-in-first-out "
+        "queue (1: admitted next). Shown on reads.",
+    )
+    estimated_finish_at: datetime | None = Field(
+        default=None,
+        description="While the job is unfinished: when it should end, from the recent run durations of its "
+        "provider and model (null until there are some, and while it waits for input). Shown on reads.",
+    )
 
 
 class JobPage(BaseModel):

@@ -15,6 +15,7 @@ from orchestrator import messaging, models
 from orchestrator.api import intake, prefer
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.errors import JobNotFoundError
+from orchestrator.outlook import UNKNOWN, outlooks
 from orchestrator.tenants import jobs
 from orchestrator.views import event_view, job_view
 from schemas.errors import ErrorResponse
@@ -37,7 +38,8 @@ def parse_job_id(job_id: str) -> uuid.UUID:
 def _view(context: AppContext, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:
     with context.db.transaction() as session:
         job, outputs = jobs.get_job(session, account_id, job_id)
-    return job_view(job, outputs, context.storage, context.settings.download_url_ttl_s)
+        seen = outlooks(session, context.settings, [job]).get(job.job_id, UNKNOWN)
+    return job_view(job, outputs, context.storage, context.settings.download_url_ttl_s, seen)
 
 
 async def _view_once_settled(
@@ -88,9 +90,13 @@ def list_jobs(
         page, next_cursor = jobs.list_jobs(
             session, caller.account_id, status=status, provider=provider, cursor=cursor, limit=limit
         )
+        seen = outlooks(session, context.settings, [job for job, _ in page])
     ttl = context.settings.download_url_ttl_s
     return JobPage(
-        data=[job_view(job, outputs, context.storage, ttl) for job, outputs in page],
+        data=[
+            job_view(job, outputs, context.storage, ttl, seen.get(job.job_id, UNKNOWN))
+            for job, outputs in page
+        ],
         next_cursor=next_cursor,
     )
 

@@ -17,7 +17,7 @@ from sqlalchemy import extract, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator import messaging, outbox
+from orchestrator import durations, messaging, outbox
 from orchestrator.db import Database
 from orchestrator.models import SweepState, table
 from orchestrator.pipeline import capacity
@@ -146,6 +146,7 @@ def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *,
         if len(events) < settings.sweep_batch:
             break
     with db.transaction() as session:
+        durations.refresh(session)  # at most once a minute, whichever sweep comes first
         record_sweep(session)
     return claimed
 
