@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 STORE_TASK = "store"
 SWEEP_TASK = "sweep"
 DELIVER_TASK = "deliver"
+EXPAND_BATCHES_TASK = "batches.expand"
 MAX_IDS_PER_MESSAGE = 50
 
 
@@ -42,7 +43,10 @@ def admit_task(provider: str) -> str:
 
 
 def queue_of(task_name: str) -> str:
-    """Reconciling, cancelling and admitting share the provider's submit queue; other tasks have their own."""
+    """Reconciling, cancelling and admitting share the provider's submit queue; expanding batches (rare,
+    and paced by the database) rides the sweep's; other tasks have their own."""
+    if task_name == EXPAND_BATCHES_TASK:
+        return SWEEP_TASK
     provider, _, action = task_name.partition(".")
     return f"{provider}.submit" if action in {"reconcile", "cancel", "admit"} else task_name
 

@@ -118,6 +118,14 @@ class Job(Base):
             "client_reference",
             postgresql_where=text("client_reference IS NOT NULL"),
         ),
+        # One job per line of a batch, whoever expands it.
+        Index(
+            "ix_jobs_batch_id_client_reference",
+            "batch_id",
+            "client_reference",
+            unique=True,
+            postgresql_where=text("batch_id IS NOT NULL"),
+        ),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
         CheckConstraint("price >= 0 AND charged >= 0", name="amounts_not_negative"),
     )
@@ -168,6 +176,8 @@ class Job(Base):
     start_deadline_at: Mapped[datetime | None]
     # The event types the client wants (webhooks and streams); None: all of them.
     webhook_events: Mapped[list[str] | None] = mapped_column(JSONB)
+    # The server-side batch whose line made the job (its custom_id is the job's client_reference).
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.batch_id"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     submitted_at: Mapped[datetime | None]
@@ -258,7 +268,9 @@ class OutboxEvent(Base):
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.job_id", ondelete="CASCADE"))
+    # A job's event, or (job_id NULL) a batch's: `batch.completed`.
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id", ondelete="CASCADE"))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.batch_id", ondelete="CASCADE"))
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.account_id"))
     event_type: Mapped[str] = mapped_column(String(32))
     sequence: Mapped[int] = mapped_column(Integer)
@@ -363,3 +375,71 @@ class DurationStat(Base):
     p50_s: Mapped[float]
     p90_s: Mapped[float]
     refreshed_at: Mapped[datetime]
+
+
+class Batch(Base):
+    """A server-side batch: its lines (`BatchLine`) become jobs, a chunk per transaction, as the
+    account's open-jobs limit allows; it completes when every line has ended, one way or another."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        Index("ix_batches_account_id_batch_id", "account_id", "batch_id"),
+        Index(
+            "ix_batches_next_expand_at", "next_expand_at", postgresql_where=text("next_expand_at IS NOT NULL")
+        ),
+        Index(
+            "ix_batches_in_progress",
+            "created_at",
+            postgresql_where=text("state IN ('in_progress','cancelling') AND expanded_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_batches_account_id_idempotency_key",
+            "account_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        CheckConstraint("state IN ('in_progress','cancelling','completed','cancelled')", name="state_known"),
+    )
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.account_id"))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.key_id"))
+    # The account's price multiplier when the batch was accepted: every line is priced with it.
+    price_multiplier_ppm: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    # The create's Idempotency-Key, and the hash of the body it came with: a retried upload replays it.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    total: Mapped[int] = mapped_column(Integer)
+    # When lines wait to become jobs: due now, or when the open-jobs limit may have room; NULL once all did.
+    next_expand_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _now()
+    expanded_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class BatchLine(Base):
+    """One line of a batch: pending (no job, no error), a job, or refused with an error."""
+
+    __tablename__ = "batch_lines"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "custom_id"),
+        Index(
+            "ix_batch_lines_pending",
+            "batch_id",
+            "line_no",
+            postgresql_where=text("job_id IS NULL AND error_code IS NULL"),
+        ),
+    )
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("batches.batch_id", ondelete="CASCADE"), primary_key=True
+    )
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    custom_id: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any] | None]  # cleared once the line is a job or refused
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id"))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -235,3 +236,35 @@ def test_e2e_tenant_webhooks_arrive_signed_in_order_with_downloadable_results(
     assert "job.failed" not in types  # reordered upstream callbacks never moved the job backwards
     [output] = by_sequence[max(by_sequence)]["data"]["outputs"]
     assert httpx.get(output["url"]).status_code == 200
+
+
+def test_e2e_a_server_side_batch_runs_to_its_results_and_one_signed_webhook(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
+) -> None:
+    simulator.configure(speed=0.01)
+    lines = [{"custom_id": f"shot-{n}", "body": kling_request(f"shot {n}")} for n in range(4)]
+    upload = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    with running_receiver() as receiver:
+        stack = start_stack(webhook_allowlist=["127.0.0.1"])
+        headers = {**tenant.headers, "Content-Type": "application/jsonl"}
+        created = stack.api.post(f"/v1/batches?callback_url={receiver.url}", content=upload, headers=headers)
+        assert created.status_code == 202, created.text
+        batch_id = created.json()["batch_id"]
+
+        def ended() -> dict[str, Any] | None:
+            batch: dict[str, Any] = stack.api.get(f"/v1/batches/{batch_id}", headers=tenant.headers).json()
+            return batch if batch["status"] == "completed" else None
+
+        batch = services.wait_until(ended, timeout=90, message="the batch completes")
+        secret = stack.api.get("/v1/webhooks/secrets", headers=tenant.headers).json()["data"][0]["secret"]
+        hooks = services.wait_until(lambda: list(receiver.received), timeout=30, message="its webhook")
+    assert batch["request_counts"]["succeeded"] == 4
+    assert batch["charged"] == 4 * PRICE
+    [hook] = [Webhook(secret).verify(r.body, r.headers) for r in hooks]
+    assert (hook["type"], hook["data"]["batch_id"]) == ("batch.completed", batch_id)
+    results = stack.api.get(f"/v1/batches/{batch_id}/results", headers=tenant.headers).text.splitlines()
+    rows = [json.loads(row) for row in results]
+    assert [(r["custom_id"], r["status"], r["charged"]) for r in rows] == [
+        (f"shot-{n}", "succeeded", PRICE) for n in range(4)
+    ]
+    assert httpx.get(rows[0]["outputs"][0]["url"]).status_code == 200

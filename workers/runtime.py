@@ -1,4 +1,5 @@
-"""Per-process resources of a worker: database, HTTP client, storage and dispatcher, built lazily.
+"""Per-process resources of a worker: database, HTTP client, storage, prices and dispatcher, built
+lazily.
 
 Celery's prefork pool forks after import, and sockets must not cross a fork, so everything here is
 created on first use in the process that uses it and rebuilt if the pid changes.
@@ -15,6 +16,7 @@ import httpx
 from orchestrator.db import Database
 from orchestrator.messaging import Dispatcher
 from orchestrator.pipeline import webhooks
+from orchestrator.pricing import PriceTable, load_price_table
 from orchestrator.settings import Settings, get_settings
 from orchestrator.storage import LocalStorage, S3Storage, build_storage
 
@@ -39,6 +41,10 @@ class Runtime:
     @cached_property
     def storage(self) -> LocalStorage | S3Storage:
         return build_storage(self.settings)
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        return load_price_table(self.settings.prices_path)
 
     @cached_property
     def dispatcher(self) -> Dispatcher:

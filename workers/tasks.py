@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator import messaging
-from orchestrator.pipeline import reconciliation, storing, submission, sweeping, tracking, webhooks
+from orchestrator.pipeline import batching, reconciliation, storing, submission, sweeping, tracking, webhooks
 from workers.celery_app import app
 from workers.providers import PROVIDERS
 from workers.providers.errors import ProviderUnavailableError
@@ -67,6 +67,13 @@ def deliver_events(event_ids: list[str]) -> None:
     rt = runtime()
     for event_id in _uuids(event_ids):
         webhooks.deliver(rt.db, rt.http, rt.storage, rt.settings, event_id)
+
+
+@app.task(name=messaging.EXPAND_BATCHES_TASK)
+def expand_batches(batch_ids: list[str]) -> None:
+    rt = runtime()
+    for batch_id in _uuids(batch_ids):
+        batching.expand(rt.db, rt.dispatcher, rt.settings, rt.prices, batch_id)
 
 
 @app.task(name=messaging.SWEEP_TASK)

@@ -12,6 +12,7 @@ from orchestrator.api import (
     routes_account,
     routes_admin,
     routes_admin_channels,
+    routes_batches,
     routes_callbacks,
     routes_files,
     routes_health,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
     for module in (
         routes_jobs,
+        routes_batches,
         routes_webhooks,
         routes_account,
         routes_files,

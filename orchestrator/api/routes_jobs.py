@@ -15,8 +15,9 @@ from orchestrator import messaging, models
 from orchestrator.api import intake, prefer
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.errors import JobNotFoundError
-from orchestrator.outlook import UNKNOWN, outlooks
+from orchestrator.outlook import UNKNOWN
 from orchestrator.tenants import jobs
+from orchestrator.tenants.job_outlooks import outlooks
 from orchestrator.views import event_view, job_view
 from schemas.errors import ErrorResponse
 from schemas.jobs import Job, JobContinue, JobCreate, JobEventList, JobPage, JobStatus

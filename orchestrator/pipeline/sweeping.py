@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from orchestrator import durations, messaging, outbox
 from orchestrator.db import Database
 from orchestrator.models import SweepState, table
-from orchestrator.pipeline import capacity
+from orchestrator.pipeline import batching, capacity
 from orchestrator.pipeline.tracking import expire
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -138,6 +138,10 @@ def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *,
         waiting = capacity.providers_waiting(session)
     for provider in waiting:  # an admission tick: capacity freed since the last one is used now
         dispatcher.send(messaging.admit_task(provider), [provider])
+    with db.transaction() as session:
+        due_batches = batching.claim_due(session, settings.sweep_batch)
+        batching.end_finished(session, settings)  # their webhooks go out with the events below
+    dispatcher.send(messaging.EXPAND_BATCHES_TASK, due_batches)
     for _ in range(rounds):
         with db.transaction() as session:
             events = claim_due_events(session, settings.sweep_batch)

@@ -87,7 +87,10 @@ def deliver(
 
 
 def render(session: Session, event: OutboxEvent, storage: Storage, settings: Settings) -> dict[str, Any]:
-    """The body: the job as it was at the event (in its route family's shape), with fresh links."""
+    """The body: the job as it was at the event (in its route family's shape), with fresh links; a
+    batch's event carries the batch as it ended."""
+    if event.job_id is None:
+        return _envelope(event, event.snapshot)
     job = session.get(Job, event.job_id)
     assert job is not None  # the event cascades with its job
     outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job.job_id)).scalars().all()
@@ -101,12 +104,16 @@ def render(session: Session, event: OutboxEvent, storage: Storage, settings: Set
         urls = {link.label or str(link.index): link.url for link in links}
         view = provider_view(job, urls, settings.public_base_url)
         return family.project(as_of(view, event.snapshot))
+    return _envelope(event, {**event.snapshot, "outputs": [link.model_dump(mode="json") for link in links]})
+
+
+def _envelope(event: OutboxEvent, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": event.event_type,
         "timestamp": event.created_at.isoformat(),
         "event_id": str(event.event_id),
         "sequence": event.sequence,
-        "data": {**event.snapshot, "outputs": [link.model_dump(mode="json") for link in links]},
+        "data": data,
     }
 
 
