@@ -31,6 +31,7 @@ PROGRAMS: dict[str, dict[str, list[str]]] = {
     },
     "detection": {"default": ["--jobs", "150"], "quick": ["--quick", "--max-s", "30"]},
     "naive_vs_genrelay": {"default": ["--jobs", "200"], "quick": ["--jobs", "60"]},
+    "batches": {"default": ["--lines", "10000"], "quick": ["--lines", "2000"]},
 }
 Check = Callable[[dict[str, Any]], bool | None]
 # figure, target as written in design.md, and whether a run meets it (None: only reported).
@@ -66,6 +67,8 @@ TARGETS: list[tuple[str, str, Check]] = [
         lambda f: _at_most(f, "polls_per_job_progress", f.get("polls_per_job_fixed15")),
     ),
     ("speedup_vs_naive", "ratio, reported", lambda f: None),
+    ("batch_accept_s", "10,000 lines: <= 10 s", lambda f: _at_most(f, "batch_accept_s", 10)),
+    ("batch_results_match", "results match the jobs: 1", lambda f: _at_least(f, "batch_results_match", 1)),
 ]
 
 
