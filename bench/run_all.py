@@ -32,6 +32,7 @@ PROGRAMS: dict[str, dict[str, list[str]]] = {
     "detection": {"default": ["--jobs", "150"], "quick": ["--quick", "--max-s", "30"]},
     "naive_vs_genrelay": {"default": ["--jobs", "200"], "quick": ["--jobs", "60"]},
     "batches": {"default": ["--lines", "10000"], "quick": ["--lines", "2000"]},
+    "live": {"default": ["--waiters", "1000"], "quick": ["--waiters", "300"]},
 }
 Check = Callable[[dict[str, Any]], bool | None]
 # figure, target as written in design.md, and whether a run meets it (None: only reported).
@@ -67,6 +68,12 @@ TARGETS: list[tuple[str, str, Check]] = [
         lambda f: _at_most(f, "polls_per_job_progress", f.get("polls_per_job_fixed15")),
     ),
     ("speedup_vs_naive", "ratio, reported", lambda f: None),
+    ("live_wait_p99_ms", "<= 200 ms", lambda f: _at_most(f, "live_wait_p99_ms", 200)),
+    (
+        "live_wait_db_connections_busy",
+        "no connection held per waiter: 0",
+        lambda f: _at_most(f, "live_wait_db_connections_busy", 0),
+    ),
     ("batch_accept_s", "10,000 lines: <= 10 s", lambda f: _at_most(f, "batch_accept_s", 10)),
     ("batch_results_match", "results match the jobs: 1", lambda f: _at_least(f, "batch_results_match", 1)),
 ]

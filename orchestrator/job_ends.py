@@ -35,20 +35,30 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+class _Waiter:
+    """One waiting request: its wake-up, and whether it was woken by its job's announced end."""
+
+    __slots__ = ("announced", "event")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.announced = False
+
+
 class JobEnds:
     """The process's listener and its waiters, keyed by job id. Start it in the event loop that serves
     the waiting requests; each waiter costs an asyncio event and a coroutine."""
 
     def __init__(self, database_url: str) -> None:
         self._url = libpq_url(database_url)
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[_Waiter]] = {}
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.connections = 0  # how many times it has connected: a test sees a reconnect
 
     @property
     def waiting(self) -> int:
-        return sum(len(events) for events in self._waiters.values())
+        return sum(len(waiters) for waiters in self._waiters.values())
 
     def start(self) -> None:
         if self._task is None:
@@ -62,40 +72,42 @@ class JobEnds:
             self._task = None
 
     async def wait(self, job_id: str, timeout: float, ended: Callable[[], Awaitable[bool]]) -> bool:
-        """Return True once `ended()` says the job ended, False when `timeout` seconds pass first.
-        `ended` is asked at once, on every wake-up, and never after the timeout."""
+        """Return True once the job's end is announced or `ended()` says it ended, False when `timeout`
+        seconds pass first. `ended` is asked at once and after the listener (re)connects (what it may
+        have missed), never after the timeout; an announcement needs no second look."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        event = asyncio.Event()
+        waiter = _Waiter()
         # Registered before the first look, so an end announced in between still wakes it.
-        self._waiters.setdefault(job_id, set()).add(event)
+        self._waiters.setdefault(job_id, set()).add(waiter)
         try:
             while True:
-                if await ended():
+                if waiter.announced or await ended():
                     return True
                 left = deadline - loop.time()
                 if left <= 0:
                     return False
                 try:
-                    await asyncio.wait_for(event.wait(), left)
+                    await asyncio.wait_for(waiter.event.wait(), left)
                 except TimeoutError:
                     return False
-                event.clear()
+                waiter.event.clear()
         finally:
             waiters = self._waiters.get(job_id)
             if waiters is not None:
-                waiters.discard(event)
+                waiters.discard(waiter)
                 if not waiters:
                     del self._waiters[job_id]
 
     def _wake(self, job_id: str) -> None:
-        for event in self._waiters.get(job_id, ()):
-            event.set()
+        for waiter in self._waiters.get(job_id, ()):
+            waiter.announced = True
+            waiter.event.set()
 
     def _wake_all(self) -> None:
-        for events in self._waiters.values():
-            for event in events:
-                event.set()
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.event.set()
 
     async def _listen(self) -> None:
         delay = RECONNECT_S[0]
