@@ -195,6 +195,44 @@ def test_batch_rerun_makes_no_new_job_and_a_changed_line_makes_one(
     assert len(batch.jobs()) == 8
 
 
+def test_batch_server_mode_runs_the_file_as_one_genrelay_batch_and_a_rerun_pays_nothing(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator, tmp_path: Path
+) -> None:
+    simulator.configure(speed=0.01)
+    simulator.script("kling", [Outcome(result="fail", message="GPU fell over")])
+    batch = Batch(start_stack(), tenant, tmp_path, six_lines())
+
+    first = batch.run("--server")
+    assert first.returncode == 1, first.stdout + first.stderr
+    records, jobs = manifest(batch.out), batch.jobs()
+    assert {r["job_id"] for r in records.values()} == set(jobs)  # one job per line, no more
+    [server_batch] = {r["server_batch_id"] for r in records.values()}
+    shown = batch.stack.api.get(f"/v1/batches/{server_batch}", headers=tenant.headers).json()
+    assert (shown["status"], shown["request_counts"]["succeeded"]) == ("completed", 5)
+    [failed] = [r for r in records.values() if r["status"] != "succeeded"]
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "upstream_failed")
+    for record in records.values():
+        if record is not failed:
+            assert_downloaded(batch.out, record, jobs[record["job_id"]])
+    assert "finished: 6 lines, 5 done, 1 not done" in first.stdout
+    files = file_identities(batch.out)
+
+    again = batch.run("--server")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "(6 settled before this run" in again.stdout
+    assert set(batch.jobs()) == set(jobs)  # nothing sent: no new job, no new batch
+    assert file_identities(batch.out) == files
+    listed = batch.stack.api.get("/v1/batches", headers=tenant.headers).json()["data"]
+    assert [b["batch_id"] for b in listed] == [server_batch]
+
+    retried = batch.run("--server", "--retry-failed")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    final = manifest(batch.out)[failed["line_id"]]
+    assert final["server_batch_id"] != server_batch  # the failed line alone, in a batch of its own
+    assert_downloaded(batch.out, final, batch.jobs()[final["job_id"]])
+    assert len(batch.jobs()) == 7
+
+
 def test_batch_stops_submitting_without_credits_and_finishes_after_a_top_up(
     start_stack: Callable[..., Stack],
     make_tenant: Callable[..., Tenant],

@@ -7,6 +7,7 @@ import asyncio
 import email.utils
 import hashlib
 import itertools
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from schemas.account import AccountBalance
+from schemas.batches import Batch, BatchResult
 from schemas.jobs import Job, JobEvent, JobEventList
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -109,7 +111,8 @@ class GenrelayClient:
         await self._api.aclose()
         await self._files.aclose()
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _send(self, method: str, path: str, *, jsonl: bool = False, **kwargs: Any) -> Any:
+        """The answer's JSON (or, `jsonl`, its lines' JSON objects), retrying what may be retried."""
         failures = 0
         for attempt in itertools.count():
             try:
@@ -118,6 +121,8 @@ class GenrelayClient:
                 error = ApiError(UNREACHABLE, "unreachable", f"{self.base_url}: {type(exc).__name__} {exc}")
             else:
                 if response.is_success:
+                    if jsonl:
+                        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
                     return response.json()
                 error = error_of(response)
             # A 429 is waited out however long it takes (the server says when to come back, and it
@@ -140,6 +145,18 @@ class GenrelayClient:
 
     async def get_job(self, job_id: str) -> Job:
         return Job.model_validate(await self._send("GET", f"/v1/jobs/{job_id}"))
+
+    async def create_batch(self, jsonl: bytes, idempotency_key: str) -> Batch:
+        """A server-side batch of the file's lines; the same key and file replay the batch made."""
+        headers = {"Idempotency-Key": idempotency_key, "Content-Type": "application/jsonl"}
+        return Batch.model_validate(await self._send("POST", "/v1/batches", content=jsonl, headers=headers))
+
+    async def get_batch(self, batch_id: str) -> Batch:
+        return Batch.model_validate(await self._send("GET", f"/v1/batches/{batch_id}"))
+
+    async def batch_results(self, batch_id: str) -> list[BatchResult]:
+        rows = await self._send("GET", f"/v1/batches/{batch_id}/results", jsonl=True)
+        return [BatchResult.model_validate(row) for row in rows]
 
     async def events(self, job_id: str) -> list[JobEvent]:
         return JobEventList.model_validate(await self._send("GET", f"/v1/jobs/{job_id}/events")).data

@@ -343,6 +343,12 @@ def batch() -> None:
 )
 @click.option("--retry-failed", is_flag=True, help="Resubmit lines whose job failed, as new jobs.")
 @click.option(
+    "--server",
+    is_flag=True,
+    help="Send the lines as one genrelay batch (POST /v1/batches) that genrelay runs itself; then "
+    "follow it and download its results.",
+)
+@click.option(
     "--batch-id",
     default=None,
     help="Reuse this batch identity (printed at every start), e.g. after losing --out.",
@@ -353,6 +359,7 @@ def batch_run(
     out: Path,
     concurrency: int,
     retry_failed: bool,
+    server: bool,
     batch_id: str | None,
     url: str,
     api_key: str | None,
@@ -368,7 +375,9 @@ def batch_run(
         run_batch,
     )
 
-    options = BatchOptions(concurrency=concurrency, retry_failed=retry_failed, batch_id=batch_id)
+    options = BatchOptions(
+        concurrency=concurrency, retry_failed=retry_failed, batch_id=batch_id, server=server
+    )
     try:
         code = run_batch(file, out, Connection(url, _require_key(api_key)), options)
     except (BatchFileError, BatchFolderError, BatchSetupError) as exc:

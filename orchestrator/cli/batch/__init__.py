@@ -4,7 +4,8 @@ The output folder is the batch: `batch.json` holds its id, `manifest.jsonl` what
 `<line id>/` each line's files. Every line is submitted under the Idempotency-Key
 sha256(batch id, line id, attempt, sha256 of the line's body), so a re-run into the same folder replays
 the jobs it already made (the API answers the first answer for a known key and body), while a changed
-line hashes to a new key and so becomes a new job.
+line hashes to a new key and so becomes a new job. With `--server` the lines go as one genrelay batch
+instead (`server`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from orchestrator.cli.batch.lines import BatchFileError, BatchLine, read_lines
 from orchestrator.cli.batch.manifest import MANIFEST, BatchFolder, BatchFolderError
 from orchestrator.cli.batch.report import BatchProgress, render_summary, summarize
 from orchestrator.cli.batch.runner import BatchOptions, BatchRunner
+from orchestrator.cli.batch.server import ServerBatchRunner
 
 __all__ = ["BatchFileError", "BatchFolderError", "BatchOptions", "BatchSetupError", "Connection", "run_batch"]
 
@@ -48,7 +50,7 @@ async def check_access(connection: Connection) -> None:
             raise BatchSetupError(f"genrelay at {connection.url}: {exc.code}: {exc.message}") from None
 
 
-async def _run_lines(runner: BatchRunner, lines: list[BatchLine]) -> None:
+async def _run_lines(runner: BatchRunner | ServerBatchRunner, lines: list[BatchLine]) -> None:
     async with runner.client:
         await runner.run(lines)
 
@@ -62,7 +64,8 @@ def run_batch(source: Path, out: Path, connection: Connection, options: BatchOpt
     with BatchFolder.open(out, source, options.batch_id) as folder:
         errors.print(f"batch {folder.batch_id}: {len(lines)} lines -> {out}", highlight=False)
         progress = BatchProgress(errors, lines)
-        runner = BatchRunner(connection.client(), folder, progress, options)
+        kind = ServerBatchRunner if options.server else BatchRunner
+        runner = kind(connection.client(), folder, progress, options)
         interrupted = False
         try:
             with progress:

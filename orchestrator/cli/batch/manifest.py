@@ -65,6 +65,8 @@ class LineRecord(BaseModel):
     attempt: int = 0
     idempotency_key: str | None = None
     job_id: str | None = None
+    # With --server: the genrelay batch the line was sent in (its job is found in that batch's results).
+    server_batch_id: str | None = None
     files: list[FileRecord] = []
     cost: Cost = Cost(charged=0, credits="0")
     error: ErrorRecord | None = None

@@ -36,6 +36,7 @@ class BatchOptions:
     concurrency: int = 8
     retry_failed: bool = False
     batch_id: str | None = None
+    server: bool = False  # one genrelay batch (POST /v1/batches) instead of a job per request
     # Each job is polled on its own, from poll_initial_s growing by half up to poll_max_s, jittered,
     # so jobs in flight spread their requests instead of polling in lockstep.
     poll_initial_s: float = 0.5
@@ -75,15 +76,7 @@ class BatchRunner:
             self.progress.finished(line, record)
 
     def _attempt(self, line: BatchLine, previous: LineRecord | None) -> int | None:
-        """The attempt number to run the line under, or None when it is settled and left alone."""
-        if previous is None or previous.body_sha256 != line.body_sha256:
-            return 0  # a new or changed line: its own key, so its own job
-        if previous.status == DONE and self.folder.intact(previous):
-            return None
-        if previous.status in FINAL_FAILURES:
-            # The same key would only replay the same failure; a retry needs a new key.
-            return previous.attempt + 1 if self.options.retry_failed else None
-        return previous.attempt  # unfinished: the same key picks up the job already made
+        return next_attempt(self.folder, line, previous, retry_failed=self.options.retry_failed)
 
     async def _process(self, line: BatchLine, attempt: int, key: str, *, made: bool) -> LineRecord:
         """Submit (or, when its job was `made` already, re-find) the line's job and see it through."""
@@ -133,6 +126,20 @@ class BatchRunner:
                     raise
                 job = await self.client.get_job(job.job_id)  # fresh signed links, in case they expired
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+def next_attempt(
+    folder: BatchFolder, line: BatchLine, previous: LineRecord | None, *, retry_failed: bool
+) -> int | None:
+    """The attempt number to run the line under, or None when it is settled and left alone."""
+    if previous is None or previous.body_sha256 != line.body_sha256:
+        return 0  # a new or changed line: its own key, so its own job
+    if previous.status == DONE and folder.intact(previous):
+        return None
+    if previous.status in FINAL_FAILURES:
+        # The same key would only replay the same failure; a retry needs a new key.
+        return previous.attempt + 1 if retry_failed else None
+    return previous.attempt  # unfinished: the same key picks up the job already made
 
 
 def identity(line: BatchLine, attempt: int, key: str) -> dict[str, Any]:
