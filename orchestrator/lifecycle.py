@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from orchestrator import job_ends, ledger, logs, outbox
 from orchestrator.errors import InvalidTransitionError, LedgerError
 from orchestrator.models import Job, JobEvent, table
+from schemas import failures
 from schemas.jobs import TERMINAL_STATUSES, JobStatus
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
         return None
     if not is_legal(expected, change.to):
         raise InvalidTransitionError(f"a job cannot go from {expected} to {change.to}")
+    code = change.columns.get("error_code")
+    if isinstance(code, str) and not failures.is_known(code):
+        # Tenants are promised a closed set: a code of the core's own outside it is a bug, never shown.
+        raise InvalidTransitionError(f"error code {code!r} is not in the failure catalogue")
     kinds = {key: _kind(key, value) for key, value in change.columns.items()}
     shape = tuple(sorted(kinds.items()))
     params = {

@@ -160,6 +160,8 @@ class Job(Base):
     parent_job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # The provider's own failure code and message (`{"code", "message"}`, redacted), when it gave them.
+    provider_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     submit_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     # Queued with no channel able to take it (all at capacity or unhealthy): admitted first in, first out.
     awaiting_capacity: Mapped[bool] = mapped_column(server_default="false")

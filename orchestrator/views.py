@@ -8,7 +8,8 @@ from typing import Any
 from orchestrator import models
 from orchestrator.outlook import UNKNOWN, Outlook
 from orchestrator.storage import Storage
-from schemas.jobs import Job, JobError, JobEvent, JobOutput, JobStatus
+from schemas import failures
+from schemas.jobs import Job, JobError, JobEvent, JobOutput, JobStatus, ProviderFailure
 from workers.providers.compat import JobView
 
 
@@ -43,7 +44,6 @@ def provider_view(job: models.Job, outputs: Mapping[str, str], api_url: str = ""
 
 def job_snapshot(job: models.Job) -> dict[str, Any]:
     """The job as the API shows it, minus result links (which expire, so are minted when shown)."""
-    error = JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
     view = Job(
         job_id=str(job.job_id),
         provider=job.provider,
@@ -52,7 +52,7 @@ def job_snapshot(job: models.Job) -> dict[str, Any]:
         status=JobStatus(job.state),
         progress=job.progress,
         outputs=[],
-        error=error,
+        error=job_error(job),
         result=job.result,
         parent_job_id=str(job.parent_job_id) if job.parent_job_id else None,
         price=job.price,
@@ -68,6 +68,23 @@ def job_snapshot(job: models.Job) -> dict[str, Any]:
         webhook_events=job.webhook_events,
     )
     return view.model_dump(mode="json")
+
+
+def job_error(job: models.Job) -> JobError | None:
+    """Why the job ended without a result: our code, whether it is worth retrying, and the provider's
+    own code and message when it gave them."""
+    if not job.error_code:
+        return None
+    upstream = job.provider_error or {}
+    provider = (
+        ProviderFailure(code=upstream.get("code"), message=upstream.get("message")) if upstream else None
+    )
+    return JobError(
+        code=job.error_code,
+        message=job.error_message or "",
+        retryable=failures.retryable(job.error_code),
+        provider=provider,
+    )
 
 
 def output_views(outputs: Sequence[models.JobOutput], storage: Storage, url_ttl_s: int) -> list[JobOutput]:

@@ -137,9 +137,28 @@ class JobOutput(BaseModel):
     sha256: str
 
 
+class ProviderFailure(BaseModel):
+    """The provider's own words for a failure, as it gave them (either may be missing)."""
+
+    code: str | None = Field(
+        default=None, description="The provider's failure code, e.g. Runway's `SAFETY.INPUT.TEXT`."
+    )
+    message: str | None = Field(
+        default=None, description="The provider's message, redacted and cut to length."
+    )
+
+
 class JobError(BaseModel):
+    """Why a job ended without a result: `code` is one of the documented set (`schemas.failures`)."""
+
     code: str
     message: str
+    retryable: bool = Field(
+        default=False, description="Whether the same request, sent again, could plausibly succeed."
+    )
+    provider: ProviderFailure | None = Field(
+        default=None, description="The provider's own failure code and message, when it gave them."
+    )
 
 
 class Job(BaseModel):

@@ -251,7 +251,12 @@ def test_admin_force_fail_releases_the_hold(
     assert response.status_code == 200, response.text
     job = response.json()
     assert (job["status"], job["charged"], job["account_id"]) == ("failed", 0, str(tenant.account_id))
-    assert job["error"] == {"code": "failed_by_operator", "message": "failed by the operator: stuck upstream"}
+    assert job["error"] == {
+        "code": "failed_by_operator",
+        "message": "failed by the operator: stuck upstream",
+        "retryable": False,
+        "provider": None,
+    }
     account = account_of(client, tenant).json()
     assert (account["held"], account["balance"]) == (0, 100 * CREDITS)
     events = client.get(f"/v1/jobs/{job_id}/events", headers=tenant.headers).json()["data"]

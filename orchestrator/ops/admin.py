@@ -27,7 +27,7 @@ from orchestrator.errors import (
 )
 from orchestrator.models import Account, ApiKey, Job, OutboxEvent
 from orchestrator.pipeline import webhooks
-from orchestrator.pipeline.failures import failure_message
+from orchestrator.pipeline.failures import failure_columns
 from orchestrator.settings import Settings
 from orchestrator.tenants import accounts
 from schemas.admin import AccountCreate, CreditAmount
@@ -154,7 +154,7 @@ def fail_job(session: Session, settings: Settings, job_id: uuid.UUID, reason: st
     message = "failed by the operator" + (f": {reason}" if reason else "")
     change = lifecycle.Change(
         JobStatus.FAILED,
-        columns={"error_code": FAILED_BY_OPERATOR, "error_message": failure_message(settings, message)},
+        columns=failure_columns(settings, FAILED_BY_OPERATOR, message),
         detail={"reason": FAILED_BY_OPERATOR},
     )
     lifecycle.advance(session, job_id, state, change)

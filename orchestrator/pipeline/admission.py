@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job, table
 from orchestrator.pipeline import capacity, tracking
-from orchestrator.pipeline.failures import failure_message
+from orchestrator.pipeline.failures import failure_columns
 from orchestrator.schedule import after
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -85,7 +85,7 @@ def _channel_for(session: Session, settings: Settings, provider: str, job_id: uu
             "configured; a follow-up can only run on the upstream account that owns its parent"
         )
         code = "parent_channel_gone"
-        columns = {"error_code": code, "error_message": failure_message(settings, message)}
+        columns = failure_columns(settings, code, message)
         advance(session, job_id, S.QUEUED, Change(S.FAILED, columns=columns, detail={"error": code}))
         return None
     return capacity.choose(session, settings, provider, only=pinned)

@@ -27,7 +27,7 @@ from orchestrator.db import Database
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job, JobOutput, table
 from orchestrator.pipeline.channels import channel_for
-from orchestrator.pipeline.failures import failure_message, redacted
+from orchestrator.pipeline.failures import failure_columns, redacted
 from orchestrator.pipeline.tracking import pending_outputs
 from orchestrator.schedule import after, retry_delay
 from orchestrator.settings import Settings
@@ -248,7 +248,7 @@ _RECORD_OUTPUT = _upsert.on_conflict_do_update(
 def _retry_or_fail(db: Database, settings: Settings, job: Job, exc: Exception) -> JobStatus:
     with db.transaction() as session:
         if job.store_attempts >= settings.max_store_attempts:
-            columns = {"error_code": "storage_failed", "error_message": failure_message(settings, str(exc))}
+            columns = failure_columns(settings, "storage_failed", str(exc))
             advance(session, job.job_id, S.STORING, Change(S.FAILED, columns=columns))
             return S.FAILED
         error = redacted(settings, str(exc))

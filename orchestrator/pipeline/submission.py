@@ -20,7 +20,7 @@ from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job
 from orchestrator.pipeline import admission, capacity, channel_health, tracking
 from orchestrator.pipeline.channels import channel_for, upstream_callback_url
-from orchestrator.pipeline.failures import failure_message, redacted
+from orchestrator.pipeline.failures import catalogued, failure_columns, redacted
 from orchestrator.schedule import after, at_most, poll_delay, retry_delay
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -100,7 +100,7 @@ def send(
     except ProviderUnavailableError as exc:
         return _retry_later(db, settings, job, exc)
     except ProviderRejectedError as exc:
-        return _fail(db, settings, job, exc.code, exc.message)
+        return _refused(db, settings, job, exc)
     except SubmitOutcomeUnknownError as exc:
         error = redacted(settings, str(exc))
         log.warning("submit of job %s is ambiguous, reconciling: %s", job.job_id, error)
@@ -156,14 +156,29 @@ def _retry_later(db: Database, settings: Settings, job: Job, exc: ProviderUnavai
     return S.QUEUED
 
 
-def _fail(db: Database, settings: Settings, job: Job, code: str, message: str) -> JobStatus:
+def _refused(db: Database, settings: Settings, job: Job, exc: ProviderRejectedError) -> JobStatus:
+    """Fail a job its provider refused, with the provider's own code and message kept beside ours."""
+    code = catalogued(exc.code, "upstream_rejected", source=f"provider {job.provider}")
     with db.transaction() as session:
-        return _fail_in(session, settings, job, code, message)
+        return _fail_in(session, settings, job, code, exc.message, exc)
 
 
-def _fail_in(session: Session, settings: Settings, job: Job, code: str, message: str) -> JobStatus:
+def _fail_in(
+    session: Session,
+    settings: Settings,
+    job: Job,
+    code: str,
+    message: str,
+    refusal: ProviderRejectedError | None = None,
+) -> JobStatus:
     """Fail the job; `message` may quote the provider, so it is redacted and cut to length here."""
-    columns = {"error_code": code, "error_message": failure_message(settings, message)}
+    columns = failure_columns(
+        settings,
+        code,
+        message,
+        provider_code=refusal.provider_code if refusal else None,
+        provider_message=refusal.provider_message if refusal else None,
+    )
     change = Change(S.FAILED, columns=columns, detail={"error": code})
     advance(session, job.job_id, S.SUBMITTING, change)
     return S.FAILED

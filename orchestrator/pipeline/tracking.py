@@ -23,7 +23,7 @@ from orchestrator.db import Database
 from orchestrator.lifecycle import RANK, Change, Sql, Transition, advance, record_progress
 from orchestrator.models import Job, table
 from orchestrator.pipeline.channels import channel_for
-from orchestrator.pipeline.failures import failure_message, redacted
+from orchestrator.pipeline.failures import catalogued, failure_columns, redacted
 from orchestrator.schedule import after, at_most, next_poll_delay, progress_eta_s
 from orchestrator.settings import Settings
 from schemas.jobs import JobStatus
@@ -55,6 +55,11 @@ DEADLINE_MISSED = ("deadline_exceeded", "the job did not finish before its deadl
 START_DEADLINE_MISSED = (
     "start_deadline_exceeded",
     "the provider had not accepted the job by its start deadline; it was never sent and its hold is released",
+)
+SUBMIT_UNCONFIRMED = (
+    "submit_unconfirmed",
+    "the submit's answer was lost and the provider never confirmed the task before the job's deadline; "
+    "it was not sent again and its hold is released",
 )
 
 MAX_RACES = 3  # a report re-judged after losing its compare-and-set to a concurrent one
@@ -184,12 +189,16 @@ def expire(
     session: Session, settings: Settings, job_id: uuid.UUID, *, before_start: bool = False
 ) -> Transition | None:
     """Expire an unfinished job and release its hold: it passed its deadline, or (`before_start`) its
-    client's start-by deadline without being accepted upstream."""
+    client's start-by deadline without being accepted upstream. A job still `submitting` then is one
+    whose submit was never confirmed (its answer was lost): it says so rather than "too slow"."""
     job = session.execute(select(Job.state).where(Job.job_id == job_id)).scalar_one_or_none()
     if job is None or S(job).is_terminal:
         return None
-    code, reason = START_DEADLINE_MISSED if before_start else DEADLINE_MISSED
-    columns = {"error_code": code, "error_message": failure_message(settings, reason)}
+    if before_start:
+        code, reason = START_DEADLINE_MISSED
+    else:
+        code, reason = SUBMIT_UNCONFIRMED if S(job) is S.SUBMITTING else DEADLINE_MISSED
+    columns = failure_columns(settings, code, reason)
     return advance(session, job_id, S(job), Change(S.EXPIRED, columns=columns))
 
 
@@ -208,9 +217,15 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
         # it later. Not due at once: the sweep would send a second store for nearly every job.
         columns["next_check_at"] = after(datetime.now(UTC), settings.redispatch_after_s)
     elif target in ENDING_CODES:
-        code, message = ENDING_CODES[target]
-        columns["error_code"] = report.error_code or code
-        columns["error_message"] = failure_message(settings, report.error_message or message)
+        fallback, message = ENDING_CODES[target]
+        code = catalogued(report.error_code, fallback, source=f"provider {job.provider}")
+        columns |= failure_columns(
+            settings,
+            code,
+            report.error_message or message,
+            provider_code=report.provider_code,
+            provider_message=report.provider_message,
+        )
     else:
         columns["next_check_at"] = _next_poll_at(settings, job)
     return columns

@@ -21,7 +21,7 @@ from orchestrator.errors import (
 )
 from orchestrator.models import Job, JobEvent, JobOutput
 from orchestrator.pipeline import tracking
-from orchestrator.pipeline.failures import failure_message
+from orchestrator.pipeline.failures import failure_columns
 from orchestrator.settings import Settings
 from orchestrator.tenants.creating import validate_input
 from schemas.jobs import JobStatus
@@ -116,10 +116,7 @@ def cancel_job(session: Session, account_id: uuid.UUID, job_id: uuid.UUID, setti
         raise JobNotCancellableError(_not_cancellable_reason(job.provider, state))
     change = lifecycle.Change(
         JobStatus.CANCELLED,
-        columns={
-            "error_code": "cancelled",
-            "error_message": failure_message(settings, "cancelled at the client's request"),
-        },
+        columns=failure_columns(settings, "cancelled", "cancelled at the client's request"),
         detail={"reason": "client_request"},
     )
     if lifecycle.advance(session, job_id, state, change) is None:

@@ -106,7 +106,9 @@ class ProviderUpdate:
     """What a provider says about a task. `result` carries non-file results a projection needs
     (Midjourney buttons, a describe's prompts, Suno clip titles, lyrics text); its `refs`, if any, are
     the ids upstream gave the task's products (Suno clip ids), by which a compatible route finds the
-    job a follow-up names (`Lookup.RESULT_REF`)."""
+    job a follow-up names (`Lookup.RESULT_REF`). `error_code` is one of `schemas.failures.CATALOGUE`;
+    `provider_code` and `provider_message` are the provider's own words for a failure (Runway's
+    `failureCode` and `failure`), when it gave them."""
 
     status: UpstreamStatus
     raw_status: str
@@ -116,6 +118,8 @@ class ProviderUpdate:
     error_message: str | None = None
     external_id: str | None = None
     result: Mapping[str, Any] | None = None
+    provider_code: str | None = None
+    provider_message: str | None = None
 
 
 class Provider(Protocol):

@@ -23,12 +23,25 @@ class ProviderUnavailableError(ProviderError):
 
 
 class ProviderRejectedError(ProviderError):
-    """A definite refusal (bad input, moderation, unknown model): retrying the same input won't help."""
+    """A definite refusal (bad input, moderation, unknown model): retrying the same input won't help.
 
-    def __init__(self, code: str, message: str) -> None:
+    `code` is one of `schemas.failures.CATALOGUE`; `provider_code` and `provider_message` are the
+    provider's own words for the refusal (Kling's numeric `code`, Ark's `error.code`), when it gave them.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        provider_code: str | int | None = None,
+        provider_message: str | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.provider_code = None if provider_code is None else str(provider_code)
+        self.provider_message = provider_message
 
 
 class SubmitOutcomeUnknownError(ProviderError):
