@@ -108,7 +108,12 @@ def test_callbacks_for_an_ended_job_are_a_noop(
     assert account["held"] == 0
     assert account["balance"] == account["available"]
     job_view = api.get(f"/v1/jobs/{job.job_id}", headers=tenant.headers).json()
-    assert job_view["error"] == {"code": "upstream_failed", "message": "upstream broke"}
+    assert job_view["error"] == {
+        "code": "upstream_failed",
+        "message": "upstream broke",
+        "retryable": True,
+        "provider": {"code": None, "message": "upstream broke"},
+    }
 
 
 def test_callbacks_forged_malformed_or_foreign_change_nothing(

@@ -96,7 +96,12 @@ def test_e2e_upstream_failure_releases_and_ledger_check_catches_corruption(
     stack = start_stack()
     job = stack.wait_for_end(tenant, stack.create(tenant, kling_request()))
     assert job["status"] == "failed"
-    assert job["error"] == {"code": "upstream_failed", "message": "GPU fell over"}
+    assert job["error"] == {
+        "code": "upstream_failed",
+        "message": "GPU fell over",
+        "retryable": True,
+        "provider": {"code": None, "message": "GPU fell over"},
+    }
     assert job["charged"] == 0
     assert stack.api.get("/v1/account", headers=tenant.headers).json()["held"] == 0
     assert ledger_check(stack.settings).returncode == 0

@@ -353,7 +353,7 @@ def test_runway_gen3a_turbo_gets_its_own_default_ratio(
         (Outcome(result="fail"), "upstream_failed", "INTERNAL.BAD_OUTPUT.CODE01", "unexpected error"),
         (
             Outcome(result="fail", message="ASSET.INVALID: the prompt image could not be read"),
-            "upstream_failed",
+            "invalid_input",
             "ASSET.INVALID",
             "could not be read",
         ),

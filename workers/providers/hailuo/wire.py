@@ -89,7 +89,8 @@ def raise_for_code(code: int, message: str, retry_after: float | None = None) ->
     if code in CODES and CODES[code] is None:
         raise ProviderUnavailableError(f"hailuo: code {code}: {message}", retry_after=retry_after)
     reason = CODES.get(code) or "upstream_rejected"
-    raise ProviderRejectedError(reason, f"MiniMax refused the request (code {code}): {message}")
+    text = f"MiniMax refused the request (code {code}): {message}"
+    raise ProviderRejectedError(reason, text, provider_code=code, provider_message=message)
 
 
 def http_rejection(response: httpx.Response) -> ProviderRejectedError:
@@ -122,10 +123,11 @@ def update_from_task(obj: Mapping[str, Any]) -> ProviderUpdate:
     outputs = _outputs(task) if status is UpstreamStatus.SUCCEEDED else ()
     if status is UpstreamStatus.SUCCEEDED and not outputs:
         status = UpstreamStatus.UNKNOWN  # a success that names no file: wait for a fuller answer
-    error_code = error_message = None
+    error_code = error_message = own_code = own_message = None
     if status is UpstreamStatus.FAILED:
         code, reason = (task.base_resp.status_code, task.base_resp.status_msg) if task.base_resp else (0, "")
-        error_message = task.fail_reason or reason or "MiniMax reported the task failed"
+        own_code, own_message = (str(code) if code else None), (task.fail_reason or reason or None)
+        error_message = own_message or "MiniMax reported the task failed"
         error_code = "moderation_blocked" if code in MODERATION_CODES else "upstream_failed"
     size = {"video_width": task.video_width, "video_height": task.video_height}
     return ProviderUpdate(
@@ -137,6 +139,8 @@ def update_from_task(obj: Mapping[str, Any]) -> ProviderUpdate:
         error_message=error_message,
         external_id=task.task_id or None,
         result={k: v for k, v in size.items() if v} or None,
+        provider_code=own_code,
+        provider_message=own_message,
     )
 
 

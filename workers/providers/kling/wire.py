@@ -45,14 +45,25 @@ def is_not_found(envelope: KlingEnvelope) -> bool:
 
 def raise_for_code(envelope: KlingEnvelope, retry_after: float | None) -> None:
     code, message = envelope.code, envelope.message or "no message"
+    own, words = str(code), envelope.message or None  # Kling's own code and message, for the tenant
     if code in MODERATION_CODES:
-        raise ProviderRejectedError("moderation_blocked", f"Kling refused the content: {message}")
+        raise ProviderRejectedError(
+            "moderation_blocked",
+            f"Kling refused the content: {message}",
+            provider_code=own,
+            provider_message=words,
+        )
     if code in NOT_NOW_CODES:
         raise ProviderUnavailableError(f"kling: code {code}: {message}", retry_after=retry_after)
     if code in AMBIGUOUS_CODES or DUPLICATE_TEXT.search(message):
         # A duplicate external_task_id means an earlier attempt did create the task.
         raise SubmitOutcomeUnknownError(f"kling: code {code}: {message}")
-    raise ProviderRejectedError("invalid_input", f"Kling rejected the request (code {code}): {message}")
+    raise ProviderRejectedError(
+        "invalid_input",
+        f"Kling rejected the request (code {code}): {message}",
+        provider_code=own,
+        provider_message=words,
+    )
 
 
 def update_from_task(task: KlingTask) -> ProviderUpdate:
@@ -71,6 +82,8 @@ def update_from_task(task: KlingTask) -> ProviderUpdate:
         error_message=error_message,
         external_id=task.task_id,
         result=result_of(task),
+        # Kling's task failure is words only (`task_status_msg`): its numeric codes answer requests.
+        provider_message=(task.task_status_msg or None) if status is UpstreamStatus.FAILED else None,
     )
 
 

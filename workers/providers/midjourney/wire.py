@@ -146,18 +146,20 @@ def _error_for_code(answer: MidjourneyAnswer, response: httpx.Response) -> Excep
     # `description` may be localised: shown to people, never branched on.
     code, why = answer.code, answer.description or "no description"
     properties = answer.properties or {}
-    if code == 24:
-        word = properties.get("bannedWord") or properties.get("promptEn") or "unknown"
-        return ProviderRejectedError("moderation_blocked", f"Midjourney banned the prompt (word: {word})")
     if code in NOT_NOW_CODES:
         return ProviderUnavailableError(
             f"{NAME}: code {code}: {why}", retry_after=retry_after_seconds(response)
         )
-    if code == 3:
-        return ProviderRejectedError(
-            "invalid_input", f"the parent task is unknown upstream or expired: {why}"
-        )
-    return ProviderRejectedError("invalid_input", f"Midjourney refused the request (code {code}): {why}")
+    if code == 24:
+        word = properties.get("bannedWord") or properties.get("promptEn") or "unknown"
+        reason, message = "moderation_blocked", f"Midjourney banned the prompt (word: {word})"
+    elif code == 3:
+        reason, message = "invalid_input", f"the parent task is unknown upstream or expired: {why}"
+    else:
+        reason, message = "invalid_input", f"Midjourney refused the request (code {code}): {why}"
+    return ProviderRejectedError(
+        reason, message, provider_code=code, provider_message=answer.description or None
+    )
 
 
 def update_from_task(task: MidjourneyTask) -> ProviderUpdate:
@@ -177,6 +179,7 @@ def update_from_task(task: MidjourneyTask) -> ProviderUpdate:
         error_message=error_message,
         external_id=task.id,
         result=result_of(task),
+        provider_message=(task.failReason or None) if status is UpstreamStatus.FAILED else None,
     )
 
 

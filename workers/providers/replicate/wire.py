@@ -80,10 +80,13 @@ def raise_for_refusal(response: httpx.Response, phase: Phase) -> None:
     if response.status_code == 429:
         raise ProviderUnavailableError(f"replicate: {text}", retry_after=retry_after_seconds(response))
     raise_for_transient_status(response, phase, PROVIDER)
+    # A problem's `status` is its code (RFC 7807); its text is what Replicate said.
+    own = {"provider_code": str(response.status_code), "provider_message": text}
     if SAFETY.search(text):
-        raise ProviderRejectedError("moderation_blocked", f"Replicate refused the input: {text}")
+        raise ProviderRejectedError("moderation_blocked", f"Replicate refused the input: {text}", **own)
     reason = HTTP_REASONS.get(response.status_code, "upstream_rejected")
-    raise ProviderRejectedError(reason, f"Replicate refused the request ({response.status_code}): {text}")
+    text = f"Replicate refused the request ({response.status_code}): {text}"
+    raise ProviderRejectedError(reason, text, **own)
 
 
 def created_id(response: httpx.Response) -> str:
@@ -138,6 +141,7 @@ def update_from(obj: Mapping[str, Any]) -> ProviderUpdate:
         error_message=error_message,
         external_id=prediction.id or None,
         result=result,
+        provider_message=str(prediction.error) if error_code and prediction.error else None,
     )
 
 

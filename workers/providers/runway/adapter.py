@@ -165,11 +165,15 @@ def _raise_for_refusal(response: httpx.Response) -> None:
     if response.is_success and not _names_an_error(response):
         return
     if MODERATION_TEXT.search(reason):
-        raise ProviderRejectedError("moderation_blocked", f"Runway refused the content: {reason}")
+        raise ProviderRejectedError(
+            "moderation_blocked", f"Runway refused the content: {reason}", provider_message=reason
+        )
     if response.is_success and NOT_NOW_TEXT.search(reason):
         # A gateway's business refusal inside HTTP 200 (quota, balance, busy): nothing was created.
         raise ProviderUnavailableError(f"runway: {reason}")
-    raise ProviderRejectedError("invalid_input", f"Runway rejected the request (HTTP {status}): {reason}")
+    raise ProviderRejectedError(
+        "invalid_input", f"Runway rejected the request (HTTP {status}): {reason}", provider_message=reason
+    )
 
 
 def _names_an_error(response: httpx.Response) -> bool:

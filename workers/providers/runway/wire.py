@@ -83,9 +83,13 @@ def is_not_found(response: httpx.Response) -> bool:
 
 
 def failure_code(code: str | None, text: str) -> str:
-    """Our error code for a failed task: Runway's SAFETY.* family (any segment) is moderation."""
+    """Our error code for a failed task: Runway's SAFETY.* family (any segment) is moderation, its
+    ASSET.* family an input it cannot use (sent again, it fails again); INTERNAL.* and the rest failed."""
     if code:
-        return "moderation_blocked" if "SAFETY" in code.upper().split(".") else "upstream_failed"
+        families = code.upper().split(".")
+        if "SAFETY" in families:
+            return "moderation_blocked"
+        return "invalid_input" if families[0] == "ASSET" else "upstream_failed"
     return "moderation_blocked" if MODERATION_TEXT.search(text) else "upstream_failed"
 
 
@@ -142,6 +146,8 @@ def task_update(task: RunwayTask, operation: str) -> ProviderUpdate:
         result={"failure_code": task.failure_code}
         if task.failure_code
         else success_result(status, operation),
+        provider_code=task.failure_code if error_code else None,
+        provider_message=task.failure if error_code else None,
     )
 
 
@@ -167,6 +173,7 @@ def unified_update(task: UnifiedTask, operation: str) -> ProviderUpdate:
         error_message=message,
         external_id=task.task_id,
         result=success_result(status, operation),
+        provider_message=(task.fail_reason or None) if failed else None,
     )
 
 

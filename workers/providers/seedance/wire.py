@@ -102,11 +102,12 @@ def raise_for_error(error: ArkError, response: httpx.Response, phase: Phase) -> 
     text = f"Seedance refused the request ({error.code or response.status_code}): {error.message}"
     if reason is None:
         raise ProviderUnavailableError(f"seedance: {text}", retry_after=retry_after_seconds(response))
+    own = {"provider_code": error.code or None, "provider_message": error.message or None}
     if reason:
-        raise ProviderRejectedError(reason, text)
+        raise ProviderRejectedError(reason, text, **own)
     raise_for_transient_status(response, phase, PROVIDER)
     if not response.is_success:
-        raise ProviderRejectedError(HTTP_REASONS.get(response.status_code, "upstream_rejected"), text)
+        raise ProviderRejectedError(HTTP_REASONS.get(response.status_code, "upstream_rejected"), text, **own)
 
 
 def created_task_id(response: httpx.Response) -> str:
@@ -156,8 +157,8 @@ def update_from_task(obj: Mapping[str, Any]) -> ProviderUpdate:
     if status is UpstreamStatus.SUCCEEDED and not outputs:
         status = UpstreamStatus.UNKNOWN  # a success that names no video: wait for a fuller answer
     error_code = error_message = None
+    error = task.error or ArkError()
     if status is UpstreamStatus.FAILED:
-        error = task.error or ArkError()
         error_message = error.message or "Seedance reported the task failed"
         sensitive = SENSITIVE in error.code or "sensitive" in error_message.lower()
         error_code = "moderation_blocked" if sensitive else "upstream_failed"
@@ -174,6 +175,8 @@ def update_from_task(obj: Mapping[str, Any]) -> ProviderUpdate:
         error_message=error_message,
         external_id=task.id or None,
         result=result or None,
+        provider_code=(error.code or None) if error_code else None,
+        provider_message=(error.message or None) if error_code else None,
     )
 
 

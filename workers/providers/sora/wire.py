@@ -91,10 +91,12 @@ def refusal(response: httpx.Response) -> Exception:
     if status in (404, 410) or GONE_TEXT.search(message):
         # Never retried: a model that is gone stays gone (OpenAI's Sora API after 2026-09-24).
         return ProviderRejectedError(
-            "model_not_available", f"the upstream no longer serves this model: {message}"
+            "model_not_available",
+            f"the upstream no longer serves this model: {message}",
+            provider_message=message,
         )
     code = "moderation_blocked" if SAFETY_TEXT.search(message) else "invalid_input"
-    return ProviderRejectedError(code, f"Sora refused the request: {message}")
+    return ProviderRejectedError(code, f"Sora refused the request: {message}", provider_message=message)
 
 
 def is_not_found(response: httpx.Response) -> bool:
@@ -142,7 +144,15 @@ def _ended(video: SoraVideo, status: UpstreamStatus) -> ProviderUpdate:
     code = (
         "moderation_blocked" if moderated else "upstream_failed" if status is UpstreamStatus.FAILED else None
     )
-    return ProviderUpdate(status, video.status, error_code=code, error_message=message, external_id=video.id)
+    return ProviderUpdate(
+        status,
+        video.status,
+        error_code=code,
+        error_message=message,
+        external_id=video.id,
+        provider_code=str(error.code) if error and error.code is not None else None,
+        provider_message=(error.message or None) if error else None,
+    )
 
 
 def result_of(video: SoraVideo) -> dict[str, Any]:

@@ -34,8 +34,9 @@ def refusal_error(
     if status in (401, 402):
         # A key this channel can't use, or upstream credits exhausted: another channel may serve it.
         return ProviderUnavailableError(f"suno: HTTP {status}: {text}", retry_after=retry_after)
+    own = {"provider_code": code or None, "provider_message": message or None}
     if MODERATION_TEXT.search(message):
-        return ProviderRejectedError("moderation_blocked", f"Suno refused the content: {message}")
+        return ProviderRejectedError("moderation_blocked", f"Suno refused the content: {message}", **own)
     if NOT_NOW_TEXT.search(text):
         return ProviderUnavailableError(f"suno: {text}", retry_after=retry_after)
-    return ProviderRejectedError(refused, f"Suno rejected the request (HTTP {status}): {text}")
+    return ProviderRejectedError(refused, f"Suno rejected the request (HTTP {status}): {text}", **own)

@@ -105,9 +105,9 @@ def update_from_task(task: SunoTask) -> ProviderUpdate:
     outputs: tuple[OutputRef, ...] = ()
     if status is UpstreamStatus.SUCCEEDED:  # never earlier: a streaming link is no file
         outputs = _lyrics_outputs(lyrics) if lyrics is not None else _clip_outputs(clips)
-    error_code = error_message = None
+    error_code = error_message = provider_code = None
     if status is UpstreamStatus.FAILED:
-        error_code, error_message = _failure(task, clips)
+        error_code, error_message, provider_code = _failure(task, clips)
     return ProviderUpdate(
         status=status,
         raw_status=raw,
@@ -117,6 +117,8 @@ def update_from_task(task: SunoTask) -> ProviderUpdate:
         error_message=error_message,
         external_id=task.task_id,
         result=_result(task.task_id, clips, lyrics),
+        provider_code=provider_code,
+        provider_message=error_message,
     )
 
 
@@ -156,13 +158,15 @@ def _lyrics_outputs(lyrics: SunoLyrics) -> tuple[OutputRef, ...]:
     return (OutputRef(f"data:text/plain;charset=utf-8;base64,{payload}", "text/plain", "lyrics"),)
 
 
-def _failure(task: SunoTask, clips: Sequence[SunoClip]) -> tuple[str, str]:
+def _failure(task: SunoTask, clips: Sequence[SunoClip]) -> tuple[str, str, str | None]:
+    """(our code, the message, Suno's own code: the first clip's `error_type`) of a failed task."""
     metadata = [clip.metadata for clip in clips if clip.metadata is not None]
     message = task.fail_reason or next((m.error_message for m in metadata if m.error_message), None)
     message = message or "Suno reported the task failed"
-    kinds = " ".join(m.error_type for m in metadata if m.error_type)
-    blocked = MODERATION_TEXT.search(f"{kinds} {message}")
-    return ("moderation_blocked" if blocked else "upstream_failed"), message
+    kinds = [m.error_type for m in metadata if m.error_type]
+    blocked = MODERATION_TEXT.search(f"{' '.join(kinds)} {message}")
+    code = "moderation_blocked" if blocked else "upstream_failed"
+    return code, message, next(iter(kinds), None)
 
 
 def _percent(value: str | float | None) -> int | None:

@@ -48,7 +48,13 @@ def persona_update(persona: str) -> ProviderUpdate:
 def refused_update(kind: str, message: str) -> ProviderUpdate:
     code = "moderation_blocked" if MODERATION_TEXT.search(message) else "upstream_failed"
     text = message or f"Suno refused the {kind} conversion"
-    return ProviderUpdate(UpstreamStatus.FAILED, "refused", error_code=code, error_message=text)
+    return ProviderUpdate(
+        UpstreamStatus.FAILED,
+        "refused",
+        error_code=code,
+        error_message=text,
+        provider_message=message or None,
+    )
 
 
 def conversion_update(kind: str, clip: str, payload: Mapping[str, Any]) -> ProviderUpdate:

@@ -120,11 +120,13 @@ class Veo(ProviderPlugin):
         if response.status_code == 401 or wire.KEY_TEXT.search(message):
             raise ProviderUnavailableError(f"veo: the channel's key was refused: {message}")
         if response.status_code == 500 and "invalid_request" in message:
-            raise ProviderRejectedError("invalid_input", f"Veo rejected the request: {message}")
+            raise ProviderRejectedError(
+                "invalid_input", f"Veo rejected the request: {message}", provider_message=message
+            )
         raise_for_transient_status(response, Phase.SUBMIT, self.name)
         if 400 <= response.status_code < 500:
             code = "moderation_blocked" if wire.SAFETY_TEXT.search(message) else "invalid_input"
-            raise ProviderRejectedError(code, f"Veo refused the request: {message}")
+            raise ProviderRejectedError(code, f"Veo refused the request: {message}", provider_message=message)
         raise ProviderRejectedError("upstream_rejected", f"Veo answered HTTP {response.status_code}")
 
     def _images(self, http: httpx.Client, job_input: Mapping[str, Any]) -> list[wire.Image]:

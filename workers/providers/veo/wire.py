@@ -91,13 +91,26 @@ def error_text(response: httpx.Response) -> str:
 
 
 def failure(
-    raw_status: str, message: str, external_id: str | None, hint: str = "", *, moderated: bool = False
+    raw_status: str,
+    message: str,
+    external_id: str | None,
+    hint: str = "",
+    *,
+    moderated: bool = False,
+    ours: bool = False,
 ) -> ProviderUpdate:
-    """A failed task; `hint` (an error code or status) counts when telling moderation apart."""
+    """A failed task; `hint` (the provider's error code or status) counts when telling moderation
+    apart, and is kept with `message` as the provider's own words (unless the message is `ours`)."""
     moderated = moderated or bool(SAFETY_TEXT.search(f"{message} {hint}"))
     code = "moderation_blocked" if moderated else "upstream_failed"
     return ProviderUpdate(
-        UpstreamStatus.FAILED, raw_status, error_code=code, error_message=message, external_id=external_id
+        UpstreamStatus.FAILED,
+        raw_status,
+        error_code=code,
+        error_message=message,
+        external_id=external_id,
+        provider_code=hint or None,
+        provider_message=None if ours else message,
     )
 
 
@@ -116,7 +129,8 @@ def comet_update(video: CometVideo, base_url: str) -> ProviderUpdate:
     if status is UpstreamStatus.FAILED:
         error = video.error
         message = (error.message if error else None) or "Veo reported the task failed"
-        return failure(video.status, message, video.id, str(error.code or "") if error else "")
+        hint = str(error.code or "") if error else ""
+        return failure(video.status, message, video.id, hint, ours=not (error and error.message))
     outputs: tuple[OutputRef, ...] = ()
     if status is UpstreamStatus.SUCCEEDED:
         outputs = (output(_result_url(video, base_url), base_url, 0),)
@@ -169,7 +183,7 @@ def gemini_update(operation: GeminiOperation, base_url: str) -> ProviderUpdate:
     if operation.error is not None:
         error = operation.error
         message = error.message or f"Veo operation failed (code {error.code})"
-        return failure("failed", message, name, error.status or "")
+        return failure("failed", message, name, error.status or str(error.code or ""))
     if not operation.done:
         percent = _percent((operation.metadata or {}).get("progressPercent"))
         return ProviderUpdate(UpstreamStatus.RUNNING, "in_progress", progress=percent, external_id=name)
@@ -177,7 +191,7 @@ def gemini_update(operation: GeminiOperation, base_url: str) -> ProviderUpdate:
     try:
         videos = GenerateVideoResponse.model_validate(response.get("generateVideoResponse", response))
     except ValidationError as exc:
-        return failure("failed", f"unreadable Veo response: {exc}", name)
+        return failure("failed", f"unreadable Veo response: {exc}", name, ours=True)
     found = [s.video for s in videos.samples if s.video is not None] + videos.videos
     outputs = tuple(
         output(url, base_url, n, v.mime_type) for n, v in enumerate(found) if (url := _video_url(v))
@@ -190,7 +204,7 @@ def gemini_update(operation: GeminiOperation, base_url: str) -> ProviderUpdate:
     if videos.filtered_count or videos.filtered_reasons:
         reasons = "; ".join(videos.filtered_reasons) or "the video was filtered (Responsible AI)"
         return failure("failed", reasons, name, moderated=True)
-    return failure("failed", "Veo finished without a video", name)
+    return failure("failed", "Veo finished without a video", name, ours=True)
 
 
 def _video_url(video: GeneratedVideo) -> str | None:
