@@ -68,7 +68,7 @@ def task_body(task: TaskRecord, status: str) -> dict[str, Any]:
         body.update(file_id=str(FILE_ID_OFFSET + int(task.task_id)), video_width=width, video_height=height)
     elif status == "Fail":
         code, message = FAILURES.get(task.result, FAILURES["fail"])
-        body["base_resp"] = _base_resp(code, task.message or message)
+        body["base_resp"] = _base_resp(int(task.code) if task.code else code, task.message or message)
     return body
 
 
@@ -154,7 +154,7 @@ class HailuoRoutes:
         if refusal is None:
             return None
         code, text = REFUSALS[refusal.fault]
-        return _error(code, refusal.message or text)
+        return _error(int(refusal.code) if refusal.code else code, refusal.message or text)
 
     async def _challenge(self, url: str) -> bool:
         """POST `{"challenge": <random>}` and expect it echoed within 3 s (counted as a callback). What

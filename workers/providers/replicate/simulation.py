@@ -91,7 +91,8 @@ class ReplicateRoutes:
         refusal = sim.draw_submit_fault(PROVIDER)
         if refusal is not None:
             status, title, detail = REFUSALS[refusal.fault]
-            return problem(status, title, refusal.message or detail)
+            # A problem's code is its HTTP status (RFC 7807): a scripted code is the status answered.
+            return problem(int(refusal.code) if refusal.code else status, title, refusal.message or detail)
         body = await wire.json_object(request) or {}
         if not isinstance(body.get("input"), dict):
             sim.reject(PROVIDER, "invalid_params")

@@ -107,7 +107,7 @@ def task_body(sim: Simulator, task: TaskRecord, phase: Phase) -> dict[str, Any]:
         body["usage"] = {"completion_tokens": tokens, "total_tokens": tokens}
     elif status == "failed":
         code, message = FAILURES.get(task.result, FAILURES["fail"])
-        body["error"] = {"code": code, "message": task.message or message}
+        body["error"] = {"code": task.code or code, "message": task.message or message}
     return body
 
 
@@ -144,7 +144,7 @@ class SeedanceRoutes:
         refusal = sim.draw_submit_fault(PROVIDER)
         if refusal is not None:
             status, code, text = REFUSALS[refusal.fault]
-            return _error(status, code, refusal.message or text)
+            return _error(status, refusal.code or code, refusal.message or text)
         body = await wire.json_object(request) or {}
         operation = self._operation(body)
         if isinstance(operation, SimResponse):

@@ -202,6 +202,7 @@ class Simulator:
             task_id=self._new_task_id(),
             result=outcome.result,
             message=outcome.message,
+            code=outcome.code,
             download_error=outcome.download_error,
             held=outcome.held,
             created_mono=time.monotonic(),

@@ -53,12 +53,15 @@ class Outcome(BaseModel):
     """A scripted fate for the next task; durations are absolute seconds, not scaled by speed.
     `download_error`: the task's result files are refused (403) with this text, as by a CDN that
     does not honour the links the provider handed out. `held`: the task keeps running until
-    `Simulator.release` ends it, so a test can act while it is surely unfinished."""
+    `Simulator.release` ends it, so a test can act while it is surely unfinished. `code`: the
+    provider's own failure code a failing task reports (Runway's `failureCode`, MiniMax's
+    `base_resp.status_code`, Ark's `error.code`), where its wire has one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     result: Result
     message: str | None = None
+    code: str | None = None
     submitted_s: float | None = Field(default=None, ge=0)
     processing_s: float | None = Field(default=None, ge=0)
     download_error: str | None = None
@@ -76,12 +79,14 @@ class SubmitFault(Enum):
 
 class Refusal(BaseModel):
     """A create refused before anything is created: drawn from the fault rates, or scripted with
-    the text the provider answers (upstreams echo what they were sent, keys included)."""
+    the text the provider answers (upstreams echo what they were sent, keys included) and, with
+    `code`, the provider's own code for the refusal (Kling's `code`, Ark's `error.code`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     fault: SubmitFault
     message: str | None = None
+    code: str | None = None
 
 
 class DuplicateExternalIdError(Exception):

@@ -61,6 +61,7 @@ class TaskRecord:
     hidden_polls: int  # queries answered "not found" before the task shows up
     file_size: int
     download_error: str | None = None  # result files are refused with this text
+    code: str | None = None  # the provider's own failure code, when scripted
     held: bool = False  # runs until the simulator releases it
 
     @property

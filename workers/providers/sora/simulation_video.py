@@ -93,7 +93,7 @@ def video_object(sim: Simulator, task: TaskRecord, now: float | None = None) -> 
             body["expires_at"] = completed_at + int(sim.config.url_ttl_s)
         else:
             code, message = ERRORS.get(task.result, ERRORS["fail"])
-            body["error"] = {"code": code, "message": task.message or message}
+            body["error"] = {"code": task.code or code, "message": task.message or message}
     return body
 
 

@@ -74,7 +74,7 @@ def video_object(sim: Simulator, task: TaskRecord, now: float) -> dict[str, Any]
             body.update(seconds=CLIP_SECONDS, expires_at=completed_at + int(sim.config.url_ttl_s))
         else:
             message, code = ERRORS.get(task.result, ERRORS["fail"])
-            body["error"] = {"message": task.message or message, "code": code}
+            body["error"] = {"message": task.message or message, "code": task.code or code}
     return body
 
 

@@ -125,7 +125,7 @@ class GeminiRoutes:
             body["error"] = {
                 "code": 13,
                 "message": task.message or "internal generation error",
-                "status": "INTERNAL",
+                "status": task.code or "INTERNAL",
             }
             return body
         videos = _videos(task, request.base_url.rstrip("/") + (PROXY_PREFIX if proxied else ""))

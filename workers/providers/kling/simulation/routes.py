@@ -123,6 +123,7 @@ class KlingRoutes:
             return None
         status, code, text = REFUSALS[refusal.fault]
         headers = {"Retry-After": "1"} if status == 429 else None
+        code = int(refusal.code) if refusal.code else code
         return _error(status, code, refusal.message or text, headers=headers)
 
     def _invalid(self, operation: str, body: Mapping[str, Any]) -> str | None:

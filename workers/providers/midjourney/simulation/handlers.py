@@ -21,7 +21,7 @@ from workers.providers.midjourney.simulation.task_object import Moment, task_obj
 from workers.providers.midjourney.simulation.timeline import Modal, Tick, kind_of, timeline
 from workers.providers.midjourney.simulation.video_edits import edits_refusal, video_refusal
 from workers.providers.simulation import wire
-from workers.providers.simulation.engine import CALLBACK_GAP_S, Simulator, SubmitFault
+from workers.providers.simulation.engine import CALLBACK_GAP_S, Refusal, Simulator, SubmitFault
 from workers.providers.simulation.http import SimRequest, SimResponse, answer
 from workers.providers.simulation.timeline import NewTask, TaskRecord
 
@@ -123,11 +123,7 @@ class MidjourneyRoutes:
         refusal = self.sim.draw_submit_fault(PROVIDER)
         if refusal is None:
             return None
-        if refusal.fault is SubmitFault.RATE_LIMITED:
-            return _answer(23, refusal.message or "队列已满, 请稍后尝试", numberOfQueues=10)
-        if refusal.fault is SubmitFault.UNAVAILABLE:
-            return _answer(9, refusal.message or "系统异常: discord instance unavailable")
-        return _answer(4, refusal.message or "参数错误", http_status=400)
+        return _refusal(refusal)
 
     def _refuse_generation(self, kind: str, body: Mapping[str, Any]) -> SimResponse | None:
         for name in TASK_FIELDS:
@@ -272,3 +268,14 @@ def _answer(
     """The proxy's envelope; its `code` is a business code, whatever the HTTP status."""
     body = {"code": code, "description": description, "result": result, "properties": properties}
     return answer(body, http_status)
+
+
+def _refusal(refusal: Refusal) -> SimResponse:
+    """A drawn or scripted refusal in the proxy's words; a scripted `code` is answered as it is."""
+    if refusal.code:
+        return _answer(int(refusal.code), refusal.message or "refused", http_status=200)
+    if refusal.fault is SubmitFault.RATE_LIMITED:
+        return _answer(23, refusal.message or "队列已满, 请稍后尝试", numberOfQueues=10)
+    if refusal.fault is SubmitFault.UNAVAILABLE:
+        return _answer(9, refusal.message or "系统异常: discord instance unavailable")
+    return _answer(4, refusal.message or "参数错误", http_status=400)

@@ -92,6 +92,8 @@ def wrapped(task: TaskRecord, schedule: Schedule, bare: Mapping[str, Any]) -> di
 
 def _failure(task: TaskRecord) -> tuple[str, str]:
     code, text = FAILURES.get(task.result, FAILURES["fail"])
+    if task.code:
+        return task.code, task.message or text
     scripted = SCRIPTED_CODE.match(task.message or "")
     if scripted:
         kind = "moderation" if "SAFETY" in scripted["code"].split(".") else "fail"

@@ -48,7 +48,7 @@ def refuse_create(book: Book, request: SimRequest, known: bool) -> SimResponse |
         return None
     status, code, text = REFUSALS[refusal.fault]
     headers = {"Retry-After": "1"} if status == 429 else None
-    return error(status, code, refusal.message or text, headers)
+    return error(status, refusal.code or code, refusal.message or text, headers)
 
 
 class TaskRoutes:

@@ -214,7 +214,7 @@ def _add_files(sim: Simulator, task: TaskRecord, n: int, clip: dict[str, Any], b
     if status == "error":
         clip["audio_url"] = f"{base_url.rstrip('/')}/None.mp3"  # what the proxy shows for a lost clip
         error_type, message = FAILURES.get(task.result, FAILURES["fail"])
-        metadata["error_type"], metadata["error_message"] = error_type, task.message or message
+        metadata["error_type"], metadata["error_message"] = task.code or error_type, task.message or message
 
 
 def title(description: str) -> str:
