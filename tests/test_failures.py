@@ -11,17 +11,19 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from orchestrator.db import Database
 from orchestrator.errors import InvalidTransitionError
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job
 from orchestrator.ops import audit
-from orchestrator.pipeline import tracking
+from orchestrator.pipeline import reconciliation, submission, tracking
 from orchestrator.settings import Settings
 from orchestrator.views import job_snapshot
 from schemas.failures import CATALOGUE, markdown_table
@@ -381,3 +383,30 @@ def test_failures_documented_upstream_failure_lands_on_a_catalogue_code(
     if case.message and not case.refused:
         assert error["provider"] is not None, error
         assert case.message in error["provider"]["message"], error
+
+
+def test_failures_a_submit_never_confirmed_ends_submit_unconfirmed(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Veo cannot be asked for a task by our id: a lost submit answer holds the job to its deadline,
+    where it ends saying so, not "too slow"."""
+    simulator.configure(read_timeout_rate=1.0, stall_s=5.0)
+    settings = make_settings()
+    job_id = create(db, tenant, settings, "veo", _operation("veo"))
+    with httpx.Client(timeout=0.3) as impatient:
+        assert submission.submit(db, impatient, settings, job_id) is S.SUBMITTING
+    simulator.configure(read_timeout_rate=0.0)
+    with db.transaction() as session:
+        session.execute(update(Job).where(Job.job_id == job_id).values(deadline_at=datetime.now(UTC)))
+    assert reconciliation.reconcile(db, http, settings, job_id) is S.EXPIRED
+    with db.transaction() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        error = job_snapshot(job)["error"]
+        assert audit.find_breaches(session) == []
+    assert (job.state, job.charged) == ("expired", 0)
+    assert (error["code"], error["retryable"], error["provider"]) == ("submit_unconfirmed", True, None)
