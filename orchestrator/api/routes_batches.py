@@ -15,10 +15,10 @@ from starlette.datastructures import UploadFile
 
 from orchestrator import egress, messaging
 from orchestrator.api.context import AppContext, Caller, Context
-from orchestrator.errors import InvalidRequestError, OrchestratorError
+from orchestrator.errors import InsufficientCreditsError, InvalidRequestError, OrchestratorError
 from orchestrator.tenants import batches
 from orchestrator.tenants.accounts import Principal
-from orchestrator.views import output_views
+from orchestrator.views import job_error, output_views
 from schemas.batches import MAX_LINES, Batch, BatchPage, BatchResult
 from schemas.errors import ErrorResponse
 from schemas.jobs import JobError, JobStatus
@@ -144,7 +144,7 @@ def get_batch(batch_id: str, context: Context, caller: Caller) -> Batch:
 @router.post("/{batch_id}/cancel", response_model=Batch, summary="Cancel what of a batch has not started")
 def cancel_batch(batch_id: str, context: Context, caller: Caller) -> Batch:
     with context.db.transaction() as session:
-        batch = batches.cancel_batch(session, caller.account_id, batch_id)
+        batch = batches.cancel_batch(session, context.settings, caller.account_id, batch_id)
         return batches.batch_view(session, batch)
 
 
@@ -174,7 +174,11 @@ def _result(context: AppContext, row: batches.ResultRow) -> BatchResult:
     line, job = row.line, row.job
     if job is None:
         refused = line.error_code is not None
-        error = JobError(code=line.error_code, message=line.error_message or "") if line.error_code else None
+        error = None
+        if line.error_code is not None:
+            # A line that never became a job: only a shortfall of credits passes with a top-up.
+            retryable = line.error_code == InsufficientCreditsError.code
+            error = JobError(code=line.error_code, message=line.error_message or "", retryable=retryable)
         return BatchResult(
             line=line.line_no,
             custom_id=line.custom_id,
@@ -193,5 +197,5 @@ def _result(context: AppContext, row: batches.ResultRow) -> BatchResult:
         status=JobStatus(job.state).value,
         outputs=output_views(row.outputs, context.storage, ttl) if succeeded else [],
         charged=job.charged,
-        error=JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None,
+        error=job_error(job),
     )

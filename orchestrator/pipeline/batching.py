@@ -25,6 +25,7 @@ from orchestrator.errors import OpenJobsLimitError, OrchestratorError
 from orchestrator.ids import new_uuid7
 from orchestrator.models import Batch, BatchLine, OutboxEvent
 from orchestrator.outbox import DISPATCH_LEASE, NEW_EVENTS
+from orchestrator.pipeline.failures import failure_message
 from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
 from orchestrator.tenants import batches, creating
@@ -110,10 +111,10 @@ def _expand_chunk(
             origin = creating.Origin(creating.UNIFIED.api_format, line.custom_id)
             item = creating.prepare(principal, request, prices, settings, origin)
         except ValidationError as exc:
-            _refuse(line, "invalid_input", str(exc.errors()[0]["msg"]))
+            _refuse(settings, line, "invalid_input", str(exc.errors()[0]["msg"]))
             continue
         except OrchestratorError as exc:
-            _refuse(line, exc.code, exc.message)
+            _refuse(settings, line, exc.code, exc.message)
             continue
         item.row["batch_id"] = batch.batch_id
         prepared.append((line, item))
@@ -127,13 +128,13 @@ def _expand_chunk(
         elif isinstance(outcome, OpenJobsLimitError):
             paused = True  # stays pending: it goes in when jobs finish
         elif isinstance(outcome, OrchestratorError):
-            _refuse(line, outcome.code, outcome.message)
+            _refuse(settings, line, outcome.code, outcome.message)
     session.flush()
     return created, paused
 
 
-def _refuse(line: BatchLine, code: str, message: str) -> None:
-    line.error_code, line.error_message, line.body = code, message, None
+def _refuse(settings: Settings, line: BatchLine, code: str, message: str) -> None:
+    line.error_code, line.error_message, line.body = code, failure_message(settings, message), None
 
 
 def _publish(dispatcher: messaging.Dispatcher, created: list[tuple[str, str]]) -> None:

@@ -26,7 +26,9 @@ from orchestrator.errors import (
 )
 from orchestrator.ids import new_uuid7
 from orchestrator.models import Batch, BatchLine, Job, JobOutput, table
+from orchestrator.pipeline.failures import failure_columns, failure_message
 from orchestrator.pricing import PriceTable
+from orchestrator.settings import Settings
 from orchestrator.tenants import idempotency
 from orchestrator.tenants.accounts import Principal
 from orchestrator.tenants.creating import resolve_provider, validate_input
@@ -234,7 +236,7 @@ def _decode_cursor(cursor: str) -> uuid.UUID:
         raise InvalidRequestError("cursor is not one this API returned", field="cursor") from exc
 
 
-def cancel_batch(session: Session, account_id: uuid.UUID, batch_id: str) -> Batch:
+def cancel_batch(session: Session, settings: Settings, account_id: uuid.UUID, batch_id: str) -> Batch:
     """Stop the batch: lines not yet jobs are refused, and its jobs not yet sent upstream are cancelled
     and released, in this transaction. Jobs already upstream run to their end; the batch is
     `cancelling` until they have, then `cancelled`."""
@@ -249,14 +251,14 @@ def cancel_batch(session: Session, account_id: uuid.UUID, batch_id: str) -> Batc
         .where(
             BatchLine.batch_id == batch.batch_id, BatchLine.job_id.is_(None), BatchLine.error_code.is_(None)
         )
-        .values(error_code=code, error_message=message, body=None)
+        .values(error_code=code, error_message=failure_message(settings, message), body=None)
     )
     queued = session.execute(
         select(Job.job_id).where(Job.batch_id == batch.batch_id, Job.state == JobStatus.QUEUED.value)
     ).scalars()
     change = lifecycle.Change(
         JobStatus.CANCELLED,
-        columns={"error_code": "cancelled", "error_message": "cancelled with its batch"},
+        columns=failure_columns(settings, "cancelled", "cancelled with its batch"),
         detail={"batch_cancelled": True},
     )
     for job_id in list(queued):

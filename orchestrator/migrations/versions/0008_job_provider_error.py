@@ -1,8 +1,8 @@
 """jobs.provider_error: the provider's own failure code and message of a job that ended without a result
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-07 10:00:00
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-06 16:50:00
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
