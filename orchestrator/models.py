@@ -188,8 +188,20 @@ class Job(Base):
 
 
 class JobEvent(Base):
+    """One step of a job's timeline. A step that makes a tenant event (`outbox.EVENT_TYPES`) also keeps
+    the job's account and the job as the API showed it then, for the event streams to replay."""
+
     __tablename__ = "job_events"
-    __table_args__ = (UniqueConstraint("job_id", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "sequence"),
+        # An account's event stream reads its events in the order their transactions ended.
+        Index(
+            "ix_job_events_account_id_xact_id",
+            "account_id",
+            "xact_id",
+            postgresql_where=text("account_id IS NOT NULL"),
+        ),
+    )
 
     event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.job_id", ondelete="CASCADE"))
@@ -199,6 +211,12 @@ class JobEvent(Base):
     progress: Mapped[int] = mapped_column(SmallInteger)
     detail: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = _now()
+    account_id: Mapped[uuid.UUID | None]
+    snapshot: Mapped[dict[str, Any] | None]
+    # The id of the transaction that wrote the row (`orchestrator.streams` reads why).
+    xact_id: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text::bigint)")
+    )
 
 
 class JobOutput(Base):
