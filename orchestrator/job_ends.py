@@ -1,10 +1,13 @@
-"""Waiting for jobs to end without a thread or a database connection per waiter: `announce` sends a
-PostgreSQL NOTIFY in the transaction that ends a job (delivered only if it commits), and `JobEnds`, one
-per API process, LISTENs on one connection and wakes the asyncio waiters of that job.
+"""Waking the requests that wait on jobs without a thread or a database connection each: `announce` sends
+a PostgreSQL NOTIFY in the transaction of every change that makes a tenant event (delivered only if it
+commits), and `JobEnds`, one per API process, LISTENs on one connection and wakes the asyncio waiters:
+a `Prefer: wait` request when its job ends or needs input, an event stream on any event of the job or
+account it watches.
 
-A waiter re-reads the job when woken and always gives up at its timeout, so a lost notification (the
-listener reconnecting after a database restart) costs at most a late answer, never a hung one; every
-waiter is also woken when the listener (re)connects, to re-read what it may have missed."""
+A waiter re-reads the database when woken, so a notification carries only what to wake. A lost one (the
+listener reconnecting after a database restart) costs a late answer, never a hung one: a `Prefer: wait`
+request gives up at its timeout, and every waiter is woken when the listener (re)connects, to re-read
+what it may have missed."""
 
 from __future__ import annotations
 
@@ -12,22 +15,34 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from schemas.jobs import TERMINAL_STATUSES, JobStatus
+
 log = logging.getLogger(__name__)
 CHANNEL = "genrelay_job_ends"
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :job_id)")
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
+T = TypeVar("T")
 RECONNECT_S = (0.1, 5.0)  # the first retry's delay, and the longest
+# The states a `Prefer: wait` request answers on: the job ended, or it waits for its client's input.
+SETTLED = frozenset(TERMINAL_STATUSES) | {JobStatus.ACTION_REQUIRED}
 
 
-def announce(session: Session, job_id: uuid.UUID) -> None:
-    """Tell every API process's listener that the job ended, once this transaction commits."""
-    session.execute(_NOTIFY, {"job_id": str(job_id)})
+def payload(account_id: uuid.UUID, state: JobStatus, job_id: uuid.UUID | None) -> str:
+    """`<account id> <state> <job id>`; no job id when it announces jobs created in bulk."""
+    return f"{account_id} {state.value} {job_id or ''}".rstrip()
+
+
+def announce(session: Session, account_id: uuid.UUID, state: JobStatus, job_id: uuid.UUID | None) -> None:
+    """Tell every API process's listener that a job of the account entered `state` (None: jobs of the
+    account were created), once this transaction commits."""
+    session.execute(_NOTIFY, {"payload": payload(account_id, state, job_id)})
 
 
 def libpq_url(url: str) -> str:
@@ -45,26 +60,57 @@ class _Waiter:
         self.announced = False
 
 
+class Watch:
+    """An event stream's registration: `woken` is set on every announcement for one of its keys (a job
+    id or an account id), and when the listener (re)connects or stops."""
+
+    def __init__(self, owner: JobEnds) -> None:
+        self.woken = asyncio.Event()
+        self._owner = owner
+
+    @property
+    def closed(self) -> bool:
+        """The listener stopped (the app is shutting down): the stream should end."""
+        return self._owner.stopped
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until woken, or `timeout` seconds (None: no limit); then armed again."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.woken.wait(), timeout)
+        self.woken.clear()
+
+
 class JobEnds:
-    """The process's listener and its waiters, keyed by job id. Start it in the event loop that serves
-    the waiting requests; each waiter costs an asyncio event and a coroutine."""
+    """The process's listener and its waiters, keyed by job id (and streams by job or account id). Start
+    it in the event loop that serves the waiting requests; each waiter costs an asyncio event and a
+    coroutine."""
 
     def __init__(self, database_url: str) -> None:
         self._url = libpq_url(database_url)
         self._waiters: dict[str, set[_Waiter]] = {}
+        self._watches: dict[str, set[Watch]] = {}
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.connections = 0  # how many times it has connected: a test sees a reconnect
+        self.stopped = False
 
     @property
     def waiting(self) -> int:
         return sum(len(waiters) for waiters in self._waiters.values())
 
+    @property
+    def watching(self) -> int:
+        """How many streams are open (each registered under one key)."""
+        return sum(len(watches) for watches in self._watches.values())
+
     def start(self) -> None:
         if self._task is None:
+            self.stopped = False
             self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def stop(self) -> None:
+        self.stopped = True
+        self._wake_all()  # open streams see `closed` and end
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -93,21 +139,36 @@ class JobEnds:
                     return False
                 waiter.event.clear()
         finally:
-            waiters = self._waiters.get(job_id)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
-                    del self._waiters[job_id]
+            _discard(self._waiters, job_id, waiter)
 
-    def _wake(self, job_id: str) -> None:
-        for waiter in self._waiters.get(job_id, ()):
-            waiter.announced = True
-            waiter.event.set()
+    @contextlib.contextmanager
+    def watch(self, key: str) -> Iterator[Watch]:
+        """Register a stream under `key` for as long as the block lasts. Register before the stream's
+        first read, so that an event committed in between still wakes it."""
+        watch = Watch(self)
+        self._watches.setdefault(key, set()).add(watch)
+        try:
+            yield watch
+        finally:
+            _discard(self._watches, key, watch)
+
+    def _on_note(self, note: str) -> None:
+        account_id, state, job_id = [*note.split(" "), "", ""][:3]
+        if job_id and state in SETTLED:
+            for waiter in self._waiters.get(job_id, ()):
+                waiter.announced = True
+                waiter.event.set()
+        for key in (account_id, job_id):
+            for watch in self._watches.get(key, ()) if key else ():
+                watch.woken.set()
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
             for waiter in waiters:
                 waiter.event.set()
+        for watches in self._watches.values():
+            for watch in watches:
+                watch.woken.set()
 
     async def _listen(self) -> None:
         delay = RECONNECT_S[0]
@@ -118,11 +179,19 @@ class JobEnds:
                     self.connections += 1
                     self.connected.set()
                     delay = RECONNECT_S[0]
-                    self._wake_all()  # what ended while it was away: each waiter looks again
+                    self._wake_all()  # what changed while it was away: each waiter looks again
                     async for note in connection.notifies():
-                        self._wake(note.payload)
+                        self._on_note(note.payload)
             except (psycopg.Error, OSError) as exc:
                 log.warning("job-end listener lost its database connection: %s", exc)
             self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_S[1])
+
+
+def _discard(registry: dict[str, set[T]], key: str, item: T) -> None:
+    members = registry.get(key)
+    if members is not None:
+        members.discard(item)
+        if not members:
+            del registry[key]

@@ -2,7 +2,8 @@
 
 Every change is a compare-and-set on the state the caller read, writes a `job_events` row, and, when
 the new state is terminal, settles the job's hold in the same transaction: captured on success,
-released otherwise.
+released otherwise. A change that makes a tenant event also keeps the job as it then is in its row and
+announces itself to the API processes (`job_ends`), which wake the streams and waiters watching it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from orchestrator import job_ends, ledger, logs, outbox
 from orchestrator.errors import InvalidTransitionError, LedgerError
 from orchestrator.models import Job, JobEvent, table
+from orchestrator.views import job_snapshot
 from schemas import failures
 from schemas.jobs import TERMINAL_STATUSES, JobStatus
 
@@ -31,8 +33,29 @@ _INSERT_EVENT = insert(table(JobEvent))
 _jobs = table(Job)
 S = JobStatus
 _ENDINGS = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
-# The states a waiting request answers on: the job ended, or it waits for its client's input.
-_ANNOUNCED = frozenset(TERMINAL_STATUSES) | {S.ACTION_REQUIRED}
+# What a change to a state with a tenant event returns besides: the job as the API shows it (the
+# columns `views.job_snapshot` reads) and its account.
+_SNAPSHOT_COLUMNS = (
+    "job_id",
+    "account_id",
+    "provider",
+    "operation",
+    "model",
+    "state",
+    "error_code",
+    "error_message",
+    "result",
+    "parent_job_id",
+    "charged",
+    "metadata",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "finished_at",
+    "deadline_at",
+    "start_deadline_at",
+    "webhook_events",
+)
 
 TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     S.QUEUED: frozenset({S.SUBMITTING}) | _ENDINGS,
@@ -125,10 +148,13 @@ def advance(session: Session, job_id: uuid.UUID, expected: JobStatus, change: Ch
     if row is None:
         return None
     event = event_row(job_id, row.event_seq, expected, change.to, row.progress, change.detail)
+    if change.to in outbox.EVENT_TYPES:
+        event.update(account_id=row.account_id, snapshot=job_snapshot(_as_job(row)))
     record_events(session, [event])
     _settle(session, job_id, change.to, row.price)
-    if change.to in _ANNOUNCED:
-        job_ends.announce(session, job_id)  # wakes requests waiting for it (`Prefer: wait`)
+    if change.to in outbox.EVENT_TYPES:
+        # Wakes the streams watching the job or its account, and requests waiting for its end.
+        job_ends.announce(session, row.account_id, change.to, job_id)
     if row.callback_url:
         outbox.record_state(session, job_id, change.to)
     moved = Transition(job_id, expected, change.to, row.event_seq)
@@ -165,18 +191,25 @@ def _advance_statement(to: JobStatus, with_progress: bool, shape: Shape) -> Upda
     if to is S.SUCCEEDED:
         # The hold is the price (ledger.reserve), and it is captured below in this transaction.
         values.update(progress=100, charged=_jobs.c.price)
+    returned = ["event_seq", "progress", "price", "callback_url", "provider", "channel"]
+    if to in outbox.EVENT_TYPES:  # only these keep a snapshot: the others return no more than before
+        returned += [name for name in _SNAPSHOT_COLUMNS if name not in returned]
     return (
         update(_jobs)
         .where(_jobs.c.job_id == bindparam("cas_job_id"), _jobs.c.state == bindparam("cas_expected"))
         .values(values)
-        .returning(
-            _jobs.c.event_seq,
-            _jobs.c.progress,
-            _jobs.c.price,
-            _jobs.c.callback_url,
-            _jobs.c.provider,
-            _jobs.c.channel,
-        )
+        .returning(*(_jobs.c[name] for name in returned))
+    )
+
+
+def _as_job(row: Any) -> Job:
+    """The job as the changing statement returned it, as an object apart from the session."""
+    columns = row._mapping
+    return Job(
+        **{("metadata_" if name == "metadata" else name): columns[name] for name in _SNAPSHOT_COLUMNS},
+        progress=columns["progress"],
+        price=columns["price"],
+        callback_url=columns["callback_url"],
     )
 
 

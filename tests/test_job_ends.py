@@ -157,17 +157,19 @@ def test_job_ends_a_waiter_gives_up_at_its_timeout_without_any_notification() ->
     assert looks >= 1
 
 
-def test_job_ends_a_job_is_announced_when_its_end_commits_and_not_before(
+def test_job_ends_a_change_is_announced_when_it_commits_with_an_event_and_not_before(
     db: Database, tenant: Tenant, database_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    job_id = create_job(db, tenant, make_settings())
     with psycopg.connect(libpq_url(database_url), autocommit=True) as listening:
         listening.execute(f"LISTEN {CHANNEL}")
+        job_id = create_job(db, tenant, make_settings())
+        (created,) = list(listening.notifies(timeout=5, stop_after=1))  # the account's new jobs
         with db.transaction() as session:
             advance(session, job_id, JobStatus.QUEUED, Change(JobStatus.SUBMITTING))
-        assert list(listening.notifies(timeout=0.2)) == []  # not an end: nobody is woken
+        assert list(listening.notifies(timeout=0.2)) == []  # a step with no event: nobody is woken
         with db.transaction() as session:
             advance(session, job_id, JobStatus.SUBMITTING, Change(JobStatus.FAILED))
             assert list(listening.notifies(timeout=0.2)) == []  # not before it commits
-        (note,) = list(listening.notifies(timeout=5, stop_after=1))
-    assert (note.channel, note.payload) == (CHANNEL, str(job_id))
+        (ended,) = list(listening.notifies(timeout=5, stop_after=1))
+    assert (created.channel, created.payload) == (CHANNEL, f"{tenant.account_id} queued")
+    assert (ended.channel, ended.payload) == (CHANNEL, f"{tenant.account_id} failed {job_id}")

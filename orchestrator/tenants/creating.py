@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from orchestrator import egress, ledger, lifecycle, models, outbox
+from orchestrator import egress, job_ends, ledger, lifecycle, models, outbox
 from orchestrator.errors import (
     IdempotencyInFlightError,
     InvalidInputError,
@@ -30,6 +30,7 @@ from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
 from orchestrator.tenants import idempotency
 from orchestrator.tenants.accounts import Principal
+from orchestrator.views import job_snapshot
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers import PROVIDERS, Provider
 
@@ -292,10 +293,17 @@ def _record_created(session: Session, batch: _Batch, created: list[tuple[int, Jo
     lifecycle.record_events(
         session,
         [
-            lifecycle.event_row(job.job_id, 1, None, JobStatus.QUEUED, 0, {"price": job.price})
+            {
+                **lifecycle.event_row(job.job_id, 1, None, JobStatus.QUEUED, 0, {"price": job.price}),
+                "account_id": job.account_id,
+                "snapshot": job_snapshot(job),
+            }
             for _, job in created
         ],
     )
+    # One announcement per account, not per job: it wakes the account's streams, which read them all.
+    for account_id in dict.fromkeys(job.account_id for _, job in created):
+        job_ends.announce(session, account_id, JobStatus.QUEUED, None)
     for index, job in created:
         if job.callback_url:
             outbox.record_state(session, job.job_id, JobStatus.QUEUED)
