@@ -153,6 +153,9 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="A tenant's receiver must answer within this."
     )
     webhook_rotation_overlap_s: float = Field(default=86400.0, ge=0, description="Old secret stays valid.")
+    stream_keepalive_s: float = Field(
+        default=15.0, gt=0, description="An idle event stream sends a keep-alive comment this often."
+    )
     deadline_s: dict[str, float] = Field(
         default_factory=lambda: {"default": 3600.0},
         description="Per provider, or per `provider/model`; a provider not named here keeps its own "
