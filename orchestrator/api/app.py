@@ -18,6 +18,7 @@ from orchestrator.api import (
     routes_health,
     routes_jobs,
     routes_metrics,
+    routes_streams,
     routes_webhooks,
 )
 from orchestrator.api.compat.mount import family_routers
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
     for module in (
+        routes_streams,  # before routes_jobs: /v1/jobs/stream is not a job id
         routes_jobs,
         routes_batches,
         routes_webhooks,
