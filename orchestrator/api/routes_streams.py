@@ -21,9 +21,10 @@ from orchestrator.tenants import streams
 from orchestrator.tenants.streams import AccountFilter, Batch
 from schemas.jobs import JobStatus
 
-# A read that found events behind a transaction still running is repeated this soon: that transaction's
-# end announces nothing to this stream when it wrote none of its events.
-HELD_BACK_RETRY_S = 0.2
+# A read that found events behind a transaction still running is repeated this soon, then twice as late
+# each time up to the longest: that transaction's end announces nothing to this stream when it wrote none
+# of its events, and a long one (a dump, a session idle in a transaction) must not make streams spin.
+HELD_BACK_RETRY_S = (0.2, 5.0)
 EXAMPLE = 'event: job.running\nid: 2\ndata: {"type":"job.running","sequence":2,"data":{...}}\n\n'
 STREAM: dict[int | str, dict[str, Any]] = {
     200: {
@@ -75,6 +76,7 @@ async def _events(
     batch = first
     for event in batch.events:
         yield ServerSentEvent(event.body, event=event.event_type, id=event.cursor)
+    retry = HELD_BACK_RETRY_S[0]
     with _watching(context, key) as watch:
         while not batch.ended and not watch.closed:
             # Registered first, then read: a change committed before the registration is in this read,
@@ -83,7 +85,8 @@ async def _events(
             for event in batch.events:
                 yield ServerSentEvent(event.body, event=event.event_type, id=event.cursor)
             if not batch.ended:
-                await watch.wait(HELD_BACK_RETRY_S if batch.held_back else None)
+                await watch.wait(retry if batch.held_back else None)
+            retry = min(retry * 2, HELD_BACK_RETRY_S[1]) if batch.held_back else HELD_BACK_RETRY_S[0]
 
 
 def _respond(context: AppContext, events: AsyncIterator[ServerSentEvent]) -> EventSourceResponse:
