@@ -1,8 +1,8 @@
 """job_events.account_id, .snapshot and .xact_id: the timeline rows that make a tenant event, as streams read them
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-08 10:00:00
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-06 17:00:00
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
