@@ -44,6 +44,7 @@ _SNAPSHOT_COLUMNS = (
     "state",
     "error_code",
     "error_message",
+    "provider_error",
     "result",
     "parent_job_id",
     "charged",
