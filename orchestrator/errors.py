@@ -165,6 +165,19 @@ class LedgerError(OrchestratorError):
     http_status = 409
 
 
+class InvalidBatchError(InvalidInputError):
+    code = "invalid_batch"
+
+
+class BatchNotFoundError(NotFoundError):
+    code = "batch_not_found"
+
+
+class BatchNotCancellableError(OrchestratorError):
+    code = "batch_not_cancellable"
+    http_status = 409
+
+
 class SchemaNotCurrentError(OrchestratorError):
     code = "schema_not_current"
     http_status = 503

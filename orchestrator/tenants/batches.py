@@ -4,7 +4,6 @@ reported line by line. `pipeline.batching` turns the lines into jobs."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from orchestrator import lifecycle
 from orchestrator.errors import (
+    BatchNotCancellableError,
+    BatchNotFoundError,
     IdempotencyConflictError,
     IdempotencyInFlightError,
-    InvalidInputError,
+    InvalidBatchError,
     InvalidRequestError,
-    NotFoundError,
     OrchestratorError,
 )
 from orchestrator.ids import new_uuid7
@@ -32,6 +32,7 @@ from orchestrator.settings import Settings
 from orchestrator.tenants import idempotency
 from orchestrator.tenants.accounts import Principal
 from orchestrator.tenants.creating import resolve_provider, validate_input
+from orchestrator.tenants.jobs import decode_cursor, encode_cursor
 from schemas.batches import MAX_LINES, BatchLineIn, RequestCounts
 from schemas.batches import Batch as BatchView
 from schemas.jobs import JobStatus
@@ -40,19 +41,6 @@ MAX_PROBLEMS = 20  # a refused file names this many of its bad lines
 MAX_PAGE = 100
 CANCELLED_LINE = ("batch_cancelled", "the batch was cancelled before this line became a job")
 _INSERT_LINE = insert(table(BatchLine))
-
-
-class InvalidBatchError(InvalidInputError):
-    code = "invalid_batch"
-
-
-class BatchNotFoundError(NotFoundError):
-    code = "batch_not_found"
-
-
-class BatchNotCancellableError(OrchestratorError):
-    code = "batch_not_cancellable"
-    http_status = 409
 
 
 @dataclass(frozen=True)
@@ -222,18 +210,11 @@ def list_batches(
     """Newest first, with the cursor of the next page (None at the end)."""
     query = select(Batch).where(Batch.account_id == account_id)
     if cursor:
-        query = query.where(Batch.batch_id < _decode_cursor(cursor))
+        query = query.where(Batch.batch_id < decode_cursor(cursor))
     rows = session.execute(query.order_by(Batch.batch_id.desc()).limit(limit + 1)).scalars().all()
     page = list(rows[:limit])
     more = len(rows) > limit
-    return page, (base64.urlsafe_b64encode(page[-1].batch_id.bytes).decode().rstrip("=") if more else None)
-
-
-def _decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError as exc:
-        raise InvalidRequestError("cursor is not one this API returned", field="cursor") from exc
+    return page, (encode_cursor(page[-1].batch_id) if more else None)
 
 
 def cancel_batch(session: Session, settings: Settings, account_id: uuid.UUID, batch_id: str) -> Batch:
