@@ -283,12 +283,40 @@ _RAISE_PROGRESS = (
 )
 
 
+# A rise of PROGRESS_STEP points since the last told is an event (`job.progress`): a timeline row that
+# keeps the job's snapshot (streams replay it) and, for a job with a callback URL, its webhook.
+_CLAIM_PROGRESS_EVENT = (
+    update(_jobs)
+    .where(
+        _jobs.c.job_id == bindparam("told_job"),
+        _jobs.c.notified_progress <= bindparam("told_progress", type_=SmallInteger) - outbox.PROGRESS_STEP,
+    )
+    .values(notified_progress=bindparam("told_progress", type_=SmallInteger), event_seq=_jobs.c.event_seq + 1)
+    .returning(
+        *(
+            _jobs.c[name].label("metadata_" if name == "metadata" else name)
+            for name in ("event_seq", "progress", "price", "callback_url", *_SNAPSHOT_COLUMNS)
+        )
+    )
+)
+
+
 def record_progress(session: Session, job_id: uuid.UUID, state: JobStatus, progress: int) -> bool:
-    """Raise the progress of a job still in `state`; progress never goes backwards."""
+    """Raise the progress of a job still in `state`; progress never goes backwards. A rise of
+    `outbox.PROGRESS_STEP` points since the last one told makes a `job.progress` event."""
     result = session.execute(
         _RAISE_PROGRESS, {"raising_job": job_id, "raising_state": state.value, "raising_to": progress}
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
-    outbox.record_progress(session, job_id, progress)
+    told = {"told_job": job_id, "told_progress": progress}
+    row = session.execute(_CLAIM_PROGRESS_EVENT, told).one_or_none()
+    if row is None:
+        return True
+    event = event_row(job_id, row.event_seq, state, state, row.progress, {outbox.PROGRESS_DETAIL: progress})
+    event.update(account_id=row.account_id, snapshot=job_snapshot(_as_job(row)))
+    record_events(session, [event])
+    job_ends.announce(session, row.account_id, state, job_id)  # wakes its streams, not its waiters
+    if row.callback_url:
+        outbox.record(session, job_id, outbox.PROGRESS_EVENT)
     return True

@@ -19,6 +19,9 @@ from schemas.jobs import JobStatus
 NEW_EVENTS = "webhook_events"  # session.info key: events to dispatch once the transaction commits
 DISPATCH_LEASE = timedelta(seconds=60)  # the sweep re-dispatches an event whose first send was lost
 PROGRESS_STEP = 20  # job.progress goes out when progress has risen this much since the last one
+PROGRESS_EVENT = "job.progress"
+# A timeline row of a job.progress event: the state unchanged, detail {"progress": n}.
+PROGRESS_DETAIL = "progress"
 
 EVENT_TYPES: dict[JobStatus, str] = {
     JobStatus.QUEUED: "job.queued",
@@ -37,19 +40,12 @@ def record_state(session: Session, job_id: uuid.UUID, state: JobStatus) -> uuid.
     return record(session, job_id, event_type) if event_type else None
 
 
-def record_progress(session: Session, job_id: uuid.UUID, progress: int) -> uuid.UUID | None:
-    """Queue a `job.progress` event, throttled to one per PROGRESS_STEP points of progress."""
-    claimed = session.execute(
-        update(Job)
-        .where(
-            Job.job_id == job_id,
-            Job.callback_url.is_not(None),
-            Job.notified_progress <= progress - PROGRESS_STEP,
-        )
-        .values(notified_progress=progress)
-        .returning(Job.job_id)
-    ).first()
-    return record(session, job_id, "job.progress") if claimed else None
+def event_type_of(from_state: str | None, to_state: str, detail: dict[str, object] | None) -> str | None:
+    """The tenant event a timeline row stands for, if any: a move into a state tenants hear about, or
+    (the state unchanged) a progress step."""
+    if from_state == to_state and detail is not None and PROGRESS_DETAIL in detail:
+        return PROGRESS_EVENT
+    return EVENT_TYPES.get(JobStatus(to_state))
 
 
 def wanted(webhook_events: Sequence[str] | None, event_type: str) -> bool:

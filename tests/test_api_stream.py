@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from orchestrator.api import create_app
 from orchestrator.db import Database
-from orchestrator.lifecycle import Change, advance
+from orchestrator.lifecycle import Change, advance, record_progress
 from orchestrator.models import Job
 from orchestrator.settings import Settings
 from orchestrator.tenants import streams
@@ -140,6 +140,28 @@ def test_stream_a_job_replays_its_past_as_it_was_then_live_events_and_closes_aft
     assert {body.data.job_id for body in bodies} == {str(job_id)}
     assert [body.type for body in bodies] == reader.types
     assert listener_of(app).watching == 0
+
+
+def test_stream_a_jobs_progress_steps_are_events_it_replays_and_resumes_after(
+    server: tuple[str, Any], read: Callable[..., Reader], db: Database, tenant: Tenant, make_settings: Any
+) -> None:
+    _, app = server
+    job_id = create_job(db, tenant, make_settings())
+    move(db, job_id, S.SUBMITTING, S.RUNNING)
+    reader = read(f"/v1/jobs/{job_id}/stream", tenant)
+    watching(app, 1)
+    for progress in (10, 30, 45, 60):  # a step of 20 points since the last told is an event
+        with db.transaction() as session:
+            assert record_progress(session, job_id, S.RUNNING, progress)
+    services.wait_until(lambda: reader.types.count("job.progress") == 2, message="two progress steps")
+    progress_events = [event for event in reader.events if event["event"] == "job.progress"]
+    assert [event["data"]["data"]["progress"] for event in progress_events] == [30, 60]
+    move(db, job_id, S.FAILED)
+    services.wait_until(lambda: reader.closed)
+    assert reader.types == ["job.queued", "job.running", "job.progress", "job.progress", "job.failed"]
+    resumed = read(f"/v1/jobs/{job_id}/stream", tenant, **{"Last-Event-ID": progress_events[0]["id"]})
+    services.wait_until(lambda: resumed.closed)
+    assert resumed.types == ["job.progress", "job.failed"]
 
 
 def test_stream_a_resumed_job_stream_gets_only_later_events(

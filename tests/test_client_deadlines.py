@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from orchestrator import outbox
+from orchestrator import lifecycle
 from orchestrator.db import Database
 from orchestrator.lifecycle import Change, advance
 from orchestrator.models import Job, OutboxEvent
@@ -178,7 +178,7 @@ def test_client_deadlines_webhooks_carry_only_the_events_a_job_asked_for(
         with db.transaction() as session:
             advance(session, job_id, S.QUEUED, Change(S.SUBMITTING))
             advance(session, job_id, S.SUBMITTING, Change(S.RUNNING, progress=50))
-            outbox.record_progress(session, job_id, 90)
+            lifecycle.record_progress(session, job_id, S.RUNNING, 90)
             advance(session, job_id, S.RUNNING, Change(S.FAILED))
 
     def types(job_id: uuid.UUID) -> list[str]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.errors import InvalidRequestError
 from orchestrator.models import Job, JobEvent, JobOutput
-from orchestrator.outbox import EVENT_TYPES, wanted
+from orchestrator.outbox import EVENT_TYPES, event_type_of, wanted
 from orchestrator.storage import Storage
 from orchestrator.tenants.jobs import find_job
 from orchestrator.views import job_snapshot, output_views
@@ -125,8 +125,10 @@ def account_events(
         )
         .order_by(JobEvent.xact_id, JobEvent.event_id)
     )
-    if only.status is not None:
-        query = query.where(JobEvent.to_state == only.status.value)
+    if only.status is not None:  # jobs entering the state: its progress steps are not that
+        query = query.where(
+            JobEvent.to_state == only.status.value, JobEvent.from_state.is_distinct_from(JobEvent.to_state)
+        )
     if only.provider is not None:
         query = query.where(Job.provider == only.provider)
     rows = session.execute(query).all()
@@ -156,8 +158,8 @@ def _render(
     and for `job.succeeded` its outputs with fresh links."""
     shown = []
     for row, chosen, cursor in rows:
-        event_type = EVENT_TYPES[JobStatus(row.to_state)]
-        if wanted(chosen, event_type):
+        event_type = event_type_of(row.from_state, row.to_state, row.detail)
+        if event_type is not None and wanted(chosen, event_type):
             shown.append((row, event_type, cursor))
     succeeded = {row.job_id for row, event_type, _ in shown if event_type == "job.succeeded"}
     outputs: dict[uuid.UUID, list[JobOutput]] = {job_id: [] for job_id in succeeded}
