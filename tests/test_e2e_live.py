@@ -1,6 +1,6 @@
 """End to end, through a real worker and beat: a job's event stream and the events its client chose,
-a start-by deadline the sweep enforces on a job held back by a channel's cap, and the estimated finish
-the sweep learns from the jobs that ended."""
+a start-by deadline the sweep enforces on a job held back by a channel's cap, the queue position of
+the job next in line, and the estimated finish the sweep learns from the jobs that ended."""
 
 from __future__ import annotations
 
@@ -88,6 +88,14 @@ def test_e2e_live_the_sweep_expires_a_job_held_back_past_its_start_deadline(
     account = stack.api.get("/v1/account", headers=tenant.headers).json()
     assert account["held"] == PRICE  # the first job's hold alone: the expired one's went back
     assert simulator.stats()["kling"].creates == 1  # never sent
+    queued = stack.create(tenant, kling_request("next in line"))
+
+    def placed() -> dict[str, Any] | None:
+        job: dict[str, Any] = stack.api.get(f"/v1/jobs/{queued}", headers=tenant.headers).json()
+        return job if job["queue_position"] is not None else None
+
+    job = services.wait_until(placed, timeout=30, message="the next job waits for the slot, first in line")
+    assert (job["status"], job["queue_position"]) == ("queued", 1)
 
 
 def test_e2e_live_a_running_job_shows_the_finish_its_models_recent_jobs_predict(
