@@ -147,21 +147,24 @@ def test_stream_a_jobs_progress_steps_are_events_it_replays_and_resumes_after(
 ) -> None:
     _, app = server
     job_id = create_job(db, tenant, make_settings())
-    move(db, job_id, S.SUBMITTING, S.RUNNING)
+    move(db, job_id, S.SUBMITTING, S.SUBMITTED)
     reader = read(f"/v1/jobs/{job_id}/stream", tenant)
     watching(app, 1)
-    for progress in (10, 30, 45, 60):  # a step of 20 points since the last told is an event
+    with db.transaction() as session:  # accepted upstream, not yet running: a step there counts too
+        assert record_progress(session, job_id, S.SUBMITTED, 20)
+    move(db, job_id, S.RUNNING)
+    for progress in (30, 45, 60):  # a step of 20 points since the last told is an event
         with db.transaction() as session:
             assert record_progress(session, job_id, S.RUNNING, progress)
     services.wait_until(lambda: reader.types.count("job.progress") == 2, message="two progress steps")
     progress_events = [event for event in reader.events if event["event"] == "job.progress"]
-    assert [event["data"]["data"]["progress"] for event in progress_events] == [30, 60]
+    assert [event["data"]["data"]["progress"] for event in progress_events] == [20, 45]
     move(db, job_id, S.FAILED)
     services.wait_until(lambda: reader.closed)
-    assert reader.types == ["job.queued", "job.running", "job.progress", "job.progress", "job.failed"]
+    assert reader.types == ["job.queued", "job.progress", "job.running", "job.progress", "job.failed"]
     resumed = read(f"/v1/jobs/{job_id}/stream", tenant, **{"Last-Event-ID": progress_events[0]["id"]})
     services.wait_until(lambda: resumed.closed)
-    assert resumed.types == ["job.progress", "job.failed"]
+    assert resumed.types == ["job.running", "job.progress", "job.failed"]
 
 
 def test_stream_a_resumed_job_stream_gets_only_later_events(

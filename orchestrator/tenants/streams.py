@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import InvalidRequestError
@@ -93,7 +93,12 @@ def job_events(
     rows = (
         session.execute(
             select(JobEvent)
-            .where(JobEvent.job_id == job_id, JobEvent.sequence > after, JobEvent.to_state.in_(_EVENT_STATES))
+            .where(
+                JobEvent.job_id == job_id,
+                JobEvent.sequence > after,
+                # An event row keeps the account (a progress step too, in any state); older rows do not.
+                or_(JobEvent.account_id.is_not(None), JobEvent.to_state.in_(_EVENT_STATES)),
+            )
             .order_by(JobEvent.sequence)
         )
         .scalars()
