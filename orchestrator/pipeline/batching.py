@@ -57,44 +57,45 @@ def expand(
     stops it; how many jobs were made."""
     made = 0
     while True:
+        created: list[tuple[str, str]] = []
+        paused = False
         with db.transaction() as session:
             # Shared: a cancel (which locks the batch for update) waits for this chunk, and then sees
-            # its jobs; a chunk never starts after the cancel committed.
+            # its jobs; a chunk never starts after the cancel committed. The batch row itself is only
+            # written after the chunk commits: two expansions holding it shared must not both wait.
             batch = session.execute(
                 select(Batch).where(Batch.batch_id == batch_id).with_for_update(read=True)
             ).scalar_one_or_none()
             if batch is None or batch.state != "in_progress" or batch.next_expand_at is None:
                 return made
             lines = list(session.execute(_PENDING_LINES.where(BatchLine.batch_id == batch_id)).scalars())
-            if not lines:
-                if not _has_pending(session, batch_id):
-                    session.execute(
-                        update(Batch)
-                        .where(Batch.batch_id == batch_id)
-                        .values(next_expand_at=None, expanded_at=func.now())
-                    )
-                return made  # or another expansion holds the rest
-            created, paused = _expand_chunk(session, settings, prices, batch, lines)
-            if paused:
-                next_at = datetime.now(UTC) + PAUSE
-                session.execute(
-                    update(Batch).where(Batch.batch_id == batch_id).values(next_expand_at=next_at)
-                )
+            if lines:
+                created, paused = _expand_chunk(session, settings, prices, batch, lines)
+        if not lines:  # all made or refused, or another expansion holds the rest (it ends the batch's)
+            with db.transaction() as session:
+                session.execute(_EXPANDED, {"batch_id": batch_id})
+            return made
         _publish(dispatcher, created)
         made += len(created)
         if paused:
+            with db.transaction() as session:
+                session.execute(
+                    update(Batch)
+                    .where(Batch.batch_id == batch_id, Batch.state == "in_progress")
+                    .values(next_expand_at=datetime.now(UTC) + PAUSE)
+                )
             return made
 
 
-def _has_pending(session: Session, batch_id: uuid.UUID) -> bool:
-    return (
-        session.execute(
-            select(BatchLine.line_no)
-            .where(BatchLine.batch_id == batch_id, BatchLine.job_id.is_(None), BatchLine.error_code.is_(None))
-            .limit(1)
-        ).first()
-        is not None
-    )
+_EXPANDED = text(
+    """
+    UPDATE batches SET next_expand_at = NULL, expanded_at = coalesce(expanded_at, now())
+    WHERE batch_id = :batch_id AND next_expand_at IS NOT NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM batch_lines
+          WHERE batch_id = :batch_id AND job_id IS NULL AND error_code IS NULL)
+    """
+)
 
 
 def _expand_chunk(
