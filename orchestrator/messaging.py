@@ -8,6 +8,7 @@ job whose `next_check_at` passes, so the broker being down never loses a job.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -90,6 +91,15 @@ class Dispatcher:
                 log.warning("publish of %s failed, the sweep will re-dispatch: %s", task_name, exc)
                 sent = False
         return sent
+
+    def send_submits(self, jobs: Iterable[tuple[str, str]]) -> None:
+        """Publish the submit of each new (provider, job id), a message per provider's batch of them.
+        If one is lost, the sweep dispatches the job when its next_check_at comes."""
+        by_provider: dict[str, list[str]] = defaultdict(list)
+        for provider, job_id in jobs:
+            by_provider[provider].append(job_id)
+        for provider, job_ids in by_provider.items():
+            self.send(submit_task(provider), job_ids)
 
     def close(self) -> None:
         self._app.close()

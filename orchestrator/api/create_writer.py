@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -102,10 +101,8 @@ class CreateWriter:
             request.future.set_result(outcome)
 
     def _publish(self, outcomes: Sequence[creating.Outcome]) -> None:
-        # If a publish is lost, the sweep dispatches the job when its next_check_at comes.
-        by_provider: dict[str, list[str]] = defaultdict(list)
-        for outcome in outcomes:
-            if isinstance(outcome, creating.Created):
-                by_provider[outcome.job.provider].append(str(outcome.job.job_id))
-        for provider, job_ids in by_provider.items():
-            self._dispatcher.send(messaging.submit_task(provider), job_ids)
+        self._dispatcher.send_submits(
+            (outcome.job.provider, str(outcome.job.job_id))
+            for outcome in outcomes
+            if isinstance(outcome, creating.Created)
+        )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -75,7 +74,7 @@ def expand(
             with db.transaction() as session:
                 session.execute(_EXPANDED, {"batch_id": batch_id})
             return made
-        _publish(dispatcher, created)
+        dispatcher.send_submits(created)
         made += len(created)
         if paused:
             with db.transaction() as session:
@@ -136,15 +135,6 @@ def _expand_chunk(
 
 def _refuse(settings: Settings, line: BatchLine, code: str, message: str) -> None:
     line.error_code, line.error_message, line.body = code, failure_message(settings, message), None
-
-
-def _publish(dispatcher: messaging.Dispatcher, created: list[tuple[str, str]]) -> None:
-    # If a publish is lost, the sweep dispatches the job when its next_check_at comes.
-    by_provider: dict[str, list[str]] = defaultdict(list)
-    for provider, job_id in created:
-        by_provider[provider].append(job_id)
-    for provider, job_ids in by_provider.items():
-        dispatcher.send(messaging.submit_task(provider), job_ids)
 
 
 _CLAIM_DUE = text(
