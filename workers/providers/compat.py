@@ -74,6 +74,18 @@ class CompatError(Exception):
         self.headers = dict(headers or {})
 
 
+# The core's refusals on every compatible route: a missing or unknown key (401), the key's rate (429).
+CORE_ERRORS = (401, 429)
+# ... on a route that reads a body or parameters: unreadable JSON (400), a value out of its schema (422).
+INPUT_ERRORS = (400, 422)
+# ... on a route that creates a job: credits short (402), a disabled account (403), the same
+# `Idempotency-Key` still in flight (409), the key reused for another request (422), the open-jobs
+# limit (429).
+CREATE_ERRORS = (402, 403, 409, 422, 429)
+# ... on a route that finds one of the caller's jobs.
+LOOKUP_ERRORS = (404,)
+
+
 def invalid(message: str, field: str | None = None) -> CompatError:
     """A request a person can fix by changing `field` (genrelay's `invalid_request`, 422)."""
     return CompatError(422, "invalid_request", message, field)
@@ -240,6 +252,9 @@ class CompatRoute:
     max_form_files: int | None = None  # bounds on a form's parts tighter than the API's own
     max_form_fields: int | None = None
     bodyless: bool = False  # a POST that reads no body (any body sent is ignored)
+    # The statuses (genrelay's, as `CompatError` carries them, before the family renders them) that the
+    # handler itself may raise, besides those the core answers on every route (`CORE_ERRORS`).
+    errors: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -259,6 +274,8 @@ class CompatFamily:
     # Whether a job made through the family, with this input, sends a webhook of this event type
     # (`job.running`, `job.succeeded`, ...); None: every event, as the unified API sends them.
     sends: Callable[[Mapping[str, Any], str], bool] | None = None
+    # The body `render_error` answers, for the API document (None: documented as any JSON object).
+    error_schema: type[BaseModel] | None = None
 
     @property
     def openapi_tag(self) -> str:

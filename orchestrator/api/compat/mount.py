@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.compat.bodies import read_json_or_form
 from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
+from orchestrator.api.compat.documented import error_responses
 from orchestrator.api.compat.waiting import answer_when_ended
 from orchestrator.api.context import AppContext, Context, bearer, get_principal
 from orchestrator.api.errors import error_headers
@@ -59,6 +60,7 @@ def family_router(provider: str | None, family: CompatFamily) -> APIRouter:
             status_code=route.status_code,
             openapi_extra=dict(route.openapi_extra) if route.openapi_extra else None,
             response_class=JSONResponse,
+            responses=error_responses(family, route),
         )
     return router
 
