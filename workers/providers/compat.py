@@ -246,6 +246,7 @@ class CompatRoute:
     description: str | None = None
     query: Sequence[str] = ()  # query parameters it reads, for the API document
     headers: Sequence[str] = ()  # request headers it reads, for the API document
+    required_headers: Sequence[str] = ()  # ... and those it refuses a request without (422)
     openapi_extra: Mapping[str, Any] | None = None
     max_body_bytes: int | None = None  # a bound tighter than the API's own (form routes)
     too_large: CompatError | None = None  # what a body past that bound is refused with

@@ -41,7 +41,7 @@ def error_responses(family: CompatFamily, route: CompatRoute) -> dict[int | str,
     )
     if reads_body:
         statuses |= {400, 422}
-    if route.query or route.headers:
+    if route.query or route.headers or route.required_headers:
         statuses.add(422)
     if re.search(r"{\w+}", route.path):
         statuses |= set(LOOKUP_ERRORS)

@@ -28,6 +28,7 @@ from orchestrator.errors import AuthenticationError, InvalidInputError, NotFound
 from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
 from orchestrator.tenants.accounts import Principal
+from orchestrator.tenants.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from workers.providers.compat import (
     CompatAnswer,
     CompatError,
@@ -39,7 +40,10 @@ from workers.providers.compat import (
 )
 from workers.providers.registry import ProviderRegistry
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH, pattern=KEY_PATTERN),
+]
 
 
 def family_routers(providers: ProviderRegistry) -> list[APIRouter]:
@@ -226,6 +230,10 @@ def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signat
             inspect.Parameter(
                 f"header_{n}", keyword, default=None, annotation=Annotated[str | None, Header(alias=name)]
             )
+        )
+    for n, name in enumerate(route.required_headers):
+        params.append(
+            inspect.Parameter(f"required_header_{n}", keyword, annotation=Annotated[str, Header(alias=name)])
         )
     if route.method == "POST":
         params.append(inspect.Parameter("idempotency_key", keyword, default=None, annotation=IdempotencyKey))
