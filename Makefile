@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast test-repeat lint format bench clean flower chaos fuzz
+.PHONY: install run test test-fast test-repeat lint format bench clean flower chaos fuzz openapi
 
 install: $(STAMP)
 
@@ -61,3 +61,7 @@ chaos: install
 
 fuzz: install
 	$(BIN)/pytest -m fuzz
+
+# The published API document (openapi.json), after a change to a route or a schema
+openapi: install
+	$(BIN)/genrelay openapi

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
+from orchestrator.cli.document_commands import openapi
 from orchestrator.cli.provider_commands import deploy, providers
 from orchestrator.settings import get_settings
 
@@ -30,6 +31,7 @@ def main() -> None:
 
 main.add_command(providers)
 main.add_command(deploy)
+main.add_command(openapi)
 
 
 @main.command()
