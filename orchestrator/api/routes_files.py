@@ -12,7 +12,17 @@ from orchestrator.storage import LocalStorage
 router = APIRouter(tags=["files"])
 
 
-@router.get("/v1/files/{key:path}", summary="Download a stored result (local storage only)")
+@router.get(
+    "/v1/files/{key:path}",
+    summary="Download a stored result (local storage only)",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file's bytes, with its content type.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def download(key: str, context: Context, expires: int = 0, signature: str = "") -> FileResponse:
     storage = context.storage
     if not isinstance(storage, LocalStorage):
