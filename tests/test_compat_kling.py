@@ -112,3 +112,44 @@ def test_compat_kling_errors_come_in_klings_envelope(
     ]["task_id"]
     foreign = api.get(f"{T2V}/{task_id}", headers=poor.headers)
     assert (foreign.status_code, foreign.json()["code"]) == (404, 1203)
+
+
+def test_compat_kling_task_fields_must_be_strings_and_bodies_must_parse(
+    api: TestClient, tenant: Tenant, simulator: Simulator
+) -> None:
+    for field, value in (("callback_url", {}), ("external_task_id", 77), ("callback_url", False)):
+        refused = api.post(T2V, json={"prompt": "x", field: value}, headers=tenant.headers)
+        assert (refused.status_code, refused.json()["code"]) == (422, 1201), field
+        assert refused.json()["message"] == f"{field}: {field} must be a string"
+    unsent = api.post(
+        T2V, json={"prompt": "x", "callback_url": None, "external_task_id": ""}, headers=tenant.headers
+    )
+    assert unsent.status_code == 200, unsent.text
+    garbled = api.post(
+        T2V, content=b"\x03\xff,", headers={**tenant.headers, "content-type": "application/json"}
+    )
+    assert (garbled.status_code, garbled.json()["code"]) == (400, 1201)  # Kling's envelope, not ours
+    assert api.get(f"{T2V}/a%00b", headers=tenant.headers).json()["code"] == 1203
+
+
+def test_compat_kling_document_states_each_create_body_and_answer(api: TestClient) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    text2video = paths[T2V]["post"]
+    body = text2video["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["prompt"]
+    assert body["additionalProperties"] is False
+    assert "kling-v1-6" in body["properties"]["model_name"]["anyOf"][0]["enum"]
+    answer = text2video["responses"]["200"]
+    assert answer["links"]["GetTask"]["parameters"] == {
+        "kind": "videos",
+        "action": "text2video",
+        "task_id": "$response.body#/data/task_id",
+    }
+    assert set(text2video["responses"]) >= {"200", "401", "402", "403", "409", "422", "429"}
+    lip_sync = paths["/kling/v1/videos/lip-sync"]["post"]
+    assert "404" in lip_sync["responses"]  # a video_id that names no video
+    inner = lip_sync["requestBody"]["content"]["application/json"]["schema"]["properties"]["input"]
+    assert "video_id" in inner["properties"]
+    assert "parent_job_id" not in inner["properties"]
+    error = paths["/kling/v1/images/editing/expand"]["post"]["responses"]["404"]["content"]
+    assert error["application/json"]["schema"]["$ref"].endswith("/KlingErrorBody")

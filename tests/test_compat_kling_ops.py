@@ -209,14 +209,15 @@ def test_compat_kling_follow_ups_refused_for_a_foreign_missing_or_wrong_video(
     unfinished = create(api, owner, "videos/text2video", {"prompt": "not yet"})
     extend = f"{BASE}/videos/video-extend"
 
+    # No such video: Kling's "resource does not exist"; one not made yet: a conflict with its state.
     foreign = api.post(extend, json={"video_id": f"{video}-video-0"}, headers=other.headers)
-    assert refusal(foreign, 422, 1201).startswith("video_id: no Kling video")
+    assert refusal(foreign, 404, 1203).startswith("video_id: no Kling video")
     missing = api.post(extend, json={"video_id": str(uuid.uuid4())}, headers=owner.headers)
-    assert refusal(missing, 422, 1201).startswith("video_id: no Kling video")
+    assert refusal(missing, 404, 1203).startswith("video_id: no Kling video")
     wrong = api.post(extend, json={"video_id": image}, headers=owner.headers)
     assert "names a image_generation task" in refusal(wrong, 422, 1201)
     early = api.post(extend, json={"video_id": unfinished}, headers=owner.headers)
-    assert "must be a succeeded kling job" in refusal(early, 422, 1201)
+    assert "must be a succeeded kling job" in refusal(early, 409, 1201)
     both = {"video_id": video, "video_url": "https://example.com/v.mp4"}
     twice = api.post(f"{BASE}/audio/video-to-audio", json=both, headers=owner.headers)
     assert "exactly one of video_id" in refusal(twice, 422, 1201)

@@ -139,7 +139,7 @@ class CallerJobs:
         if Lookup.RESULT_REF in lookup:
             # JSONB containment; newest first over the account's jobs, so a recent product is found at once.
             matches.append(Job.result["refs"].contains([reference]))
-        if not matches:
+        if not matches or "\x00" in reference:  # no stored text holds NUL (PostgreSQL refuses it)
             return None
         newest = query.where(or_(*matches)).order_by(Job.job_id.desc()).limit(1)
         return session.execute(newest).scalars().first()

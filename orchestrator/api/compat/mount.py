@@ -17,6 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.api.compat.bodies import read_json_or_form
 from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
@@ -112,6 +113,12 @@ def _route_class(family: CompatFamily) -> type[APIRoute]:
                     error = from_domain(exc)
                 except RequestValidationError as exc:
                     error = from_validation(exc)
+                except StarletteHTTPException as exc:
+                    if exc.status_code != 400:  # e.g. the API's own 413, documented in its own envelope
+                        raise
+                    error = CompatError(
+                        400, "invalid_json", f"the request body is not valid JSON: {exc.detail}"
+                    )
                 except ValidationError as exc:
                     error = from_model_validation(exc)
                 response = _json(family.render_error(error, request_id(request)))

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.jobs import JobCreate
-from workers.providers.compat import CompatError, Jobs, JobView, Lookup, invalid
+from schemas.jobs import JobCreate, JobStatus
+from workers.providers.compat import CompatError, Jobs, JobView, Lookup, invalid, not_found
 from workers.providers.kling.creates import PARENT_OPERATIONS
 
 # The model a job gets when the body names none; operations Kling runs without a model get theirs
@@ -32,8 +32,7 @@ def job_request(operation: str, body: Mapping[str, Any], jobs: Jobs) -> tuple[Jo
     """The unified job for a create body, and the client's `external_task_id`."""
     fields = _sent(body)
     model = fields.pop("model_name", None) or fields.pop("model", None)
-    callback_url = fields.pop("callback_url", None) or None
-    reference = fields.pop("external_task_id", None) or None
+    callback_url, reference = (_text(fields, name) for name in ("callback_url", "external_task_id"))
     if operation in NESTED:
         fields = _flattened(fields)
         model = fields.pop("model_name", None) or model
@@ -47,7 +46,15 @@ def job_request(operation: str, body: Mapping[str, Any], jobs: Jobs) -> tuple[Jo
     request = JobCreate(
         provider="kling", operation=operation, model=str(model), input=fields, callback_url=callback_url
     )
-    return request, str(reference) if reference else None
+    return request, reference
+
+
+def _text(fields: dict[str, Any], name: str) -> str | None:
+    """A task field that is a string when sent (taken out of the generation's fields)."""
+    value = fields.pop(name, None)
+    if value is not None and not isinstance(value, str):
+        raise invalid(f"{name} must be a string", name)
+    return value
 
 
 def _sent(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,13 +79,21 @@ def parent_job(jobs: Jobs, operation: str, video_id: str) -> JobView:
     except CompatError as exc:
         if exc.code != "job_not_found":
             raise
-        # A bad field of the create, not a query of a missing task: invalid params, not task_not_exist.
-        raise invalid(f"no Kling video {video_id!r} in this account", "video_id") from None
+        # Kling's "resource does not exist" (1203): no such video, whatever the body's other fields.
+        raise not_found(f"no Kling video {video_id!r} in this account", "video_id") from None
     allowed = PARENT_OPERATIONS.get(operation, frozenset())
     if parent.operation not in allowed:
         raise invalid(
             f"video_id names a {parent.operation} task; {operation} acts on a video of "
             f"{', '.join(sorted(allowed))}",
+            "video_id",
+        )
+    if parent.status != JobStatus.SUCCEEDED:
+        # The same request succeeds once the video is made: a conflict with the task's state.
+        raise CompatError(
+            409,
+            "job_not_finished",
+            f"video_id names a task still {parent.status}: it must be a succeeded kling job",
             "video_id",
         )
     return parent

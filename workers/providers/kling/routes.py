@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.providers.compat import (
+    CREATE_ERRORS,
     CompatAnswer,
     CompatError,
     CompatFamily,
@@ -17,7 +18,9 @@ from workers.providers.compat import (
     JobView,
     not_found,
 )
-from workers.providers.kling.creates import PATHS
+from workers.providers.kling.answers import KlingErrorBody, KlingTaskAnswer
+from workers.providers.kling.bodies import create_body, inlined
+from workers.providers.kling.creates import PARENT_OPERATIONS, PATHS
 from workers.providers.kling.intake import job_request
 from workers.providers.kling.projection import task_object
 
@@ -106,29 +109,79 @@ def expand(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
 
 
 DEEP = [path for path in PATHS.values() if path.count("/") > 1]
+QUERY = "/kling/v1/{kind}/{action}/{task_id}"
+
+
+def _ref(path: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/get"
+
+
+def _documented(operation: str) -> dict[str, Any]:
+    """The create's body, its answer, and the link from its `task_id` to the task's query route."""
+    path, task_id = PATHS[operation], "$response.body#/data/task_id"
+    if path in DEEP:
+        link = {"operationRef": _ref(f"/kling/v1/{path}/{{task_id}}"), "parameters": {"task_id": task_id}}
+    else:
+        kind, action = path.split("/")
+        parameters = {"kind": kind, "action": action, "task_id": task_id}
+        link = {"operationRef": _ref(QUERY), "parameters": parameters}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": create_body(operation)}},
+        },
+        "responses": {"200": {**ANSWER, "links": {"GetTask": link}}},
+    }
+
+
+ANSWER = {
+    "description": "The task, in Kling's envelope.",
+    "content": {"application/json": {"schema": inlined(KlingTaskAnswer.model_json_schema())}},
+}
 
 FAMILY = CompatFamily(
     name="kling",
     prefix="/kling/v1",
     routes=(
         *(
-            CompatRoute("POST", f"/{path}", f"{SUMMARIES[op]} (CometAPI-compatible)", _creator(op))
+            CompatRoute(
+                "POST",
+                f"/{path}",
+                f"{SUMMARIES[op]} (CometAPI-compatible)",
+                _creator(op),
+                errors=(*CREATE_ERRORS, 404) if op in PARENT_OPERATIONS else CREATE_ERRORS,
+                openapi_extra=_documented(op),
+            )
             for op, path in PATHS.items()
         ),
-        CompatRoute(
-            "GET", "/{kind}/{action}/{task_id}", "A Kling task by task_id or external_task_id", get_task
-        ),
-        *(
-            CompatRoute("GET", f"/{path}/{{task_id}}", "A Kling avatar task", _getter(FAMILIES[path]))
-            for path in DEEP
-        ),
+        # Before the query route, whose path template matches its path too: a request of another
+        # method on it is answered 405 with this route's `Allow`.
         CompatRoute(
             "POST",
             "/images/editing/expand",
             "Kling image expansion: not available (as on CometAPI)",
             expand,
+            errors=(404,),
+        ),
+        CompatRoute(
+            "GET",
+            "/{kind}/{action}/{task_id}",
+            "A Kling task by task_id or external_task_id",
+            get_task,
+            openapi_extra={"responses": {"200": ANSWER}},
+        ),
+        *(
+            CompatRoute(
+                "GET",
+                f"/{path}/{{task_id}}",
+                "A Kling avatar task",
+                _getter(FAMILIES[path]),
+                openapi_extra={"responses": {"200": ANSWER}},
+            )
+            for path in DEEP
         ),
     ),
     project=task_object,
     render_error=render_error,
+    error_schema=KlingErrorBody,
 )
