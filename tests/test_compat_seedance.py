@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
@@ -26,6 +27,8 @@ from tests.driving import drive
 from tests.factories import Tenant
 from tests.receivers import running_receiver
 from tests.stack import Stack
+from workers.providers.compat import CompatError
+from workers.providers.seedance.routes import render_error
 from workers.providers.seedance.schemas import ArkError, SeedanceTask
 from workers.simulator import Outcome, Simulator
 
@@ -375,3 +378,59 @@ def test_compat_seedance_e2e_unified_and_ark_jobs_through_a_real_worker(
         assert body["id"] == compat
     [final] = [body for body in bodies if body["status"] == "succeeded"]
     assert final["content"]["video_url"]
+
+
+def test_compat_seedance_document_states_what_a_create_takes(
+    api: TestClient, tenant: Tenant, simulator: Simulator
+) -> None:
+    """A body the API document admits is created; one it does not admit is refused."""
+    document = api.get("/openapi.json").json()["paths"]
+    schema = document[VOLC]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    admits = jsonschema.Draft202012Validator(schema).is_valid
+    lite_i2v = "doubao-seedance-1-0-lite-i2v-250428"
+    good: list[dict[str, Any]] = [
+        T2V,
+        {**T2V, "duration": "10", "resolution": "1080p", "seed": -1, "callback_url": None},
+        {"model": PRO, "content": [image(role="first_frame")]},
+        {"model": PRO, "content": [TEXT, image(), image(role="last_frame")]},
+        {"model": lite_i2v, "content": [TEXT, image(role="reference_image"), image(role="reference_image")]},
+        {"model": "seedance-2-0-260128", "content": [TEXT], "generate_audio": True, "duration": 15},
+    ]
+    bad: list[dict[str, Any]] = [
+        {"content": [TEXT]},
+        {"model": PRO},
+        {**T2V, "duration": 15},
+        {**T2V, "resolution": "1080p", "model": "doubao-seedance-1-5-pro-251215"},
+        {**T2V, "generate_audio": True},
+        {"model": "doubao-seedance-1-5-pro-251215", "content": [TEXT, image(role="reference_image")]},
+        {"model": lite_i2v, "content": [TEXT]},
+        {**T2V, "content": [TEXT, image(role="reference_image"), image(role="first_frame")]},
+        {**T2V, "content": [TEXT, {"type": "video_url", "video_url": {"url": IMAGE}}]},
+        {**T2V, "content": [TEXT, TEXT]},
+        {**T2V, "content": [TEXT, image(url="ftp://x")]},
+        {**T2V, "draft": True},
+        {**T2V, "duration": None},
+        {**T2V, "model": "doubao-seedance-9-9"},
+    ]
+    for body in good:
+        assert admits(body), body
+        response = api.post(VOLC, json=body, headers=tenant.headers)
+        assert response.status_code == 200, (body, response.text)
+    for body in bad:
+        assert not admits(body), body
+        response = api.post(VOLC, json=body, headers=tenant.headers)
+        assert response.status_code in {400, 404}, (body, response.text)
+    created = document[VOLC]["post"]["responses"]
+    assert created["200"]["links"]["GetTask"]["parameters"] == {"task_id": "$response.body#/id"}
+    assert "409" in created  # the same Idempotency-Key's first request still running
+    assert "409" in document[f"{VOLC}/{{task_id}}"]["delete"]["responses"]
+
+
+def test_compat_seedance_conflicts_answer_409_and_allow_names_each_method(
+    api: TestClient, tenant: Tenant
+) -> None:
+    in_flight = render_error(CompatError(409, "idempotency_key_in_flight", "still running"), "r-1")
+    assert (in_flight.status, in_flight.body["error"]["code"]) == (409, "IdempotencyKeyInFlight")
+    refused = api.put(f"{ARK}/{uuid.uuid4()}", headers=tenant.headers)
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "DELETE, GET"

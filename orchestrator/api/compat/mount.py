@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from orchestrator.api.compat.bodies import read_json_or_form
 from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
@@ -97,30 +98,45 @@ def request_id(request: Request) -> str | None:
     return state.get("request_id")
 
 
+def as_compat_error(exc: Exception) -> CompatError | None:
+    """An error a family renders in its envelope (None: not one, e.g. the API's own 413)."""
+    if isinstance(exc, CompatError):
+        return exc
+    if isinstance(exc, OrchestratorError):
+        return from_domain(exc)
+    if isinstance(exc, RequestValidationError):
+        return from_validation(exc)
+    if isinstance(exc, ValidationError):
+        return from_model_validation(exc)
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 400:  # a body that cannot be read
+        return CompatError(400, "invalid_json", f"the request body is not valid JSON: {exc.detail}")
+    return None
+
+
 def _route_class(family: CompatFamily) -> type[APIRoute]:
     """Routes whose errors (auth, validation, domain, the handler's own) come out in the family's envelope."""
+    allowed: dict[str, set[str]] = {}
+    for route in family.routes:
+        allowed.setdefault(family.prefix + route.path, set()).add(route.method)
 
     class FamilyRoute(APIRoute):
+        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            # A path's methods may be routes of their own (GET and DELETE of a task): `Allow` names them all.
+            if self.methods and scope["method"] not in self.methods:
+                methods = ", ".join(sorted(allowed.get(self.path, self.methods)))
+                raise StarletteHTTPException(405, headers={"Allow": methods})
+            await super().handle(scope, receive, send)
+
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
             async def handle(request: Request) -> Response:
                 try:
                     return await handler(request)
-                except CompatError as exc:
-                    error = exc
-                except OrchestratorError as exc:
-                    error = from_domain(exc)
-                except RequestValidationError as exc:
-                    error = from_validation(exc)
-                except StarletteHTTPException as exc:
-                    if exc.status_code != 400:  # e.g. the API's own 413, documented in its own envelope
+                except Exception as exc:
+                    error = as_compat_error(exc)
+                    if error is None:
                         raise
-                    error = CompatError(
-                        400, "invalid_json", f"the request body is not valid JSON: {exc.detail}"
-                    )
-                except ValidationError as exc:
-                    error = from_model_validation(exc)
                 response = _json(family.render_error(error, request_id(request)))
                 response.headers.update(error.headers)  # e.g. Retry-After on 429
                 return response

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from schemas.jobs import JobCreate
 from workers.providers.compat import (
+    CREATE_ERRORS,
     CancelOutcome,
     CompatAnswer,
     CompatError,
@@ -24,6 +27,7 @@ from workers.providers.compat import (
     invalid,
 )
 from workers.providers.seedance.content import BodyError, read_body
+from workers.providers.seedance.document import ArkCreated, ArkErrorBody, ArkTask, create_body, inlined
 from workers.providers.seedance.projection import task_object
 
 PROVIDER = "seedance"
@@ -40,6 +44,8 @@ CODES = {
     "missing_parameter": (400, "MissingParameter"),
     # Ark's word for refusing to cancel a running or ended task is undocumented [M]: this one is ours.
     "job_not_cancellable": (409, "TaskNotCancellable"),
+    # Nor has Ark idempotency keys: the same key's first request still running is a conflict too.
+    "idempotency_key_in_flight": (409, "IdempotencyKeyInFlight"),
 }
 TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
 TYPES |= {429: "TooManyRequests"}
@@ -118,14 +124,55 @@ CREATE_DESCRIPTION = (
 )
 
 
+def _answer(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": inlined(model)}}}
+
+
+def _created(path: str) -> dict[str, Any]:
+    """The create's body, its answer, and links from its `id` to the task's query and cancel."""
+    task = path.replace("~", "~0").replace("/", "~1") + "~1{task_id}"
+    links = {
+        name: {"operationRef": f"#/paths/{task}/{method}", "parameters": {"task_id": "$response.body#/id"}}
+        for name, method in (("GetTask", "get"), ("CancelTask", "delete"))
+    }
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": create_body()}}},
+        "responses": {"200": {**_answer(ArkCreated, "The task's id."), "links": links}},
+    }
+
+
 def _routes(prefix: str) -> tuple[CompatRoute, ...]:
     path = f"{prefix}{TASKS}"
+    cancelled = {
+        "description": "Cancelled.",
+        "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}},
+    }
     return (
         CompatRoute(
-            "POST", path, "Seedance video generation (Ark-compatible)", create, description=CREATE_DESCRIPTION
+            "POST",
+            path,
+            "Seedance video generation (Ark-compatible)",
+            create,
+            description=CREATE_DESCRIPTION,
+            # 404: a model this API does not offer, as Ark answers an endpoint it does not serve.
+            errors=(*CREATE_ERRORS, 404),
+            openapi_extra=_created(path),
         ),
-        CompatRoute("GET", f"{path}/{{task_id}}", "A Seedance task", get_task),
-        CompatRoute("DELETE", f"{path}/{{task_id}}", "Cancel a queued Seedance task", cancel_task),
+        CompatRoute(
+            "GET",
+            f"{path}/{{task_id}}",
+            "A Seedance task",
+            get_task,
+            openapi_extra={"responses": {"200": _answer(ArkTask, "The task.")}},
+        ),
+        CompatRoute(
+            "DELETE",
+            f"{path}/{{task_id}}",
+            "Cancel a queued Seedance task",
+            cancel_task,
+            errors=(409,),
+            openapi_extra={"responses": {"200": cancelled}},
+        ),
     )
 
 
@@ -135,4 +182,5 @@ FAMILY = CompatFamily(
     routes=tuple(route for prefix in PREFIXES for route in _routes(prefix)),
     project=task_object,
     render_error=render_error,
+    error_schema=ArkErrorBody,
 )
