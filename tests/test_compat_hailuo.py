@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
@@ -280,3 +281,57 @@ def test_compat_hailuo_e2e_unified_and_minimax_jobs_through_a_real_worker(
         assert body["task_id"] == compat
     [final] = [body for body in bodies if body["status"] == "Success"]
     assert final["file_id"] == done["file_id"]
+
+
+def test_compat_hailuo_document_states_what_a_create_takes_and_every_answer(
+    api: TestClient, tenant: Tenant, simulator: Simulator
+) -> None:
+    """A body the API document admits is created; one it does not admit is refused (in `base_resp`);
+    each answer, a result or a refusal, is one of the document's."""
+    paths = api.get("/openapi.json").json()["paths"]
+    created = paths[f"{BASE}/video_generation"]["post"]
+    admits = jsonschema.Draft202012Validator(
+        created["requestBody"]["content"]["application/json"]["schema"]
+    ).is_valid
+    answers = jsonschema.Draft202012Validator(
+        created["responses"]["200"]["content"]["application/json"]["schema"]
+    ).is_valid
+    i2v = {"model": "I2V-01", "first_frame_image": IMAGE}
+    good: list[dict[str, Any]] = [
+        T2V,
+        {**T2V, "duration": "10", "resolution": "768P", "fast_pretreatment": True, "callback_url": None},
+        {"model": "T2V-01-Director", "prompt": "a fox [Pan left]", "resolution": "720P"},
+        i2v,
+        {
+            "model": "MiniMax-Hailuo-02",
+            "first_frame_image": IMAGE,
+            "last_frame_image": IMAGE,
+            "resolution": "512P",
+        },
+        {"model": "MiniMax-Hailuo-2.3-Fast", "first_frame_image": IMAGE, "duration": 10},
+    ]
+    bad: list[dict[str, Any]] = [
+        {"prompt": "no model"},
+        {**T2V, "duration": 10, "resolution": "1080P"},
+        {**T2V, "resolution": "512P"},
+        {"model": "T2V-01", "prompt": "x", "duration": 10},
+        {"model": "T2V-01", "first_frame_image": IMAGE},
+        {"model": "MiniMax-Hailuo-2.3-Fast", "prompt": "text only"},
+        {**i2v, "last_frame_image": IMAGE},
+        {**i2v, "first_frame_image": "ftp://x"},
+        {"model": "MiniMax-Hailuo-2.3", "prompt": "x", "fast_pretreatment": True},
+        {**T2V, "subject_reference": [{"type": "character", "image": [IMAGE]}]},
+        {**T2V, "model": "MiniMax-Hailuo-9"},
+    ]
+    for body in good:
+        assert admits(body), body
+        response = api.post(f"{BASE}/video_generation", json=body, headers=tenant.headers)
+        assert response.json()["base_resp"]["status_code"] == 0, (body, response.text)
+        assert answers(response.json())
+    for body in bad:
+        assert not admits(body), body
+        response = api.post(f"{BASE}/video_generation", json=body, headers=tenant.headers)
+        assert refusal(response)[1] == 2013, (body, response.text)
+        assert answers(response.json())
+    link = created["responses"]["200"]["links"]["QueryTask"]
+    assert link["parameters"] == {"task_id": "$response.body#/task_id"}

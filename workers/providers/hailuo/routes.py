@@ -23,6 +23,7 @@ from workers.providers.compat import (
     invalid,
     not_found,
 )
+from workers.providers.hailuo.document import CREATED, FILE, TASK, HailuoErrorBody, answer, create_body
 from workers.providers.hailuo.projection import base_resp, file_object, query_body, stored_video
 from workers.providers.hailuo.schemas import canonical_model, model_problem
 
@@ -98,6 +99,35 @@ CREATE_DESCRIPTION = (
     "the query-shaped body (no challenge to echo). The `task_id` is the genrelay job id."
 )
 
+QUERY, RETRIEVE = (
+    "#/paths/~1minimax~1v1~1query~1video_generation/get",
+    "#/paths/~1minimax~1v1~1files~1retrieve/get",
+)
+CREATE_DOCUMENT = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": create_body()}}},
+    "responses": {
+        "200": {
+            **answer(CREATED, "The task's id"),
+            "links": {
+                "QueryTask": {"operationRef": QUERY, "parameters": {"task_id": "$response.body#/task_id"}}
+            },
+        }
+    },
+}
+QUERY_DOCUMENT = {
+    "responses": {
+        "200": {
+            **answer(TASK, "The task"),
+            "links": {
+                "RetrieveFile": {
+                    "operationRef": RETRIEVE,
+                    "parameters": {"file_id": "$response.body#/file_id"},
+                }
+            },
+        }
+    }
+}
+
 FAMILY = CompatFamily(
     name="hailuo",
     prefix="/minimax/v1",
@@ -108,9 +138,15 @@ FAMILY = CompatFamily(
             "MiniMax Hailuo video generation (MiniMax-compatible)",
             create,
             description=CREATE_DESCRIPTION,
+            openapi_extra=CREATE_DOCUMENT,
         ),
         CompatRoute(
-            "GET", "/query/video_generation", "A MiniMax video task by task_id", query, query=("task_id",)
+            "GET",
+            "/query/video_generation",
+            "A MiniMax video task by task_id",
+            query,
+            query=("task_id",),
+            openapi_extra=QUERY_DOCUMENT,
         ),
         CompatRoute(
             "GET",
@@ -118,8 +154,10 @@ FAMILY = CompatFamily(
             "The task's video: a download link to genrelay's stored copy",
             retrieve,
             query=("file_id",),
+            openapi_extra={"responses": {"200": answer(FILE, "The file")}},
         ),
     ),
     project=query_body,
     render_error=render_error,
+    error_schema=HailuoErrorBody,
 )
