@@ -121,6 +121,11 @@ def test_compat_kling_task_fields_must_be_strings_and_bodies_must_parse(
         refused = api.post(T2V, json={"prompt": "x", field: value}, headers=tenant.headers)
         assert (refused.status_code, refused.json()["code"]) == (422, 1201), field
         assert refused.json()["message"] == f"{field}: {field} must be a string"
+    nul = api.post(T2V, json={"prompt": "x", "external_task_id": "a\x00b"}, headers=tenant.headers)
+    assert (nul.status_code, nul.json()["message"]) == (
+        422,
+        "external_task_id: external_task_id must not contain NUL characters",
+    )
     unsent = api.post(
         T2V, json={"prompt": "x", "callback_url": None, "external_task_id": ""}, headers=tenant.headers
     )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
@@ -316,3 +317,69 @@ def test_unified_follow_ups_take_a_parent_job_of_a_video_operation(
     done = api.get(f"/v1/jobs/{accepted.json()['job_id']}", headers=tenant.headers).json()
     assert (done["status"], done["parent_job_id"]) == ("succeeded", video)
     assert done["result"]["videos"][0]["id"]  # Kling's id of the new video, for a further follow-up
+
+
+DOCUMENTED: list[tuple[str, dict[str, Any], bool]] = [
+    # (route, body, whether the document admits it and the route takes it)
+    (
+        "videos/text2video",
+        {"prompt": "a boat", "duration": 10, "mode": "pro", "model_name": "kling-v2-6"},
+        True,
+    ),
+    (
+        "videos/text2video",
+        {"prompt": "a boat", "negative_prompt": None, "sound": "", "callback_url": None},
+        True,
+    ),
+    ("videos/text2video", {"prompt": ""}, False),
+    ("videos/text2video", {"prompt": "a boat", "model_name": "kling-v9"}, False),
+    ("videos/text2video", {"prompt": "a boat", "duration": 7}, False),
+    ("videos/text2video", {"prompt": "a boat", "external_task_id": 7}, False),
+    ("videos/text2video", {"prompt": "a boat", "callback_url": "ftp://x"}, False),
+    ("videos/image2video", {"image": IMAGE}, True),
+    ("videos/image2video", {"prompt": "no image"}, False),
+    ("videos/multi-image2video", {"image_list": [{"image": IMAGE}, {"image": IMAGE}]}, True),
+    ("videos/multi-image2video", {"image_list": [{"image": IMAGE}]}, False),
+    ("videos/effects", {"effect_scene": "hug", "input": {"images": [IMAGE, IMAGE]}}, True),
+    ("videos/effects", {"effect_scene": "bloom", "input": {"image": IMAGE, "images": None}}, True),
+    ("videos/effects", {"effect_scene": "kiss", "input": {"image": IMAGE}}, False),
+    ("videos/effects", {"effect_scene": "bloom", "input": {"image": IMAGE, "images": [IMAGE, IMAGE]}}, False),
+    ("videos/effects", {"effect_scene": "bloom", "image": IMAGE}, False),
+    ("videos/avatar/image2video", {"image": IMAGE, "audio_id": "a-1"}, True),
+    ("videos/avatar/image2video", {"image": IMAGE, "audio_id": "a-1", "sound_file": IMAGE}, False),
+    ("videos/avatar/image2video", {"image": IMAGE}, False),
+    (
+        "videos/lip-sync",
+        {"input": {"video_url": IMAGE, "mode": "text2video", "text": "hi", "voice_id": "v"}},
+        True,
+    ),
+    ("videos/lip-sync", {"input": {"video_url": IMAGE, "mode": "audio2video", "audio_file": "AAA="}}, True),
+    ("videos/lip-sync", {"input": {"video_url": IMAGE, "mode": "audio2video", "text": "hi"}}, False),
+    (
+        "videos/lip-sync",
+        {"input": {"video_url": IMAGE, "mode": "audio2video", "audio_url": IMAGE, "audio_type": "file"}},
+        False,
+    ),
+    ("videos/lip-sync", {"input": {"mode": "text2video", "text": "hi", "voice_id": "v"}}, False),
+    ("audio/text-to-audio", {"prompt": "waves", "duration": 5.5}, True),
+    ("audio/text-to-audio", {"prompt": "waves", "duration": 11}, False),
+    ("audio/video-to-audio", {"video_url": IMAGE, "bgm_prompt": "piano"}, True),
+    ("audio/video-to-audio", {"bgm_prompt": "piano"}, False),
+    ("images/generations", {"prompt": "a fox", "n": 9, "aspect_ratio": "21:9"}, True),
+    ("images/generations", {"prompt": "a fox", "n": 10}, False),
+    ("images/kolors-virtual-try-on", {"human_image": IMAGE, "cloth_image": IMAGE}, True),
+    ("images/kolors-virtual-try-on", {"human_image": IMAGE}, False),
+]
+
+
+def test_compat_kling_document_states_what_each_create_takes(
+    api: TestClient, tenant: Tenant, simulator: Simulator
+) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    for route, body, taken in DOCUMENTED:
+        schema = paths[f"{BASE}/{route}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert jsonschema.Draft202012Validator(schema).is_valid(body) is taken, (route, body)
+        response = api.post(f"{BASE}/{route}", json=body, headers=tenant.headers)
+        assert (response.status_code == 200) is taken, (route, body, response.text)
+        if not taken:
+            assert (response.status_code, response.json()["code"]) == (422, 1201), response.text

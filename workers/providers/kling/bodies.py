@@ -151,6 +151,7 @@ def create_body(operation: str) -> Schema:
             {
                 "type": "string",
                 "maxLength": MAX_REFERENCE,
+                "pattern": "^[^\\x00]*$",
                 "description": "Your own id; the task answers to it.",
             }
         ),
