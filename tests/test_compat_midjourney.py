@@ -471,3 +471,25 @@ def stack_wait(stack: Stack, tenant: Tenant, task_id: str) -> dict[str, Any]:
         ended, timeout=60, interval=0.05, message=f"task {task_id} ends"
     )
     return task
+
+
+def test_compat_midjourney_document_states_the_bodies_answers_and_envelope(
+    api: TestClient, tenant: Tenant
+) -> None:
+    document = api.get("/openapi.json").json()
+    imagine = document["paths"][IMAGINE]["post"]
+    body = imagine["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert document["components"]["schemas"][body]["required"] == ["prompt"]
+    for status in ("400", "401", "402", "403", "409", "422", "429"):
+        schema = imagine["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/MidjourneyError"}
+    assert imagine["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Submitted")
+    assert "FetchTask" in imagine["responses"]["200"]["links"]
+    fetched = document["paths"]["/mj/task/{task_id}/fetch"]["get"]["responses"]
+    assert fetched["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TaskObject")
+    assert "404" in document["paths"][ACTION]["post"]["responses"]
+    # A body that is no text at all is refused in the proxy's envelope too.
+    garbled = api.post(
+        IMAGINE, content=b"\xff\xfe{", headers={**tenant.headers, "content-type": "application/json"}
+    )
+    assert error(garbled, 400, 4)

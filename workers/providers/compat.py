@@ -256,6 +256,8 @@ class CompatRoute:
     # The statuses (genrelay's, as `CompatError` carries them, before the family renders them) that the
     # handler itself may raise, besides those the core answers on every route (`CORE_ERRORS`).
     errors: Sequence[int] = ()
+    # The model of its success body, for the API document (None: documented as any JSON value).
+    response: type[BaseModel] | None = None
 
 
 @dataclass(frozen=True)

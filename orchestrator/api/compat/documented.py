@@ -28,6 +28,7 @@ REFUSALS: dict[int, tuple[str, str]] = {
     422: ("validation_error", "A value is not valid; the message names it."),
     429: ("rate_limited", "Too many requests for the key, or too many open jobs; see Retry-After."),
 }
+IDEMPOTENCY_REUSED = ("idempotency_key_reused", "The Idempotency-Key was used for another request.")
 PLAIN_TOO_LARGE = "The body is larger than the API accepts (`GENRELAY_MAX_REQUEST_BYTES`)."
 
 
@@ -49,8 +50,12 @@ def error_responses(family: CompatFamily, route: CompatRoute) -> dict[int | str,
         statuses.add(413)
     envelope: dict[str, Any] = {"model": family.error_schema} if family.error_schema else {}
     responses: dict[int | str, dict[str, Any]] = {}
-    for status in sorted(statuses):
-        code, meaning = REFUSALS[status]
+    if route.response is not None:
+        responses[route.status_code] = {"description": "Successful Response", "model": route.response}
+    refusals = [(status, *REFUSALS[status]) for status in sorted(statuses)]
+    if 422 in route.errors:  # a create route: its Idempotency-Key reused for another request
+        refusals.append((422, *IDEMPOTENCY_REUSED))
+    for status, code, meaning in refusals:
         answered = family.render_error(CompatError(status, code, meaning), None).status
         if answered < 400:
             continue  # the family answers this refusal inside its success envelope

@@ -4,7 +4,9 @@ an error's with the proxy's business code and a description in the client's own 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from workers.providers.compat import CompatAnswer, CompatError
 
@@ -52,3 +54,28 @@ def describe(error: CompatError) -> str:
 
 def submitted(task_id: str) -> dict[str, Any]:
     return {"code": 1, "description": "Submission successful", "result": task_id, "properties": {}}
+
+
+class ErrorProperties(BaseModel):
+    requestId: str | None  # noqa: N815 - the wire's names
+
+
+class MidjourneyError(BaseModel):
+    """A refusal: the proxy's business code (3 not found, 4 invalid, 23 back off and send again; 401,
+    402 and 403 for a bad key, missing credits, a disabled account) and what to fix."""
+
+    model_config = ConfigDict(title="MidjourneyError")
+
+    code: int
+    description: str
+    result: None
+    properties: ErrorProperties
+
+
+class Submitted(BaseModel):
+    """A submit's answer: `result` is the task id to fetch."""
+
+    code: Literal[1]
+    description: str
+    result: str
+    properties: dict[str, Any]

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, RootModel
 
 from schemas.jobs import JobStatus
 from workers.providers.compat import JobView
@@ -133,3 +135,35 @@ def buttons(job: JobView) -> list[dict[str, Any]]:
         for button in found
         if isinstance(button, dict) and button.get("customId")
     ]
+
+
+class VideoLink(BaseModel):
+    url: str
+
+
+class TaskObject(BaseModel):
+    """The task object `task_object` answers, as the API document shows it."""
+
+    id: str
+    action: str
+    customId: str  # noqa: N815 - the wire's names
+    botType: str  # noqa: N815
+    prompt: str
+    promptEn: str  # noqa: N815
+    description: str
+    state: str
+    submitTime: int  # noqa: N815
+    startTime: int  # noqa: N815
+    finishTime: int  # noqa: N815
+    imageUrl: str  # noqa: N815
+    videoUrl: str  # noqa: N815
+    videoUrls: list[VideoLink]  # noqa: N815
+    status: Literal["NOT_START", "SUBMITTED", "MODAL", "IN_PROGRESS", "SUCCESS", "FAILURE"]
+    progress: str
+    failReason: str  # noqa: N815
+    buttons: list[dict[str, Any]]
+    properties: dict[str, str]
+
+
+class TaskObjects(RootModel[list[TaskObject]]):
+    """The tasks asked for that are in the caller's account, in the order asked."""

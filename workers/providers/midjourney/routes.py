@@ -7,22 +7,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import (
+    CREATE_ERRORS,
+    LOOKUP_ERRORS,
     CompatAnswer,
     CompatFamily,
     CompatRequest,
     CompatRoute,
+    Handler,
     Jobs,
     JobView,
     Lookup,
     invalid,
     not_found,
 )
-from workers.providers.midjourney.envelope import render_error, submitted
-from workers.providers.midjourney.projection import task_object
+from workers.providers.midjourney.bodies import (
+    ActionSubmission,
+    BlendSubmission,
+    DescribeSubmission,
+    EditsSubmission,
+    ImagineSubmission,
+    ModalSubmission,
+    Submission,
+    TaskCondition,
+    VideoSubmission,
+)
+from workers.providers.midjourney.envelope import MidjourneyError, Submitted, render_error, submitted
+from workers.providers.midjourney.projection import TaskObject, TaskObjects, task_object
 from workers.providers.midjourney.schemas import (
     MidjourneyBlendInput,
     MidjourneyDescribeInput,
@@ -39,42 +53,6 @@ GENERATE: dict[str, type[BaseModel]] = {
 # No version flag in the prompt: what Midjourney itself runs by default, or the Niji bot's.
 DEFAULT_MODEL, NIJI_MODEL = "midjourney-v7", "niji-6"
 VERSIONS = {(family, version): model for model, (_, family, version) in MODEL_FLAGS.items()}
-MAX_BATCH = 100
-
-
-class Submission(BaseModel):
-    """What every submit may carry besides the job's input (which is the rest of the body)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    notifyHook: str | None = None  # noqa: N815 - the wire's names
-    state: str | None = Field(default=None, max_length=255)
-
-
-class ActionSubmission(Submission):
-    """Body of `/mj/submit/action`: a button (`customId`) of one of this tenant's tasks (`taskId`)."""
-
-    taskId: str = Field(min_length=1, max_length=64)  # noqa: N815
-    customId: str = Field(min_length=1, max_length=256)  # noqa: N815
-    enableRemix: bool | None = None  # noqa: N815
-
-
-class ModalSubmission(BaseModel):
-    """Body of `/mj/submit/modal`: what a task waiting in MODAL needs."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    taskId: str = Field(min_length=1, max_length=64)  # noqa: N815
-    prompt: str | None = None
-    maskBase64: str | None = None  # noqa: N815
-
-
-class TaskCondition(BaseModel):
-    """Body of `/mj/task/list-by-condition`."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    ids: list[str] = Field(default_factory=list, max_length=MAX_BATCH)
 
 
 def _generator(operation: str) -> Callable[[CompatRequest, Jobs], CompatAnswer]:
@@ -83,12 +61,8 @@ def _generator(operation: str) -> Callable[[CompatRequest, Jobs], CompatAnswer]:
 
     def generate(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
         body: Submission = request.body
-        known = GENERATE[operation].model_fields
-        fields = {
-            name: value
-            for name, value in (body.model_extra or {}).items()
-            if name in known and value not in (None, "", [])
-        }
+        sent = body.model_dump(include=set(GENERATE[operation].model_fields), exclude_unset=True)
+        fields = {name: value for name, value in sent.items() if value not in (None, "", [])}
         bot_type = fields.get("botType")
         model = model_for(str(fields.get("prompt") or ""), bot_type if isinstance(bot_type, str) else None)
         return _accept(jobs, _job(operation, model, fields, body.notifyHook), body.state)
@@ -108,26 +82,24 @@ def submit_action(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
 def submit_video(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     """A new video from `image`, or (`action: "extend"`, `taskId`, `index`) an extension of one video of
     the caller's video task, in the model that task ran with. Peers spell them `task_id` and "0"."""
-    body: Submission = request.body
-    extra = body.model_extra or {}
-    fields = _present(extra, ("motion", "image", "prompt"))
-    parent_ref = extra.get("taskId", extra.get("task_id"))
-    if str(extra.get("action") or "").lower() != "extend" and parent_ref is None:
+    body: VideoSubmission = request.body
+    fields = _present(body, ("motion", "image", "prompt"))
+    parent_ref = body.parent
+    if (body.action or "").lower() != "extend" and parent_ref is None:
         model = model_for(str(fields.get("prompt") or ""), None)
         return _accept(jobs, _job("video", model, fields, body.notifyHook), body.state)
-    if not isinstance(parent_ref, str | int) or not str(parent_ref):
+    if parent_ref is None:
         raise invalid("taskId: an extension names the video task it extends", field="taskId")
-    parent = jobs.get(str(parent_ref), lookup=(Lookup.JOB_ID,), field="taskId")
-    index = video_index(extra.get("index"), parent)
+    parent = jobs.get(parent_ref, lookup=(Lookup.JOB_ID,), field="taskId")
+    index = video_index(body.index, parent)
     fields.pop("image", None)  # the extension starts where the parent's video ends
     fields |= {"parent_job_id": parent.job_id, "index": index}
     return _accept(jobs, _job("video", parent.model, fields, body.notifyHook), body.state)
 
 
-def video_index(raw: Any, parent: JobView) -> int:
-    """A zero-based index of one of the parent's videos, as a number or a numeric string."""
-    index = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
-    if not isinstance(index, int) or isinstance(index, bool):
+def video_index(index: int | None, parent: JobView) -> int:
+    """A zero-based index of one of the parent's videos."""
+    if index is None:
         raise invalid("index: an extension names one of the parent's videos, from 0", field="index")
     made = (parent.result or {}).get("videos")
     if isinstance(made, int) and not 0 <= index < made:
@@ -138,20 +110,16 @@ def video_index(raw: Any, parent: JobView) -> int:
 def submit_edits(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     """The editor: `prompt`, one image (`base64Array` as new-api relays document it, or `image`), and an
     optional `maskBase64` and `remix`; `action: "EDITS"` is implied."""
-    body: Submission = request.body
-    extra = body.model_extra or {}
-    fields = _present(extra, ("prompt", "image", "maskBase64", "remix"))
-    images = extra.get("base64Array")
-    if isinstance(images, list) and images:
-        if len(images) > 1:
-            raise invalid("base64Array: the editor takes one image", field="base64Array")
-        fields["image"] = images[0]
+    body: EditsSubmission = request.body
+    fields = _present(body, ("prompt", "image", "maskBase64", "remix"))
+    if body.base64Array:
+        fields["image"] = body.base64Array[0]
     model = model_for(str(fields.get("prompt") or ""), None)
     return _accept(jobs, _job("edits", model, fields, body.notifyHook), body.state)
 
 
-def _present(extra: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: extra[name] for name in names if extra.get(name) not in (None, "", [])}
+def _present(body: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(body, name) for name in names if getattr(body, name) not in (None, "", [])}
 
 
 def submit_modal(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
@@ -215,51 +183,79 @@ def pressable_parent(jobs: Jobs, task_id: str, custom_id: str) -> JobView:
     return parent
 
 
+def _links(*, result: str) -> dict[str, Any]:
+    """OpenAPI links from an answer naming a task (at `result`) to the routes that take its id."""
+    task = f"$response.body#/{result}"
+    links = {
+        "FetchTask": {"operationId": FETCH, "parameters": {"task_id": task}},
+        "ListTasks": {"operationId": LIST, "requestBody": {"ids": [task]}},
+        "ContinueModal": {"operationId": MODAL, "requestBody": {"taskId": task, "prompt": "--zoom 2"}},
+    }
+    return {"responses": {"200": {"links": links}}}
+
+
+FETCH = "midjourney_get_task_task_id_fetch_mj_task__task_id__fetch_get"
+LIST = "midjourney_post_task_list_by_condition_mj_task_list_by_condition_post"
+MODAL = "midjourney_post_submit_modal_mj_submit_modal_post"
+SUBMITTED = _links(result="result")
+
+
+def _submit(
+    path: str, summary: str, handle: Handler, body: type[BaseModel], *, finds_parent: bool = False
+) -> CompatRoute:
+    return CompatRoute(
+        "POST",
+        path,
+        summary,
+        handle,
+        body=body,
+        errors=(*CREATE_ERRORS, *LOOKUP_ERRORS) if finds_parent else CREATE_ERRORS,
+        response=Submitted,
+        openapi_extra=SUBMITTED,
+    )
+
+
 FAMILY = CompatFamily(
     name=NAME,
     prefix="/mj",
     routes=(
-        CompatRoute(
-            "POST",
+        _submit(
             "/submit/imagine",
             "Midjourney imagine (CometAPI-compatible)",
             _generator("imagine"),
-            body=Submission,
+            ImagineSubmission,
         ),
-        CompatRoute(
-            "POST",
+        _submit(
             "/submit/blend",
             "Midjourney blend of 2-5 images (CometAPI-compatible)",
             _generator("blend"),
-            body=Submission,
+            BlendSubmission,
         ),
-        CompatRoute(
-            "POST",
+        _submit(
             "/submit/describe",
             "Midjourney describe: prompts for an image (CometAPI-compatible)",
             _generator("describe"),
-            body=Submission,
+            DescribeSubmission,
         ),
-        CompatRoute(
-            "POST",
+        _submit(
             "/submit/video",
             "Midjourney video from a first frame, or an extension of a video task (CometAPI-compatible)",
             submit_video,
-            body=Submission,
+            VideoSubmission,
+            finds_parent=True,
         ),
-        CompatRoute(
-            "POST",
+        _submit(
             "/submit/edits",
             "Midjourney editor: repaint an image by prompt, within a mask (CometAPI-compatible)",
             submit_edits,
-            body=Submission,
+            EditsSubmission,
         ),
-        CompatRoute(
-            "POST",
+        _submit(
             "/submit/action",
             "Press a button of a finished task (CometAPI-compatible)",
             submit_action,
-            body=ActionSubmission,
+            ActionSubmission,
+            finds_parent=True,
         ),
         CompatRoute(
             "POST",
@@ -267,17 +263,28 @@ FAMILY = CompatFamily(
             "Give a task waiting in MODAL its prompt and/or mask",
             submit_modal,
             body=ModalSubmission,
+            errors=(*LOOKUP_ERRORS, 409),
+            response=Submitted,
         ),
-        CompatRoute("GET", "/task/{task_id}/fetch", "One Midjourney task by our task id", fetch),
+        CompatRoute(
+            "GET",
+            "/task/{task_id}/fetch",
+            "One Midjourney task by our task id",
+            fetch,
+            response=TaskObject,
+            openapi_extra=_links(result="id"),
+        ),
         CompatRoute(
             "POST",
             "/task/list-by-condition",
             "Several Midjourney tasks; ids not in this account are left out",
             list_by_condition,
             body=TaskCondition,
+            response=TaskObjects,
         ),
     ),
     project=task_object,
     render_error=render_error,
     key_headers=("mj-api-secret",),
+    error_schema=MidjourneyError,
 )
