@@ -34,7 +34,7 @@ Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT)]
 DataImage = Annotated[str, Field(min_length=24, max_length=MAX_DATA_URL, pattern=DATA_IMAGE)]
 ImageRef = Annotated[str, Field(min_length=12, max_length=MAX_DATA_URL, pattern=IMAGE_REF)]
 # An http(s) URL with a host and no credentials (whether the host resolves is known only on submit).
-HOOK_URL = r"^https?://[^/?#@:\s]+(:[0-9]{1,4})?([/?#]|$)"
+HOOK_URL = r"^https?://[^/?#@:\s]"
 HookUrl = Annotated[str, Field(max_length=MAX_CALLBACK_URL_LENGTH, pattern=HOOK_URL)]
 Reference = Annotated[str, Field(min_length=1)] | StrictInt
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from workers.providers.compat import (
+    CREATE_ERRORS,
+    LOOKUP_ERRORS,
     CompatAnswer,
     CompatError,
     CompatFamily,
@@ -17,6 +19,14 @@ from workers.providers.compat import (
     invalid,
 )
 from workers.providers.suno import routes_ops
+from workers.providers.suno.document import (
+    LYRICS_BODY,
+    UPLOAD_BODY,
+    SunoCreated,
+    SunoError,
+    SunoFetched,
+    created_links,
+)
 from workers.providers.suno.envelope import created, job, ok, render_error, sent
 from workers.providers.suno.projection import task_object
 
@@ -101,24 +111,34 @@ FAMILY = CompatFamily(
             "Suno music: inspiration, custom, continuation, a persona's voice, or stems of a clip"
             ' (`task: "gen_stem"`) (CometAPI-compatible)',
             submit_music,
+            errors=(*CREATE_ERRORS, *LOOKUP_ERRORS),
+            response=SunoCreated,
+            openapi_extra=created_links(),
         ),
         CompatRoute(
             "POST",
             "/submit/concat",
             "The full song an extended clip ends (CometAPI-compatible)",
             routes_ops.concat,
+            errors=CREATE_ERRORS,
+            response=SunoCreated,
+            openapi_extra=created_links(),
         ),
         CompatRoute(
             "POST",
             "/uploads/audio-url",
             "A clip from a public audio URL (CometAPI-compatible)",
             routes_ops.upload,
+            errors=CREATE_ERRORS,
+            response=SunoCreated,
+            openapi_extra={**UPLOAD_BODY, **created_links()},
         ),
         CompatRoute(
             "POST",
             "/persona/create",
             "A persona from a generated clip, answered at once (CometAPI-compatible)",
             routes_ops.persona,
+            errors=CREATE_ERRORS,
             headers=("Prefer",),
             description=SYNC_DESCRIPTION,
         ),
@@ -127,21 +147,36 @@ FAMILY = CompatFamily(
             "/act/{kind}/{clip_id}",
             "A clip as WAV, MP4, MIDI or aligned lyrics (`timing`), answered at once (CometAPI-compatible)",
             routes_ops.act,
+            errors=CREATE_ERRORS,
             headers=("Prefer",),
             description=SYNC_DESCRIPTION,
         ),
         CompatRoute(
-            "POST", "/submit/lyrics", "Suno lyrics from a description (CometAPI-compatible)", submit_lyrics
+            "POST",
+            "/submit/lyrics",
+            "Suno lyrics from a description (CometAPI-compatible)",
+            submit_lyrics,
+            errors=CREATE_ERRORS,
+            response=SunoCreated,
+            openapi_extra={**LYRICS_BODY, **created_links()},
         ),
-        CompatRoute("GET", "/fetch/{task_id}", "One Suno task by our task id (CometAPI-compatible)", fetch),
+        CompatRoute(
+            "GET",
+            "/fetch/{task_id}",
+            "One Suno task by our task id (CometAPI-compatible)",
+            fetch,
+            response=SunoFetched,
+        ),
         CompatRoute(
             "POST",
             "/fetch",
             "Several Suno tasks; ids not in this account are left out",
             fetch_many,
             body=FetchMany,
+            response=SunoFetched,
         ),
     ),
     project=task_object,
     render_error=render_error,
+    error_schema=SunoError,
 )
