@@ -6,12 +6,14 @@ video, `parentTaskId`: one of the caller's earlier Runway tasks, whose output is
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from schemas.jobs import JobCreate
 from workers.providers.compat import (
+    CREATE_ERRORS,
     CompatAnswer,
     CompatError,
     CompatFamily,
@@ -23,6 +25,7 @@ from workers.providers.compat import (
     Lookup,
     invalid,
 )
+from workers.providers.runway import document
 from workers.providers.runway.followup import PARENT_OPERATIONS
 from workers.providers.runway.projection import task_object
 from workers.providers.runway.schemas import RUNWAY_VERSION
@@ -31,11 +34,12 @@ from workers.providers.runway.schemas_video import PARENT_FIELD
 # CometAPI documents gen3a_turbo as the model of an image_to_video body that names none; Runway
 # itself requires a model, and so do we for every other operation.
 DEFAULT_MODELS = {"image_to_video": "gen3a_turbo"}
-PARENT_TASK = "parentTaskId"
+PARENT_TASK = document.PARENT_TASK
 # Runway answers every refused input with 400; it has no 422.
 STATUSES = {422: 400}
 INPUT_PREFIX = re.compile(r"\binput\.")
-VERSION_HEADER = "X-Runway-Version"
+VERSION_HEADER = document.VERSION_HEADER
+PRICED = document.priced_models(Path(__file__).with_name("prices.toml"))
 
 
 def render_error(error: CompatError, request_id: str | None) -> CompatAnswer:
@@ -65,7 +69,9 @@ def job_request(operation: str, body: dict[str, Any], jobs: Jobs) -> JobCreate:
     fields = dict(body)
     if PARENT_TASK in fields:
         fields[PARENT_FIELD] = parent_job(operation, fields.pop(PARENT_TASK), jobs)
-    model = fields.pop("model", None) or DEFAULT_MODELS.get(operation)
+    model = fields.pop("model", None)
+    if model is None:
+        model = DEFAULT_MODELS.get(operation)
     callback_url = fields.pop("callback_url", None)
     if not isinstance(model, str):
         raise invalid("model: Required", field="model")
@@ -117,37 +123,46 @@ DELETE_DESCRIPTION = (
     "Cancel an unfinished task and release its hold. Runway deletes a finished task; we keep ours\n"
     "(its files and its charge stand) and answer 204 all the same, so a client's cleanup succeeds."
 )
-VERSIONED = (VERSION_HEADER,)
 VIDEO_ROUTES = {
     "text_to_video": "Runway text-to-video: Veo 3 / 3.1 (official format)",
     "video_to_video": "Runway video-to-video: Aleph (official format; parentTaskId for a task's video)",
     "video_upscale": "Runway video upscale (official format; parentTaskId for a task's video)",
     "character_performance": "Runway Act-Two (official format; parentTaskId for a task's output)",
 }
+CREATES = {
+    "image_to_video": "Runway image-to-video (official format)",
+    "text_to_image": "Runway text-to-image (official format)",
+    **VIDEO_ROUTES,
+}
+
+
+def create_route(operation: str, summary: str) -> CompatRoute:
+    """A create; a follow-up may also refuse a `parentTaskId` the account has no task of (404)."""
+    errors = (*CREATE_ERRORS, 404) if operation in PARENT_OPERATIONS else CREATE_ERRORS
+    return CompatRoute(
+        "POST",
+        f"/{operation}",
+        summary,
+        _creator(operation),
+        errors=errors,
+        openapi_extra=document.create_extra(operation, PRICED[operation]),
+    )
+
 
 FAMILY = CompatFamily(
     name="runway",
     prefix="/runwayml/v1",
     routes=(
+        *(create_route(operation, summary) for operation, summary in CREATES.items()),
+        # The version header is read by the handlers (and declared in `openapi_extra`): a wrong one is 400.
         CompatRoute(
-            "POST",
-            "/image_to_video",
-            "Runway image-to-video (official format)",
-            _creator("image_to_video"),
-            headers=VERSIONED,
+            "GET",
+            "/tasks/{task_id}",
+            "A Runway task",
+            get_task,
+            errors=(422,),
+            openapi_extra=document.task_extra(deletes=False),
         ),
-        CompatRoute(
-            "POST",
-            "/text_to_image",
-            "Runway text-to-image (official format)",
-            _creator("text_to_image"),
-            headers=VERSIONED,
-        ),
-        *(
-            CompatRoute("POST", f"/{operation}", summary, _creator(operation), headers=VERSIONED)
-            for operation, summary in VIDEO_ROUTES.items()
-        ),
-        CompatRoute("GET", "/tasks/{task_id}", "A Runway task", get_task, headers=VERSIONED),
         CompatRoute(
             "DELETE",
             "/tasks/{task_id}",
@@ -155,9 +170,11 @@ FAMILY = CompatFamily(
             delete_task,
             status_code=204,
             description=DELETE_DESCRIPTION,
-            headers=VERSIONED,
+            errors=(409, 422),
+            openapi_extra=document.task_extra(deletes=True),
         ),
     ),
     project=task_object,
     render_error=render_error,
+    error_schema=document.RunwayError,
 )

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 RUNWAY_VERSION = "2024-11-06"
@@ -21,10 +29,26 @@ VIDEO_RATIOS: tuple[str, ...] = get_args(VideoRatio)
 IMAGE_RATIO_PATTERN = r"^[1-9][0-9]{1,4}:[1-9][0-9]{1,4}$"
 
 
-class _Wire(BaseModel):
-    """A Runway input object: camelCase on the wire and in the stored job input; nothing unknown."""
+def as_whole_number(value: Any) -> Any:
+    """A JSON number without a fraction (`8.0`) or digits as a string (CometAPI's examples send "5") as
+    the integer it is; a boolean stays what it is, and is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return int(value) if isinstance(value, str) and value.isdigit() else value
 
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, serialize_by_alias=True)
+
+def whole_float(value: Any) -> Any:
+    return as_whole_number(value) if isinstance(value, float) else value
+
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(whole_float)]
+
+
+class _Wire(BaseModel):
+    """A Runway input object: camelCase on the wire and in the stored job input; nothing unknown, and
+    no value of another JSON type taken for one (`false` is no seed, `0` no flag), as Runway refuses them."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, serialize_by_alias=True, strict=True)
 
 
 def _image_uri(value: str) -> str:
@@ -68,7 +92,7 @@ class RunwayImageToVideoInput(_Wire):
     prompt_text: str | None = Field(default=None, min_length=1, max_length=1000)
     ratio: VideoRatio | None = None
     duration: Literal[5, 10] = 5
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    seed: Seed | None = None
     watermark: bool | None = None
     content_moderation: ContentModeration | None = None
 
@@ -86,7 +110,7 @@ class RunwayImageToVideoInput(_Wire):
     @classmethod
     def _duration_as_int(cls, value: Any) -> Any:
         # Clients copying CometAPI examples send "5"; Runway wants the number.
-        return int(value) if isinstance(value, str) and value.isdigit() else value
+        return as_whole_number(value)
 
 
 class ReferenceImage(_Wire):
@@ -106,7 +130,7 @@ class RunwayTextToImageInput(_Wire):
     prompt_text: str = Field(min_length=1, max_length=1000)
     ratio: str | None = Field(default=None, pattern=IMAGE_RATIO_PATTERN)
     reference_images: list[ReferenceImage] | None = Field(default=None, min_length=1, max_length=16)
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    seed: Seed | None = None
     content_moderation: ContentModeration | None = None
 
 

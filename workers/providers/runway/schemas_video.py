@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from workers.providers.runway.schemas import (
     IMAGE_RATIO_PATTERN,
     MAX_DATA_URI_CHARS,
-    MAX_SEED,
     ContentModeration,
     ImageUri,
+    Seed,
     _Wire,
+    as_whole_number,
+    whole_float,
 )
 
 # Runway fetches videos itself, as it does images: HTTPS, a data URI (<= 5 MB decoded), an upload URI.
@@ -67,7 +69,7 @@ class RunwayTextToVideoInput(_Wire):
     @field_validator("duration", mode="before")
     @classmethod
     def _duration_as_int(cls, value: Any) -> Any:
-        return int(value) if isinstance(value, str) and value.isdigit() else value
+        return as_whole_number(value)
 
 
 class ReferenceImage(_Wire):
@@ -83,7 +85,7 @@ class RunwayVideoToVideoWire(_Wire):
     # Aleph's ratios are not all documented for CometAPI: any "W:H" goes, Runway names a wrong one.
     ratio: str | None = Field(default=None, pattern=IMAGE_RATIO_PATTERN)
     references: list[ReferenceImage] | None = Field(default=None, min_length=1, max_length=5)
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    seed: Seed | None = None
     content_moderation: ContentModeration | None = None
 
 
@@ -161,9 +163,9 @@ class RunwayCharacterPerformanceWire(_Wire):
     character: Character
     reference: PerformanceVideo
     body_control: bool | None = None
-    expression_intensity: int | None = Field(default=None, ge=1, le=5)
+    expression_intensity: Annotated[int, Field(ge=1, le=5), BeforeValidator(whole_float)] | None = None
     ratio: ActTwoRatio | None = None
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    seed: Seed | None = None
     content_moderation: ContentModeration | None = None
 
 
