@@ -6,11 +6,13 @@ against a real API server and worker."""
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 import replicate
 from fastapi.testclient import TestClient
@@ -223,3 +225,54 @@ def test_compat_replicate_e2e_official_client_runs_creates_waits_and_verifies_we
         assert bodies[0].id == prediction.id
     balance = stack.api.get("/v1/account", headers=tenant.headers).json()["balance"]
     assert balance == 100 * CREDITS - 2 * 3_000 - 40_000 - 500_000
+
+
+# --- the API document ------------------------------------------------------------------------------
+
+
+def test_compat_replicate_document_states_what_the_routes_take_and_answer(
+    api: TestClient, tenant: Tenant
+) -> None:
+    spec = api.get("/openapi.json").json()
+    for prefix in ("/v1", "/replicate/v1"):
+        post = spec["paths"][f"{prefix}/predictions"]["post"]
+        body = post["requestBody"]["content"]["application/json"]["schema"]
+        accepted = {"version": SDXL_VERSION, "input": {**PROMPT, "num_outputs": 2}, "webhook": ""}
+        jsonschema.validate(accepted, body)
+        created = api.post(f"{prefix}/predictions", json=accepted, headers=tenant.headers)
+        assert created.status_code == 201, created.text
+        answer = post["responses"]["201"]
+        jsonschema.validate(created.json(), answer["content"]["application/json"]["schema"])
+        assert {link["parameters"]["prediction_id"] for link in answer["links"].values()} == {
+            "$response.body#/id"
+        }
+        assert post["responses"]["422"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ReplicateProblem"
+        }
+        listed = spec["paths"][f"{prefix}/predictions"]["get"]
+        (cursor,) = [p for p in listed["parameters"] if p["name"] == "cursor"]
+        assert re.search(cursor["schema"]["pattern"], created.json()["id"])
+        assert re.search(cursor["schema"]["pattern"], "")
+        assert not re.search(cursor["schema"]["pattern"], "abc")
+        page = api.get(f"{prefix}/predictions", params={"cursor": ""}, headers=tenant.headers)
+        jsonschema.validate(page.json(), listed["responses"]["200"]["content"]["application/json"]["schema"])
+        (prefer,) = [p for p in post["parameters"] if p["name"] == "Prefer"]
+        for value, allowed in [("wait", True), ("wait=60, respond-async", True), ("wait=61", False)]:
+            assert bool(re.search(prefer["schema"]["pattern"], value)) is allowed
+        refused = api.post(CREATE, json={"input": PROMPT}, headers={**tenant.headers, "Prefer": "wait=061"})
+        assert problem(refused)[0] == 422
+
+
+def test_compat_replicate_refuses_malformed_fields_as_problems(api: TestClient, tenant: Tenant) -> None:
+    filtered = api.post(
+        CREATE, json={"input": PROMPT, "webhook_events_filter": [{"start": 1}]}, headers=tenant.headers
+    )
+    assert problem(filtered)[0] == 422
+    for field in ("webhook", "webhook_completed"):
+        assert problem(api.post(CREATE, json={"input": PROMPT, field: 7}, headers=tenant.headers))[0] == 422
+    long_name = api.post(
+        f"/v1/models/owner/{'n' * 64}/predictions", json={"input": PROMPT}, headers=tenant.headers
+    )
+    assert problem(long_name)[0] == 404
+    odd_name = api.post("/v1/models/own er/x/predictions", json={"input": PROMPT}, headers=tenant.headers)
+    assert problem(odd_name)[0] == 404

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import (
+    CREATE_ERRORS,
     CompatAnswer,
     CompatError,
     CompatFamily,
@@ -29,6 +30,7 @@ from workers.providers.compat import (
     WaitFor,
     invalid,
 )
+from workers.providers.replicate import document
 from workers.providers.replicate.catalog import MODELS, VERSIONS, model_of_version
 from workers.providers.replicate.projection import prediction
 from workers.providers.replicate.schemas import DEFAULT_EVENTS, EVENTS, ReplicatePredictInput
@@ -41,6 +43,8 @@ TITLES = {400: "Bad request", 401: "Unauthenticated", 402: "Insufficient credit"
 TITLES |= {404: "Not found", 409: "Conflict", 413: "Request too large", 422: "Input validation failed"}
 TITLES |= {429: "Too many requests"}
 UNFINISHED = frozenset({"starting", "processing"})
+# What a job's model may be called (`schemas.jobs.ModelName`): a path naming another is no model of ours.
+MODEL_NAME, MAX_MODEL_NAME = re.compile(r"[A-Za-z0-9._:-]+/[A-Za-z0-9._:-]+"), 64
 
 
 def render_error(error: CompatError, request_id: str | None) -> CompatAnswer:
@@ -73,11 +77,14 @@ def job_request(model: str, body: dict[str, Any]) -> JobCreate:
     """A create's body (`input`, `webhook`, `webhook_events_filter`, legacy `webhook_completed`) as a job."""
     if not isinstance(body.get("input"), dict):
         raise invalid("input is required and must be an object of the model's inputs", "input")
+    for name in ("webhook", "webhook_completed"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise invalid(f"{name} must be a URL", name)
     webhook = body.get("webhook") or body.get("webhook_completed") or None
     events = body.get("webhook_events_filter")
     if events is None and not body.get("webhook") and body.get("webhook_completed"):
         events = ["completed"]  # the legacy field names the one event it was for
-    if events is not None and (not isinstance(events, list) or not set(events) <= set(EVENTS)):
+    if events is not None and (not isinstance(events, list) or any(event not in EVENTS for event in events)):
         raise invalid(f"webhook_events_filter takes a list of {', '.join(EVENTS)}", "webhook_events_filter")
     fields: dict[str, Any] = {"input": body["input"]}
     if events is not None:
@@ -87,8 +94,6 @@ def job_request(model: str, body: dict[str, Any]) -> JobCreate:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise invalid(first["msg"], ".".join(str(part) for part in first["loc"])) from None
-    if webhook is not None and not isinstance(webhook, str):
-        raise invalid("webhook must be a URL", "webhook")
     return JobCreate(provider=PROVIDER, operation="predict", model=model, input=fields, callback_url=webhook)
 
 
@@ -113,6 +118,8 @@ def waited(job: JobView) -> CompatAnswer:
 
 def create_for_model(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     model = f"{request.path_params['owner']}/{request.path_params['name']}"
+    if not MODEL_NAME.fullmatch(model) or len(model) > MAX_MODEL_NAME:
+        raise CompatError(404, "not_found", f"{model} is no model genrelay runs", "model")
     offer = MODELS.get(model)
     if offer is not None and offer.version is not None:
         raise CompatError(
@@ -203,8 +210,11 @@ CREATE_DESCRIPTION = (
 
 
 def _routes(prefix: str) -> tuple[CompatRoute, ...]:
-    wait = ("Prefer",)
     models = f"{prefix}/models/{{owner}}/{{name}}"
+    # `Prefer` and `cursor` are read by the handlers and declared, with their rules, in `openapi_extra`.
+    waits = [document.prefer_header()]
+    # A model without a price, or no official one, is 404.
+    creates = (*CREATE_ERRORS, 404)
     return (
         CompatRoute(
             "POST",
@@ -213,7 +223,8 @@ def _routes(prefix: str) -> tuple[CompatRoute, ...]:
             create_for_model,
             status_code=201,
             description=CREATE_DESCRIPTION,
-            headers=wait,
+            errors=creates,
+            openapi_extra={"parameters": waits, **document.create_extra(prefix, by_version=False)},
         ),
         CompatRoute(
             "POST",
@@ -222,25 +233,51 @@ def _routes(prefix: str) -> tuple[CompatRoute, ...]:
             create_for_version,
             status_code=201,
             description=CREATE_DESCRIPTION,
-            headers=wait,
+            errors=creates,
+            openapi_extra={"parameters": waits, **document.create_extra(prefix, by_version=True)},
         ),
         CompatRoute(
             "GET",
             f"{prefix}/predictions",
             "List predictions",
             functools.partial(list_predictions, prefix=prefix),
-            query=("cursor",),
+            errors=(422,),
+            openapi_extra={
+                "parameters": [document.cursor_parameter()],
+                **document.answer_extra("A page of predictions, newest first.", document.PAGE),
+            },
         ),
-        CompatRoute("GET", f"{prefix}/predictions/{{prediction_id}}", "A prediction", get_prediction),
+        CompatRoute(
+            "GET",
+            f"{prefix}/predictions/{{prediction_id}}",
+            "A prediction",
+            get_prediction,
+            openapi_extra=document.answer_extra("The prediction.", document.PREDICTION),
+        ),
         CompatRoute(
             "POST",
             f"{prefix}/predictions/{{prediction_id}}/cancel",
             "Cancel a prediction",
             cancel_prediction,
             bodyless=True,
+            # 409: it cannot be stopped right now; 422: a malformed Idempotency-Key.
+            errors=(409, 422),
+            openapi_extra=document.answer_extra("The prediction, as it is now.", document.PREDICTION),
         ),
-        CompatRoute("GET", f"{models}/versions/{{version}}", "A model version", get_version),
-        CompatRoute("GET", f"{prefix}/webhooks/default/secret", "The webhook signing secret", webhook_secret),
+        CompatRoute(
+            "GET",
+            f"{models}/versions/{{version}}",
+            "A model version",
+            get_version,
+            openapi_extra=document.answer_extra("The version's record.", document.VERSION),
+        ),
+        CompatRoute(
+            "GET",
+            f"{prefix}/webhooks/default/secret",
+            "The webhook signing secret",
+            webhook_secret,
+            openapi_extra=document.answer_extra("The signing key.", document.SECRET),
+        ),
     )
 
 
@@ -251,4 +288,5 @@ FAMILY = CompatFamily(
     project=prediction,
     render_error=render_error,
     sends=sends,
+    error_schema=document.ReplicateProblem,
 )

@@ -44,11 +44,12 @@ INPUTS: Mapping[str, type[BaseModel]] = {
     "video_upscale": RunwayVideoUpscaleInput,
     "character_performance": RunwayCharacterPerformanceInput,
 }
+PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 # An http(s) URL as far as a pattern can say; its host must also resolve to public addresses only.
 CALLBACK_URL = {
     "type": "string",
     "maxLength": 2048,
-    "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#]\S*)?$",
+    "pattern": rf"^https?://[A-Za-z0-9.-]+(:{PORT})?([/?#]\S*)?$",
     "description": "genrelay's extension: where signed webhooks about the task go (its host must resolve "
     "to public addresses).",
 }
