@@ -5,12 +5,14 @@ shutdown — and OpenAI's own Python SDK, unchanged, against a running genrelay.
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -30,6 +32,7 @@ from workers.simulator import Simulator
 
 VIDEOS = "/v1/videos"
 PNG = base64.b64decode(EXAMPLE_PNG.split(",", 1)[1])
+PNG_URL = "https://example.com/first.png"
 PRICE = 1_200_000  # veo3-fast: 0.15 credits a second, 8-second clips
 
 
@@ -329,3 +332,38 @@ def test_videos_e2e_openai_sdk_creates_polls_downloads_lists_and_deletes(
     assert (deleted.id, deleted.deleted, deleted.object) == (video.id, True, "video.deleted")
     account = stack.api.get("/v1/account", headers=tenant.headers).json()
     assert (account["balance"], account["held"]) == (100 * CREDITS - PRICE, 0)
+
+
+# --- the API document ------------------------------------------------------------------------------
+
+
+def test_videos_document_states_each_providers_create_and_the_answers(
+    api: TestClient, tenant: Tenant
+) -> None:
+    spec = api.get("/openapi.json").json()
+    post = spec["paths"][VIDEOS]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    served = {model for variant in body["anyOf"] for model in variant["properties"]["model"]["enum"]}
+    assert "veo3-fast" in served
+    assert not any(model.startswith("sora") for model in served)  # only with a sora channel
+    allowed = {"prompt": "a boat", "seconds": 8, "size": "9:16", "input_reference": [PNG_URL]}
+    jsonschema.validate(allowed, body)
+    created = api.post(VIDEOS, json=allowed, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    answer = post["responses"]["200"]
+    jsonschema.validate(created.json(), answer["content"]["application/json"]["schema"])
+    assert {link["parameters"]["video_id"] for link in answer["links"].values()} == {"$response.body#/id"}
+    for refused in (
+        {"prompt": " "},
+        {"prompt": "a boat", "seconds": "5"},
+        {"prompt": "a boat", "seconds": "4", "input_reference": [PNG_URL, PNG_URL]},  # a last frame: 8 s
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(refused, body)
+        error = error_of(api.post(VIDEOS, json=refused, headers=tenant.headers), 400)
+        jsonschema.validate({"error": error}, {**spec["components"]["schemas"]["OpenAIError"], **spec})
+    listed = spec["paths"][VIDEOS]["get"]
+    page = api.get(VIDEOS, params={"limit": "", "order": "", "after": ""}, headers=tenant.headers)
+    jsonschema.validate(page.json(), listed["responses"]["200"]["content"]["application/json"]["schema"])
+    limit = next(p for p in listed["parameters"] if p["name"] == "limit")["schema"]["pattern"]
+    assert [bool(re.search(limit, v)) for v in ("", "1", "100", "0", "101", "x")] == [True] * 3 + [False] * 3

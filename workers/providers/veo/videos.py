@@ -41,4 +41,14 @@ VIDEOS = VideoModels(
         "input.lastFrame": "input_reference",
     },
     words=(("durationSeconds", "seconds"), ("lastFrame", "input_reference")),
+    fields={
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": r"\S"},
+        "seconds": {"type": "string", "enum": ["4", "6", "8"], "description": "The clip's length (8)."},
+        "size": {"type": "string", "enum": ["16x9", "9x16", "16:9", "9:16"], "description": "16x9 or 9x16."},
+    },
+    # A first/last-frame clip lasts 8 seconds.
+    rules={
+        "if": {"required": ["input_reference"], "properties": {"input_reference": {"minItems": 2}}},
+        "then": {"properties": {"seconds": {"enum": ["8", 8]}}},
+    },
 )

@@ -6,8 +6,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 
-from workers.providers.compat import CompatAnswer, CompatError, CompatFamily, CompatRoute, Handler
-from workers.providers.videos import routes
+from workers.providers.compat import (
+    CREATE_ERRORS,
+    CompatAnswer,
+    CompatError,
+    CompatFamily,
+    CompatRoute,
+    Handler,
+)
+from workers.providers.videos import document, routes
 from workers.providers.videos.routes import Served
 from workers.providers.videos.shape import VideoModels
 from workers.providers.videos.uploads import MAX_IMAGE_BYTES, too_large
@@ -22,22 +29,6 @@ CODES = {
     "not_found": "task_not_exist",
 }
 TYPES = {401: "invalid_request_error", 402: "insufficient_quota", 403: "permission_error"}
-_TEXT = {"type": "string"}
-_FILE = {"type": "string", "format": "binary"}
-_FIELDS = {"prompt": _TEXT, "model": _TEXT, "size": _TEXT, "seconds": _TEXT, "callback_url": _TEXT}
-REQUEST_BODY = {
-    "required": True,
-    "content": {
-        kind: {
-            "schema": {
-                "type": "object",
-                "required": ["prompt"],
-                "properties": {**_FIELDS, "input_reference": {"type": "array", "items": item}},
-            }
-        }
-        for kind, item in (("multipart/form-data", _FILE), ("application/json", _TEXT))
-    },
-}
 
 
 def error_renderer(declared: Mapping[str, VideoModels]) -> Callable[[CompatError, str | None], CompatAnswer]:
@@ -87,7 +78,8 @@ def family(declared: Mapping[str, VideoModels]) -> CompatFamily | None:
             "images (files, https URLs or `data:image/...;base64,` URIs; first frame, last frame). "
             "`callback_url` (genrelay's addition) gets signed webhooks carrying the video object."
         ),
-        openapi_extra={"requestBody": REQUEST_BODY},
+        errors=CREATE_ERRORS,
+        openapi_extra=document.create_extra(declared, served.default),
         max_body_bytes=MAX_BODY_BYTES,
         too_large=too_large(
             f"the request is larger than {MAX_BODY_BYTES} bytes; each input_reference may be "
@@ -101,27 +93,53 @@ def family(declared: Mapping[str, VideoModels]) -> CompatFamily | None:
         prefix="/v1/videos",
         routes=(
             create,
+            # The list's query and the content's variant are read by the handlers and declared, with
+            # their rules, in `openapi_extra`.
             CompatRoute(
                 "GET",
                 "",
                 "Your videos, newest first",
                 bound(routes.list_videos),
-                query=("after", "limit", "order"),
+                errors=(422,),
+                openapi_extra=document.list_extra(),
             ),
-            CompatRoute("GET", "/{video_id}", "A video object", bound(routes.get_video)),
             CompatRoute(
-                "DELETE", "/{video_id}", "Delete a finished video's stored files", bound(routes.delete_video)
+                "GET",
+                "/{video_id}",
+                "A video object",
+                bound(routes.get_video),
+                openapi_extra=document.answer_extra("The video.", document.VIDEO),
+            ),
+            CompatRoute(
+                "DELETE",
+                "/{video_id}",
+                "Delete a finished video's stored files",
+                bound(routes.delete_video),
+                errors=(409,),  # it has not finished
+                openapi_extra=document.answer_extra("The video is deleted.", document.DELETED),
             ),
             CompatRoute(
                 "GET",
                 "/{video_id}/content",
                 "The video's file (or its thumbnail or spritesheet), from genrelay's storage",
                 bound(routes.get_video_content),
-                query=("variant",),
+                errors=(422,),  # a variant the model has not, or a video not completed (both 400)
+                openapi_extra=document.content_extra(served.variants()),
             ),
-            CompatRoute("POST", "/{video_id}/remix", "Remix a video (Sora only)", bound(routes.remix_video)),
+            CompatRoute(
+                "POST",
+                "/{video_id}/remix",
+                "Remix a video (Sora only)",
+                bound(routes.remix_video),
+                errors=CREATE_ERRORS,
+                openapi_extra={
+                    "requestBody": document.REMIX_BODY,
+                    **document.answer_extra("The remix, queued.", document.VIDEO),
+                },
+            ),
         ),
         project=served.project,
         render_error=error_renderer(declared),
         tag="videos (OpenAI-compatible)",
+        error_schema=document.OpenAIError,
     )

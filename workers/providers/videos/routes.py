@@ -76,6 +76,13 @@ class Served:
             "model",
         )
 
+    def variants(self) -> list[str]:
+        """The `/content` variants of the models served without a channel of their own."""
+        offered = {
+            v for models in self.by_provider.values() if models.unserved is None for v in models.variants
+        }
+        return [variant for variant in VARIANTS if variant in offered]
+
     def project(self, job: JobView) -> dict[str, Any]:
         return video_object(job, self.by_provider[job.provider])
 

@@ -56,6 +56,11 @@ class VideoModels:
     variants: tuple[str, ...] = ("video",)
     remix: Callable[[JobView, str], JobCreate] | None = None
     unserved: str | None = None
+    # For the API document: the JSON schema of each create field as these models take it (`seconds`,
+    # `size`, `prompt`, the extra fields; one not named is documented as any string), and rules across
+    # fields (JSON schema keywords, e.g. an `if`/`then`) a create of these models must follow.
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    rules: Mapping[str, Any] = field(default_factory=dict)
 
 
 def unified_job(
