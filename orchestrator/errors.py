@@ -6,7 +6,7 @@ OrchestratorError
  │    ├── AccountNotFoundError
  │    └── ApiKeyNotFoundError
  ├── AuthenticationError
- ├── ForbiddenError                 authenticated, but not allowed here (a wrong admin token)
+ ├── ForbiddenError                 authenticated, or not, but not allowed here
  │    └── AdminDisabledError        no admin token is configured: the admin API is off
  ├── AccountDisabledError
  ├── RateLimitedError               too many requests per second, or too many unfinished jobs

@@ -83,4 +83,4 @@ def test_admin_channels_unknown_channel_or_tenant_key_is_refused(client: TestCli
         == 404
     )
     assert client.patch("/admin/v1/channels/kling/main", json={"weight": 0}, headers=ADMIN).status_code == 422
-    assert client.get("/admin/v1/channels", headers=tenant.headers).status_code == 403
+    assert client.get("/admin/v1/channels", headers=tenant.headers).status_code == 401

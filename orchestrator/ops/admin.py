@@ -20,7 +20,6 @@ from orchestrator.errors import (
     AdminDisabledError,
     ApiKeyNotFoundError,
     AuthenticationError,
-    ForbiddenError,
     JobFinishedError,
     JobNotFoundError,
     NotFoundError,
@@ -43,7 +42,7 @@ def check_token(configured: SecretStr | None, presented: str | None) -> None:
     if not presented:
         raise AuthenticationError("send the admin token as `Authorization: Bearer <admin token>`")
     if not tokens_match(presented, configured.get_secret_value()):
-        raise ForbiddenError("this is not the admin token (API keys do not open the admin API)")
+        raise AuthenticationError("this is not the admin token (API keys do not open the admin API)")
 
 
 def tokens_match(presented: str, expected: str) -> bool:
