@@ -5,24 +5,49 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from schemas.jobs import Job
+from schemas.jobs import NOT_TEXT_OR_BOOL, STORABLE_TEXT, Job
 
-DECIMAL_CREDITS = r"^[0-9]{1,12}(\.[0-9]{1,6})?$"  # at most 6 places: a whole number of micro-credits
-MULTIPLIER = r"^[0-9]{1,3}(\.[0-9]{1,6})?$"
+MAX_INT32 = 2**31 - 1  # limits are PostgreSQL integers
+MAX_MICRO_CREDITS = 10**18  # about what the largest `credits` string says, and exact as a double
+Limit = Annotated[int, Field(ge=1, le=MAX_INT32), NOT_TEXT_OR_BOOL]
+
+
+def _nonzero(digits: int) -> str:
+    """A run of 1 to `digits` digits, not all zero (a pattern without look-ahead, which the
+    validating regex engine lacks)."""
+    return "(" + "|".join(f"{'0' * k}[1-9][0-9]{{0,{digits - 1 - k}}}" for k in range(digits)) + ")"
+
+
+# Above 0, with at most 12 digits before the point and 6 after: a whole number of micro-credits.
+DECIMAL_CREDITS = rf"^({_nonzero(12)}(\.[0-9]{{1,6}})?|0{{1,12}}\.{_nonzero(6)})$"
+# Above 0 and at most 100, with at most 6 places.
+MULTIPLIER = rf"^((0{{0,2}}[1-9]|0?[1-9][0-9])(\.[0-9]{{1,6}})?|0{{1,3}}\.{_nonzero(6)}|100(\.0{{1,6}})?)$"
 
 
 class CreditAmount(BaseModel):
     """Exactly one of `micro_credits` (an integer) or `credits` (a decimal string such as "12.5")."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["micro_credits"], "properties": {"micro_credits": {"type": "integer"}}},
+                {"required": ["credits"], "properties": {"credits": {"type": "string"}}},
+            ]
+        },
+    )
 
-    micro_credits: int | None = Field(default=None, gt=0, examples=[12_500_000])
+    micro_credits: Annotated[int, Field(gt=0, le=MAX_MICRO_CREDITS), NOT_TEXT_OR_BOOL] | None = Field(
+        default=None, examples=[12_500_000]
+    )
     credits: str | None = Field(default=None, pattern=DECIMAL_CREDITS, examples=["12.5"])
-    note: str | None = Field(default=None, max_length=500, description="Kept in the ledger journal.")
+    note: str | None = Field(
+        default=None, max_length=500, pattern=STORABLE_TEXT, description="Kept in the ledger journal."
+    )
 
     @model_validator(mode="after")
     def _exactly_one_positive(self) -> CreditAmount:
@@ -38,15 +63,17 @@ class AccountLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rate_limit_rps: int | None = Field(default=None, ge=1, description="Requests per second per API key.")
-    max_open_jobs: int | None = Field(default=None, ge=1, description="Unfinished jobs at once.")
+    rate_limit_rps: Limit | None = Field(default=None, description="Requests per second per API key.")
+    max_open_jobs: Limit | None = Field(default=None, description="Unfinished jobs at once.")
 
 
 class AccountCreate(AccountLimits):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=STORABLE_TEXT)
     price_multiplier: str = Field(default="1", pattern=MULTIPLIER, examples=["0.8"])
     initial_credits: CreditAmount | None = None
-    key_name: str = Field(default="default", max_length=200, description="Name of the first API key.")
+    key_name: str = Field(
+        default="default", max_length=200, pattern=STORABLE_TEXT, description="Name of the first API key."
+    )
 
 
 class AdminAccount(BaseModel):
@@ -70,7 +97,7 @@ class AdminAccount(BaseModel):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, pattern=STORABLE_TEXT)
 
 
 class ApiKeyInfo(BaseModel):
@@ -98,7 +125,9 @@ class AccountCreated(BaseModel):
 class JobFail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=500, description="Recorded in the job's error.")
+    reason: str | None = Field(
+        default=None, max_length=500, pattern=STORABLE_TEXT, description="Recorded in the job's error."
+    )
 
 
 class AdminJob(Job):
@@ -135,6 +164,6 @@ class ChannelUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool | None = None
-    weight: int | None = Field(default=None, ge=1)
-    max_concurrency: int | None = Field(default=None, ge=1)
+    enabled: StrictBool | None = None
+    weight: Limit | None = None
+    max_concurrency: Limit | None = None

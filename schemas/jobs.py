@@ -6,13 +6,44 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_METADATA_KEYS = 32
 MAX_CALLBACK_URL_LENGTH = 2048
 MAX_CLIENT_DEADLINE_S = 30 * 24 * 3600
 
+# A page cursor is a job's (or batch's) id, base64url without padding: what `next_cursor` returns.
+CURSOR_PATTERN = r"^([A-Za-z0-9_-]{22})?$"
+# `Idempotency-Key`: 1 to 255 printable ASCII characters (orchestrator.tenants.idempotency.validate_key).
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"
+# `callback_url`: an http(s) URL, as far as a pattern can say; its host must also resolve to public
+# addresses only (orchestrator.egress), which no schema can state.
+_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+CALLBACK_URL_PATTERN = rf"^https?://[A-Za-z0-9.-]+(:{_PORT})?([/?#][^\s]*)?$"
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer is a number without a fraction (`5` or `5.0`); not `true`, not `"5"`."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+# An integer of a body as JSON Schema's `integer` means it (pydantic's lax int takes true and "5"). The
+# bounds come before the check, so that they reach the document as `minimum` and `maximum`.
+NOT_TEXT_OR_BOOL = BeforeValidator(_json_integer)
+# Text that PostgreSQL stores (in a text column or JSONB): anything but the NUL character.
+STORABLE_TEXT = r"^[^\x00]*$"
+MAX_METADATA_VALUE_LENGTH = 512
+DeadlineSeconds = Annotated[int, Field(ge=1, le=MAX_CLIENT_DEADLINE_S), NOT_TEXT_OR_BOOL]
 MetadataValue = str | int | float | bool | None
+MetadataValueIn = (
+    Annotated[str, StringConstraints(max_length=MAX_METADATA_VALUE_LENGTH, pattern=STORABLE_TEXT)]
+    | int
+    | float
+    | bool
+    | None
+)
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 # A model id may also hold one slash: Replicate names its models `owner/name`.
 ModelName = Annotated[
@@ -65,10 +96,15 @@ class JobCreate(BaseModel):
     callback_url: str | None = Field(
         default=None,
         max_length=MAX_CALLBACK_URL_LENGTH,
+        pattern=CALLBACK_URL_PATTERN,
         description="Where genrelay sends signed webhooks about this job.",
     )
-    metadata: dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue] | None = Field(
-        default=None, description="Your own key/value pairs, returned unchanged on the job."
+    metadata: (
+        dict[Annotated[str, StringConstraints(max_length=64, pattern=STORABLE_TEXT)], MetadataValueIn] | None
+    ) = Field(
+        default=None,
+        max_length=MAX_METADATA_KEYS,
+        description="Your own key/value pairs, returned unchanged on the job.",
     )
     webhook_events: list[EventType] | None = Field(
         default=None,
@@ -77,17 +113,13 @@ class JobCreate(BaseModel):
         description="Only these event types go to `callback_url` and the job's event streams (e.g. the "
         "four endings: `job.succeeded`, `job.failed`, `job.cancelled`, `job.expired`); absent: all.",
     )
-    start_deadline_s: int | None = Field(
+    start_deadline_s: DeadlineSeconds | None = Field(
         default=None,
-        ge=1,
-        le=MAX_CLIENT_DEADLINE_S,
         description="Seconds from now by which the provider must have accepted the job. A job not "
         "accepted by then expires (`start_deadline_exceeded`), its hold released; it is never sent later.",
     )
-    deadline_s: int | None = Field(
+    deadline_s: DeadlineSeconds | None = Field(
         default=None,
-        ge=1,
-        le=MAX_CLIENT_DEADLINE_S,
         description="Seconds from now by which the job must end, or it expires (`deadline_exceeded`). "
         "The operator's deadline for the model caps it.",
     )
@@ -96,25 +128,6 @@ class JobCreate(BaseModel):
     @classmethod
     def _events_once_each(cls, value: list[EventType] | None) -> list[EventType] | None:
         return None if value is None else sorted(set(value))
-
-    @field_validator("callback_url")
-    @classmethod
-    def _callback_url_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("callback_url must be an http:// or https:// URL")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_is_small(cls, value: dict[str, MetadataValue] | None) -> dict[str, MetadataValue] | None:
-        if value is None:
-            return None
-        if len(value) > MAX_METADATA_KEYS:
-            raise ValueError(f"metadata holds at most {MAX_METADATA_KEYS} keys")
-        for key, item in value.items():
-            if isinstance(item, str) and len(item) > 512:
-                raise ValueError(f"metadata value of {key!r} is longer than 512 characters")
-        return value
 
 
 class JobContinue(BaseModel):

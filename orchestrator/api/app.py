@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.api import (
@@ -24,6 +25,7 @@ from orchestrator.api import (
 from orchestrator.api.compat.mount import family_routers
 from orchestrator.api.context import AppContext
 from orchestrator.api.create_writer import CreateWriter
+from orchestrator.api.document import install_document
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.request_size import RequestSizeLimitMiddleware
 from orchestrator.db import Database, ensure_schema_current
@@ -32,10 +34,11 @@ from orchestrator.job_ends import JobEnds
 from orchestrator.messaging import Dispatcher
 from orchestrator.pipeline import webhooks
 from orchestrator.pipeline.channels import load_channels
-from orchestrator.pricing import load_price_table
+from orchestrator.pricing import PriceTable, load_price_table
 from orchestrator.settings import Settings, get_settings
 from orchestrator.storage import build_storage
 from orchestrator.tenants.limits import RateLimiter
+from schemas.errors import ErrorResponse
 from workers.providers import PROVIDERS
 
 
@@ -85,6 +88,12 @@ def build_context(settings: Settings) -> AppContext:
     )
 
 
+def _prices(app: FastAPI, settings: Settings) -> PriceTable:
+    """The running API's price table; the operator's files when the document is made without one."""
+    context: AppContext | None = getattr(app.state, "context", None)
+    return context.prices if context is not None else load_price_table(settings.prices_path)
+
+
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -109,23 +118,28 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         description="Long media-generation jobs, held and charged only on success.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
-    for module in (
-        routes_streams,  # before routes_jobs: /v1/jobs/stream is not a job id
-        routes_jobs,
-        routes_batches,
-        routes_webhooks,
-        routes_account,
-        routes_files,
-        routes_callbacks,
-        routes_health,
-        routes_metrics,
-        routes_admin,
-        routes_admin_channels,
-    ):
-        app.include_router(module.router)
-    for router in family_routers(PROVIDERS):
+    own = [
+        routes_streams.router,  # before routes_jobs: /v1/jobs/stream is not a job id
+        routes_jobs.router,
+        routes_batches.router,
+        routes_webhooks.router,
+        routes_account.router,
+        routes_files.router,
+        routes_callbacks.router,
+        routes_health.router,
+        routes_metrics.router,
+        routes_admin.router,
+        routes_admin_channels.router,
+    ]
+    families = family_routers(PROVIDERS)
+    for router in (*own, *families):
         app.include_router(router)
+    own_routes = [route for router in own for route in router.routes if isinstance(route, APIRoute)]
+    family_routes = [route for router in families for route in router.routes if isinstance(route, APIRoute)]
+    install_error_handlers(app, [*own_routes, *family_routes])
+    install_document(
+        app, own_routes, (ErrorResponse, *routes_batches.DOCUMENTED_MODELS), lambda: _prices(app, settings)
+    )
     return app

@@ -1,20 +1,116 @@
-"""The API document (OpenAPI 3.1) as the repository publishes it in `openapi.json`, for generated clients
-and fuzzers: rendered the same wherever it runs, whatever the settings."""
+"""The OpenAPI document's shared parts besides errors: links from an operation's answer to the
+operations that take the id it returns, and the finishing of the generated document."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from orchestrator.api.app import create_app
-from orchestrator.settings import Settings
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from orchestrator.api.job_variants import job_create_variants
+from orchestrator.pricing import PriceTable
+from workers.providers import PROVIDERS
+
+VALIDATION_ERROR_REF = "#/components/schemas/HTTPValidationError"
 
 
-def render() -> str:
-    """The document as published: two-space JSON, the operations in the order the API mounts them."""
-    document = create_app(Settings(environment="test")).openapi()
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+def operation_ref(method: str, path: str) -> str:
+    """A JSON pointer to an operation of this document (RFC 6901: `/` is written `~1`)."""
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method.lower()
 
 
-def is_current(path: Path) -> bool:
-    return path.is_file() and path.read_text(encoding="utf-8") == render()
+def links(parameter: str, pointer: str, *targets: tuple[str, str]) -> dict[str, Any]:
+    """OpenAPI links from a response whose body holds an id at `pointer` (e.g. `/job_id`) to each
+    `(method, path)` that takes it as the path parameter `parameter`."""
+    found: dict[str, Any] = {}
+    for method, path in targets:
+        after = path.split("}", 1)[-1]  # named by what follows the id: `Get`, `PostCancel`, ...
+        name = method.title() + "".join(part.title() for part in after.split("/") if part)
+        found[name] = {
+            "operationRef": operation_ref(method, path),
+            "parameters": {parameter: f"$response.body#{pointer}"},
+        }
+    return found
+
+
+def add_models(document: dict[str, Any], models: Iterable[type[BaseModel]]) -> None:
+    """Put `models` (and the models they use) into the document's components, for bodies that name
+    them by reference outside FastAPI's own models (JSON Lines)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, used in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, used)
+        schemas.setdefault(model.__name__, schema)
+
+
+def drop_generated_422(document: dict[str, Any], own: set[tuple[str, str]]) -> None:
+    """Drop the 422 FastAPI adds by itself (with its `HTTPValidationError`, a body this API never
+    sends) from the operations `own`: those that can answer 422 declare it with `ErrorResponse`, and
+    the others never answer it."""
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            response = operation.get("responses", {}).get("422", {})
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if (method, path) in own and schema.get("$ref") == VALIDATION_ERROR_REF:
+                del operation["responses"]["422"]
+
+
+def unwrap_nullable_parameters(document: dict[str, Any], own: set[tuple[str, str]]) -> None:
+    """A header or query parameter is absent or a string, never JSON `null`: drop the `null` FastAPI
+    allows for an optional one, so clients and fuzzers send nothing rather than the text "null"."""
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (method, path) not in own:
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+                if parameter.get("in") in {"header", "query"} and len(options) == 1:
+                    del schema["anyOf"]
+                    schema.update(options[0])
+
+
+def describe_job_create(document: dict[str, Any], prices: PriceTable | None) -> None:
+    """`JobCreate` as one of its variants by provider and operation (see job_variants)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    if "JobCreate" not in schemas:
+        return
+    variants, components = job_create_variants(PROVIDERS, prices)
+    for name, schema in components.items():
+        schemas.setdefault(name, schema)
+    schemas["JobCreate"]["oneOf"] = variants
+
+
+def install_document(
+    app: FastAPI,
+    routes: Iterable[APIRoute],
+    models: Iterable[type[BaseModel]] = (),
+    prices: Callable[[], PriceTable | None] = lambda: None,
+) -> None:
+    """Build the document once, as FastAPI does, and finish it: `routes` (this API's own, not the
+    provider-compatible ones) lose the generated 422, `models` join the components, and a job body is
+    told apart by provider and operation (with the models `prices` offers)."""
+    own = {(method.lower(), route.path_format) for route in routes for method in route.methods or ()}
+    models = tuple(models)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            drop_generated_422(document, own)
+            unwrap_nullable_parameters(document, own)
+            add_models(document, models)
+            describe_job_create(document, prices())
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

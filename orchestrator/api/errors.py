@@ -1,14 +1,17 @@
-"""The single mapping from errors to JSON error bodies: stable code, actionable message, request id."""
+"""The single mapping from errors to JSON error bodies (stable code, actionable message, request id), and
+the `responses=` entries that document them on the routes."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from orchestrator.errors import InvalidInputError, OrchestratorError, RateLimitedError
 from schemas.errors import ErrorBody, ErrorResponse, FieldProblem
@@ -24,6 +27,47 @@ HTTP_CODES = {
     413: "request_too_large",
     415: "unsupported_media_type",
 }
+
+
+# What each error status means on any route; a route may say more of its own (`error_responses`).
+STATUS_DESCRIPTIONS = {
+    400: "The body is not valid JSON (`invalid_json`) or cannot be parsed (`bad_request`).",
+    401: "No credentials, or unknown, revoked or wrong ones (`unauthenticated`).",
+    402: "The account's available credits do not cover the price (`insufficient_credits`).",
+    403: "The credentials are valid but may not do this (`account_disabled`, `admin_disabled`).",
+    404: "Nothing of that id in this account (`not_found`, `job_not_found`, ...).",
+    409: "The resource's state does not allow this now (`job_not_cancellable`, ...).",
+    413: "The body is larger than this deployment accepts (`request_too_large`).",
+    415: "The body's content type is not one this operation takes (`unsupported_media_type`).",
+    422: "The request breaks a rule of its schema or of its provider (`validation_error`, "
+    "`invalid_request`, `invalid_input`, ...), every field at fault in `fields`.",
+    429: "Too many requests per second, or too many unfinished jobs (`rate_limited`).",
+    503: "A service this operation needs is unavailable; try again later.",
+}
+_STATUS_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Whole seconds to wait.", "schema": {"type": "integer"}}},
+}
+
+
+def error_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries of the error statuses a route can answer, each with `ErrorResponse`;
+    `described` gives a route's own description of a status instead of the standard one."""
+    entries: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        # The content is given, not `model`: FastAPI would file a model under the route's own media
+        # type, which is not JSON on a streaming or file route. ErrorResponse joins the components in
+        # orchestrator.api.document.
+        entry: dict[str, Any] = {
+            "description": (described or {}).get(status, STATUS_DESCRIPTIONS[status]),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+        }
+        if status in _STATUS_HEADERS:
+            entry["headers"] = _STATUS_HEADERS[status]
+        entries[status] = entry
+    return entries
 
 
 def error_response(
@@ -87,7 +131,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = f"there is no route {request.method} {request.url.path}; see /docs"
-    return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return error_response(request, exc.status_code, code, message, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path: one path may be served by several routes, each of
+    one method, and the router's own `Allow` names only the first's."""
+    routes: list[Route] = getattr(request.app.state, "method_routes", [])
+    scope = {**request.scope, "type": "http"}
+    methods: set[str] = set()
+    for route in routes:
+        if route.methods and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -100,7 +159,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, routes: list[Route]) -> None:
+    """The handlers, and the routes (flat, as their routers hold them) whose methods a 405 lists."""
+    app.state.method_routes = routes
     app.add_exception_handler(OrchestratorError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from orchestrator.api.context import Caller, Context
+from orchestrator.api.errors import error_responses
 from orchestrator.errors import AccountNotFoundError
 from orchestrator.models import Account
 from orchestrator.tenants.accounts import ppm_to_multiplier
@@ -13,7 +14,12 @@ from schemas.account import AccountBalance
 router = APIRouter(tags=["account"])
 
 
-@router.get("/v1/account", response_model=AccountBalance, summary="Balance, held and available credits")
+@router.get(
+    "/v1/account",
+    response_model=AccountBalance,
+    summary="Balance, held and available credits",
+    responses=error_responses(401, 404, 429, described={404: "The key's account no longer exists."}),
+)
 def get_account(context: Context, caller: Caller) -> AccountBalance:
     with context.db.transaction() as session:
         account = session.get(Account, caller.account_id)

@@ -1,6 +1,7 @@
 """The operator's admin API under /admin/v1, behind its own bearer token (`GENRELAY_ADMIN_TOKEN`).
 
-Without a configured token every admin route answers 403 `admin_disabled`. A change to an account or
+Without a configured token every admin route answers 403 `admin_disabled`; with one, a request without
+it, or with another, is 401 `unauthenticated`. A change to an account or
 a key applies at once on the API process that handled it, within 5 s on the others (their key cache).
 """
 
@@ -14,6 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from orchestrator.api.context import AppContext, Context
+from orchestrator.api.document import links
+from orchestrator.api.errors import error_responses
 from orchestrator.api.routes_jobs import parse_job_id
 from orchestrator.api.routes_webhooks import delivery_view
 from orchestrator.errors import AccountNotFoundError, NotFoundError
@@ -36,7 +39,6 @@ from schemas.admin import (
     IssuedApiKey,
     JobFail,
 )
-from schemas.errors import ErrorResponse
 from schemas.webhooks import Delivery
 
 admin_bearer = HTTPBearer(
@@ -53,12 +55,33 @@ def require_admin(
     admin.check_token(context.settings.admin_token, presented)
 
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422)
-}
+# What every admin route may answer, and what a route with a body or with an id may answer besides.
+ERRORS = error_responses(
+    401,
+    403,
+    described={
+        401: "No admin token, or not the admin token (`unauthenticated`).",
+        403: "The admin API is off: no admin token is configured (`admin_disabled`).",
+    },
+)
+BODY = (400, 413, 422)
 router = APIRouter(
     prefix="/admin/v1", tags=["admin"], responses=ERRORS, dependencies=[Depends(require_admin)]
 )
+ACCOUNT = "/admin/v1/accounts/{account_id}"
+ACCOUNT_LINKS = {
+    **links(
+        "account_id",
+        "/account/account_id",
+        ("GET", ACCOUNT),
+        ("POST", ACCOUNT + "/disable"),
+        ("POST", ACCOUNT + "/enable"),
+        ("PATCH", ACCOUNT + "/limits"),
+        ("POST", ACCOUNT + "/credits"),
+        ("POST", ACCOUNT + "/keys"),
+    ),
+    **links("prefix", "/api_key/prefix", ("POST", "/admin/v1/keys/{prefix}/revoke")),
+}
 
 
 def parse_account_id(account_id: str) -> uuid.UUID:
@@ -95,7 +118,16 @@ def _account(context: AppContext, account_id: uuid.UUID) -> AdminAccount:
         return account_view(admin.get_account(session, account_id), context.settings)
 
 
-@router.post("/accounts", status_code=201, response_model=AccountCreated, summary="Create a tenant")
+@router.post(
+    "/accounts",
+    status_code=201,
+    response_model=AccountCreated,
+    summary="Create a tenant",
+    responses={
+        201: {"description": "The account and its first API key.", "links": ACCOUNT_LINKS},
+        **error_responses(*BODY),
+    },
+)
 def create_account(body: AccountCreate, context: Context) -> AccountCreated:
     with context.db.transaction() as session:
         account_id, key = admin.create_account(session, body)
@@ -109,7 +141,12 @@ def create_account(body: AccountCreate, context: Context) -> AccountCreated:
     return AccountCreated(account=_account(context, account_id), api_key=issued)
 
 
-@router.get("/accounts/{account_id}", response_model=AdminAccount, summary="An account and its balances")
+@router.get(
+    "/accounts/{account_id}",
+    response_model=AdminAccount,
+    summary="An account and its balances",
+    responses=error_responses(404),
+)
 def get_account(account_id: str, context: Context) -> AdminAccount:
     return _account(context, parse_account_id(account_id))
 
@@ -122,17 +159,32 @@ def _set_status(context: AppContext, account_id: str, status: Literal["active", 
     return _account(context, parsed)
 
 
-@router.post("/accounts/{account_id}/disable", response_model=AdminAccount, summary="Refuse its keys")
+@router.post(
+    "/accounts/{account_id}/disable",
+    response_model=AdminAccount,
+    summary="Refuse its keys",
+    responses=error_responses(404),
+)
 def disable_account(account_id: str, context: Context) -> AdminAccount:
     return _set_status(context, account_id, "disabled")
 
 
-@router.post("/accounts/{account_id}/enable", response_model=AdminAccount, summary="Accept its keys again")
+@router.post(
+    "/accounts/{account_id}/enable",
+    response_model=AdminAccount,
+    summary="Accept its keys again",
+    responses=error_responses(404),
+)
 def enable_account(account_id: str, context: Context) -> AdminAccount:
     return _set_status(context, account_id, "active")
 
 
-@router.patch("/accounts/{account_id}/limits", response_model=AdminAccount, summary="Set its rate limits")
+@router.patch(
+    "/accounts/{account_id}/limits",
+    response_model=AdminAccount,
+    summary="Set its rate limits",
+    responses=error_responses(*BODY, 404),
+)
 def set_limits(account_id: str, body: AccountLimits, context: Context) -> AdminAccount:
     parsed = parse_account_id(account_id)
     with context.db.transaction() as session:
@@ -141,7 +193,12 @@ def set_limits(account_id: str, body: AccountLimits, context: Context) -> AdminA
     return _account(context, parsed)
 
 
-@router.post("/accounts/{account_id}/credits", response_model=AdminAccount, summary="Add credits")
+@router.post(
+    "/accounts/{account_id}/credits",
+    response_model=AdminAccount,
+    summary="Add credits",
+    responses=error_responses(*BODY, 404),
+)
 def add_credits(account_id: str, body: CreditAmount, context: Context) -> AdminAccount:
     parsed = parse_account_id(account_id)
     with context.db.transaction() as session:
@@ -150,7 +207,17 @@ def add_credits(account_id: str, body: CreditAmount, context: Context) -> AdminA
 
 
 @router.post(
-    "/accounts/{account_id}/keys", status_code=201, response_model=IssuedApiKey, summary="Issue an API key"
+    "/accounts/{account_id}/keys",
+    status_code=201,
+    response_model=IssuedApiKey,
+    summary="Issue an API key",
+    responses={
+        201: {
+            "description": "The key, its secret shown only now.",
+            "links": links("prefix", "/prefix", ("POST", "/admin/v1/keys/{prefix}/revoke")),
+        },
+        **error_responses(*BODY, 404),
+    },
 )
 def create_key(account_id: str, body: ApiKeyCreate, context: Context) -> IssuedApiKey:
     parsed = parse_account_id(account_id)
@@ -161,7 +228,12 @@ def create_key(account_id: str, body: ApiKeyCreate, context: Context) -> IssuedA
     )
 
 
-@router.post("/keys/{prefix}/revoke", response_model=ApiKeyInfo, summary="Revoke an API key by its prefix")
+@router.post(
+    "/keys/{prefix}/revoke",
+    response_model=ApiKeyInfo,
+    summary="Revoke an API key by its prefix",
+    responses=error_responses(404),
+)
 def revoke_key(prefix: str, context: Context) -> ApiKeyInfo:
     with context.db.transaction() as session:
         key = admin.revoke_key(session, prefix)
@@ -184,12 +256,19 @@ def _job(context: AppContext, job_id: uuid.UUID) -> AdminJob:
     return AdminJob(**view.model_dump(), account_id=str(job.account_id), next_check_at=job.next_check_at)
 
 
-@router.get("/jobs/{job_id}", response_model=AdminJob, summary="Any tenant's job")
+@router.get(
+    "/jobs/{job_id}", response_model=AdminJob, summary="Any tenant's job", responses=error_responses(404)
+)
 def get_job(job_id: str, context: Context) -> AdminJob:
     return _job(context, parse_job_id(job_id))
 
 
-@router.post("/jobs/{job_id}/refresh", response_model=AdminJob, summary="Check an unfinished job now")
+@router.post(
+    "/jobs/{job_id}/refresh",
+    response_model=AdminJob,
+    summary="Check an unfinished job now",
+    responses=error_responses(404, 409, described={409: "The job already ended (`job_finished`)."}),
+)
 def refresh_job(job_id: str, context: Context) -> AdminJob:
     parsed = parse_job_id(job_id)
     with context.db.transaction() as session:
@@ -199,7 +278,12 @@ def refresh_job(job_id: str, context: Context) -> AdminJob:
     return _job(context, parsed)
 
 
-@router.post("/jobs/{job_id}/fail", response_model=AdminJob, summary="Fail a job and release its hold")
+@router.post(
+    "/jobs/{job_id}/fail",
+    response_model=AdminJob,
+    summary="Fail a job and release its hold",
+    responses=error_responses(*BODY, 404, 409, described={409: "The job already ended (`job_finished`)."}),
+)
 def fail_job(job_id: str, context: Context, body: JobFail | None = None) -> AdminJob:
     parsed = parse_job_id(job_id)
     with context.db.transaction() as session:
@@ -208,7 +292,11 @@ def fail_job(job_id: str, context: Context, body: JobFail | None = None) -> Admi
 
 
 @router.post(
-    "/webhooks/{event_id}/redeliver", status_code=202, response_model=Delivery, summary="Send an event again"
+    "/webhooks/{event_id}/redeliver",
+    status_code=202,
+    response_model=Delivery,
+    summary="Send an event again",
+    responses=error_responses(404),
 )
 def redeliver(event_id: str, context: Context) -> Delivery:
     try:

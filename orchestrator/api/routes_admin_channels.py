@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from orchestrator.api.context import Context
-from orchestrator.api.routes_admin import ERRORS, require_admin
+from orchestrator.api.errors import error_responses
+from orchestrator.api.routes_admin import BODY, ERRORS, require_admin
 from orchestrator.ops import channel_admin
 from schemas.admin import ChannelUpdate, ChannelView
 
@@ -21,7 +22,10 @@ def list_channels(context: Context) -> list[ChannelView]:
 
 
 @router.patch(
-    "/{provider}/{name}", response_model=ChannelView, summary="Enable, disable, weigh or cap a channel"
+    "/{provider}/{name}",
+    response_model=ChannelView,
+    summary="Enable, disable, weigh or cap a channel",
+    responses=error_responses(*BODY, 404),
 )
 def update_channel(provider: str, name: str, body: ChannelUpdate, context: Context) -> ChannelView:
     with context.db.transaction() as session:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -15,42 +15,59 @@ from starlette.datastructures import UploadFile
 
 from orchestrator import egress, messaging
 from orchestrator.api.context import AppContext, Caller, Context
+from orchestrator.api.document import links
+from orchestrator.api.errors import error_responses
+from orchestrator.api.routes_jobs import Cursor, IdempotencyKey
 from orchestrator.errors import InsufficientCreditsError, InvalidRequestError, OrchestratorError
 from orchestrator.tenants import batches
 from orchestrator.tenants.accounts import Principal
 from orchestrator.views import job_error, output_views
-from schemas.batches import MAX_LINES, Batch, BatchPage, BatchResult
-from schemas.errors import ErrorResponse
-from schemas.jobs import JobError, JobStatus
+from schemas.batches import MAX_LINES, Batch, BatchLineIn, BatchPage, BatchResult
+from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH, JobError, JobStatus
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 415, 422, 429)
-}
-router = APIRouter(prefix="/v1/batches", tags=["batches"], responses=ERRORS)
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
 JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/json-lines", "text/plain")
-LINE_EXAMPLE = (
-    '{"custom_id": "boat", "body": {"provider": "kling", "operation": "text2video", '
-    '"model": "kling-v1-6", "input": {"prompt": "a paper boat", "duration": 5}}}\n'
-)
+LINE_EXAMPLE = {
+    "custom_id": "boat",
+    "body": {
+        "provider": "kling",
+        "operation": "text2video",
+        "model": "kling-v1-6",
+        "input": {"prompt": "a paper boat", "duration": 5},
+    },
+}
+# A JSONL document is described by the array of its lines: item n is line n (as OpenAPI 3.2's
+# `itemSchema` will say of sequential media types).
+LINES = "One JSON object per line; this array's items are the lines, in order."
 UPLOAD_BODY: dict[str, Any] = {
     "required": True,
     "content": {
-        **{
-            media: {"schema": {"type": "string", "description": "One line per job"}, "example": LINE_EXAMPLE}
-            for media in ("application/jsonl", "application/x-ndjson")
-        },
-        "multipart/form-data": {
+        media: {
             "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {"type": "string", "format": "binary", "description": "The JSONL file"},
-                    "callback_url": {"type": "string", "description": "Where the batch's webhook goes"},
-                },
-            }
-        },
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/BatchLineIn"},
+                "minItems": 1,
+                "maxItems": MAX_LINES,
+                "description": LINES,
+            },
+            "example": [LINE_EXAMPLE],
+        }
+        for media in ("application/jsonl", "application/x-ndjson")
     },
 }
+# Models the bodies above name by reference: they go into the document's components.
+DOCUMENTED_MODELS = (BatchLineIn, BatchResult)
+BATCH_LINKS = links(
+    "batch_id",
+    "/batch_id",
+    ("GET", "/v1/batches/{batch_id}"),
+    ("POST", "/v1/batches/{batch_id}/cancel"),
+    ("GET", "/v1/batches/{batch_id}/results"),
+)
+
+
+class JSONLinesResponse(StreamingResponse):
+    media_type = "application/jsonl"
 
 
 class UnsupportedMediaTypeError(OrchestratorError):
@@ -85,9 +102,26 @@ async def _upload(request: Request, callback_url: str | None) -> tuple[bytes, st
         "lines. The whole file is checked first: a bad line makes no batch (422 `invalid_batch`, "
         "naming the lines). The answer comes at once; the lines become jobs on the workers, in order, "
         "each with its own hold, as the account's open-jobs limit allows. Lines that do not fit the "
-        "account's credits are refused `insufficient_credits`; the others go on."
+        "account's credits are refused `insufficient_credits`; the others go on. The file may also come "
+        "as `multipart/form-data`, in the field `file` (and `callback_url` in a field of its own)."
     ),
     openapi_extra={"requestBody": UPLOAD_BODY},
+    responses={
+        202: {"description": "The batch, its lines not yet jobs.", "links": BATCH_LINKS},
+        **error_responses(
+            400,
+            401,
+            409,
+            413,
+            415,
+            422,
+            429,
+            described={
+                409: "A request with this `Idempotency-Key` is still running (`idempotency_key_in_flight`).",
+                422: "A bad line, or a bad `callback_url`: no batch was made (`invalid_batch`, ...).",
+            },
+        ),
+    },
 )
 async def create_batch(
     request: Request,
@@ -95,9 +129,13 @@ async def create_batch(
     caller: Caller,
     callback_url: Annotated[
         str | None,
-        Query(max_length=2048, description="Where `batch.completed` or `batch.cancelled` is sent (signed)."),
+        Query(
+            max_length=MAX_CALLBACK_URL_LENGTH,
+            pattern=CALLBACK_URL_PATTERN,
+            description="Where `batch.completed` or `batch.cancelled` is sent (signed).",
+        ),
     ] = None,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     raw, callback = await _upload(request, callback_url)
     return await run_in_threadpool(_accept, context, caller, raw, callback, idempotency_key)
@@ -123,11 +161,16 @@ def _accept(
     return JSONResponse(view.model_dump(mode="json"), status_code=202, headers=headers)
 
 
-@router.get("", response_model=BatchPage, summary="List your batches, newest first")
+@router.get(
+    "",
+    response_model=BatchPage,
+    summary="List your batches, newest first",
+    responses=error_responses(401, 422, 429),
+)
 def list_batches(
     context: Context,
     caller: Caller,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=batches.MAX_PAGE)] = 20,
 ) -> BatchPage:
     with context.db.transaction() as session:
@@ -135,13 +178,25 @@ def list_batches(
         return BatchPage(data=[batches.batch_view(session, batch) for batch in page], next_cursor=next_cursor)
 
 
-@router.get("/{batch_id}", response_model=Batch, summary="Get one batch and its counts")
+@router.get(
+    "/{batch_id}",
+    response_model=Batch,
+    summary="Get one batch and its counts",
+    responses=error_responses(401, 404, 429),
+)
 def get_batch(batch_id: str, context: Context, caller: Caller) -> Batch:
     with context.db.transaction() as session:
         return batches.batch_view(session, batches.find_batch(session, caller.account_id, batch_id))
 
 
-@router.post("/{batch_id}/cancel", response_model=Batch, summary="Cancel what of a batch has not started")
+@router.post(
+    "/{batch_id}/cancel",
+    response_model=Batch,
+    summary="Cancel what of a batch has not started",
+    responses=error_responses(
+        401, 404, 409, 429, described={409: "The batch already ended (`batch_not_cancellable`)."}
+    ),
+)
 def cancel_batch(batch_id: str, context: Context, caller: Caller) -> Batch:
     with context.db.transaction() as session:
         batch = batches.cancel_batch(session, context.settings, caller.account_id, batch_id)
@@ -151,13 +206,23 @@ def cancel_batch(batch_id: str, context: Context, caller: Caller) -> Batch:
 @router.get(
     "/{batch_id}/results",
     summary="The batch's results, a JSONL line per line of its file",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"application/jsonl": {"schema": BatchResult.model_json_schema()}}}},
+    response_class=JSONLinesResponse,
+    responses={
+        200: {
+            "description": "A line per line of the batch file. " + LINES,
+            "content": {
+                "application/jsonl": {
+                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/BatchResult"}}
+                }
+            },
+        },
+        **error_responses(401, 404, 429),
+    },
 )
-def batch_results(batch_id: str, context: Context, caller: Caller) -> StreamingResponse:
+def batch_results(batch_id: str, context: Context, caller: Caller) -> JSONLinesResponse:
     with context.db.transaction() as session:
         found = batches.find_batch(session, caller.account_id, batch_id).batch_id
-    return StreamingResponse(_result_lines(context, found), media_type="application/jsonl")
+    return JSONLinesResponse(_result_lines(context, found))
 
 
 def _result_lines(context: AppContext, batch_id: uuid.UUID) -> Iterator[bytes]:

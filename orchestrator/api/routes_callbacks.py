@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator import messaging
 from orchestrator.api.context import AppContext, Context
+from orchestrator.api.errors import error_responses
 from orchestrator.lifecycle import Transition
 from orchestrator.pipeline import callbacks
 from schemas.jobs import JobStatus
@@ -30,7 +31,17 @@ def _apply(context: AppContext, provider: str, token: str, body: bytes) -> Mappi
 
 
 @router.post(
-    "/callbacks/{provider}/{token}", summary="A provider reports on a job; the token authenticates it"
+    "/callbacks/{provider}/{token}",
+    summary="A provider reports on a job; the token authenticates it",
+    responses=error_responses(
+        404,
+        413,
+        422,
+        described={
+            404: "No job waits for a callback at this address (`not_found`).",
+            422: "The body is not a callback this provider sends (`invalid_callback`).",
+        },
+    ),
 )
 async def receive_callback(
     provider: str, token: str, request: Request, context: Context

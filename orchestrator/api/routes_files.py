@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from orchestrator.api.context import Context
+from orchestrator.api.errors import error_responses
 from orchestrator.errors import AuthenticationError, NotFoundError
 from orchestrator.storage import LocalStorage
 
@@ -18,12 +21,25 @@ router = APIRouter(tags=["files"])
     response_class=FileResponse,
     responses={
         200: {
-            "description": "The file's bytes, with its content type.",
+            "description": "The file, as its type says.",
             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
+        **error_responses(
+            401,
+            404,
+            422,
+            described={401: "The link's signature is wrong, or the link has expired (`unauthenticated`)."},
+        ),
     },
 )
-def download(key: str, context: Context, expires: int = 0, signature: str = "") -> FileResponse:
+def download(
+    key: str,
+    context: Context,
+    expires: Annotated[
+        int, Query(description="When the link expires (Unix seconds); part of the signed link.")
+    ] = 0,
+    signature: Annotated[str, Query(description="The link's signature; part of the signed link.")] = "",
+) -> FileResponse:
     storage = context.storage
     if not isinstance(storage, LocalStorage):
         raise NotFoundError("files are served from object storage; use the URL on the job")

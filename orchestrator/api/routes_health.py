@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from orchestrator.api.context import AppContext, Context
 from orchestrator.pipeline import sweeping
+from schemas.health import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +22,12 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database, broker and storage are reachable, and the sweep runs")
+@router.get(
+    "/readyz",
+    summary="Database, broker and storage are reachable, and the sweep runs",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: `checks` says what is not."}},
+)
 def readyz(context: Context) -> JSONResponse:
     checks = {
         "database": _database(context),

@@ -14,19 +14,52 @@ from starlette.concurrency import run_in_threadpool
 from orchestrator import messaging, models
 from orchestrator.api import intake, prefer
 from orchestrator.api.context import AppContext, Caller, Context
+from orchestrator.api.document import links
+from orchestrator.api.errors import error_responses
 from orchestrator.errors import JobNotFoundError
 from orchestrator.outlook import UNKNOWN
 from orchestrator.tenants import jobs
 from orchestrator.tenants.job_outlooks import outlooks
 from orchestrator.views import event_view, job_view
-from schemas.errors import ErrorResponse
-from schemas.jobs import Job, JobContinue, JobCreate, JobEventList, JobPage, JobStatus
+from schemas.jobs import (
+    CURSOR_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    Job,
+    JobContinue,
+    JobCreate,
+    JobEventList,
+    JobPage,
+    JobStatus,
+)
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 402, 404, 409, 422)
-}
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 Prefer = Annotated[str | None, Header(alias="Prefer", description=prefer.DESCRIPTION)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Send the same key again to get the first answer instead of a second job.",
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        description="The `next_cursor` of the page before; absent or empty: the first page.",
+    ),
+]
+# Where a job's id, as a create answers it, goes next.
+JOB_LINKS = links(
+    "job_id",
+    "/job_id",
+    ("GET", "/v1/jobs/{job_id}"),
+    ("POST", "/v1/jobs/{job_id}/cancel"),
+    ("POST", "/v1/jobs/{job_id}/continue"),
+    ("GET", "/v1/jobs/{job_id}/events"),
+    ("GET", "/v1/jobs/{job_id}/deliveries"),
+    ("GET", "/v1/jobs/{job_id}/stream"),
+)
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:
@@ -56,12 +89,34 @@ async def _view_once_settled(
     return await run_in_threadpool(_view, context, account_id, job_id)
 
 
-@router.post("", status_code=202, response_model=Job, summary="Create a job and hold its price")
+@router.post(
+    "",
+    status_code=202,
+    response_model=Job,
+    summary="Create a job and hold its price",
+    responses={
+        202: {"description": "The job, queued (or as it stands after `Prefer: wait`).", "links": JOB_LINKS},
+        **error_responses(
+            400,
+            401,
+            402,
+            403,
+            409,
+            413,
+            422,
+            429,
+            described={
+                403: "The account is disabled (`account_disabled`).",
+                409: "A request with this `Idempotency-Key` is still running (`idempotency_key_in_flight`).",
+            },
+        ),
+    },
+)
 async def create_job(
     body: JobCreate,
     context: Context,
     caller: Caller,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
     preference: Prefer = None,
 ) -> JSONResponse:
     def render(job: models.Job, outputs: Sequence[models.JobOutput]) -> tuple[int, dict[str, Any]]:
@@ -78,18 +133,23 @@ async def create_job(
     return replace(accepted, body=view.model_dump(mode="json")).response(prefer.applied(seconds))
 
 
-@router.get("", response_model=JobPage, summary="List your jobs, newest first")
+@router.get(
+    "",
+    response_model=JobPage,
+    summary="List your jobs, newest first",
+    responses=error_responses(401, 422, 429),
+)
 def list_jobs(
     context: Context,
     caller: Caller,
     status: JobStatus | None = None,
     provider: str | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=jobs.MAX_PAGE)] = 20,
 ) -> JobPage:
     with context.db.transaction() as session:
         page, next_cursor = jobs.list_jobs(
-            session, caller.account_id, status=status, provider=provider, cursor=cursor, limit=limit
+            session, caller.account_id, status=status, provider=provider, cursor=cursor or None, limit=limit
         )
         seen = outlooks(session, context.settings, [job for job, _ in page])
     ttl = context.settings.download_url_ttl_s
@@ -102,7 +162,7 @@ def list_jobs(
     )
 
 
-@router.get("/{job_id}", response_model=Job, summary="Get one job")
+@router.get("/{job_id}", response_model=Job, summary="Get one job", responses=error_responses(401, 404, 429))
 async def get_job(
     job_id: str, context: Context, caller: Caller, response: Response, preference: Prefer = None
 ) -> Job:
@@ -114,7 +174,14 @@ async def get_job(
     return await _view_once_settled(context, caller.account_id, parsed, seconds)
 
 
-@router.post("/{job_id}/cancel", response_model=Job, summary="Cancel a job and release its hold")
+@router.post(
+    "/{job_id}/cancel",
+    response_model=Job,
+    summary="Cancel a job and release its hold",
+    responses=error_responses(
+        401, 404, 409, 429, described={409: "The job cannot be cancelled now (`job_not_cancellable`)."}
+    ),
+)
 def cancel_job(job_id: str, context: Context, caller: Caller) -> Job:
     parsed = parse_job_id(job_id)
     with context.db.transaction() as session:
@@ -125,7 +192,21 @@ def cancel_job(job_id: str, context: Context, caller: Caller) -> Job:
     return view
 
 
-@router.post("/{job_id}/continue", response_model=Job, summary="Give a job in action_required its input")
+@router.post(
+    "/{job_id}/continue",
+    response_model=Job,
+    summary="Give a job in action_required its input",
+    responses=error_responses(
+        400,
+        401,
+        404,
+        409,
+        413,
+        422,
+        429,
+        described={409: "The job does not wait for input (`job_not_continuable`)."},
+    ),
+)
 def continue_job(job_id: str, body: JobContinue, context: Context, caller: Caller) -> Job:
     parsed = parse_job_id(job_id)
     with context.db.transaction() as session:
@@ -135,7 +216,12 @@ def continue_job(job_id: str, body: JobContinue, context: Context, caller: Calle
     return view
 
 
-@router.get("/{job_id}/events", response_model=JobEventList, summary="The job's timeline")
+@router.get(
+    "/{job_id}/events",
+    response_model=JobEventList,
+    summary="The job's timeline",
+    responses=error_responses(401, 404, 429),
+)
 def list_events(job_id: str, context: Context, caller: Caller) -> JobEventList:
     with context.db.transaction() as session:
         events = jobs.list_events(session, caller.account_id, parse_job_id(job_id))

@@ -14,7 +14,20 @@ from orchestrator.ops import metrics
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", summary="Prometheus metrics: jobs, poll lag, webhook backlog, holds")
+EXPOSITION = {"schema": {"type": "string"}}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: jobs, poll lag, webhook backlog, holds",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text format, or OpenMetrics when `Accept` asks for it.",
+            "content": {"text/plain": EXPOSITION, "application/openmetrics-text": EXPOSITION},
+        }
+    },
+)
 def prometheus_metrics(request: Request, context: Context) -> Response:
     body, content_type = metrics.render(
         context.db, context.settings.metrics_window_s, request.headers.get("accept")

@@ -16,7 +16,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.context import AppContext, Caller, Context
-from orchestrator.api.routes_jobs import ERRORS, parse_job_id
+from orchestrator.api.errors import error_responses
+from orchestrator.api.routes_jobs import parse_job_id
 from orchestrator.tenants import streams
 from orchestrator.tenants.streams import AccountFilter, Batch
 from schemas.jobs import JobStatus
@@ -33,10 +34,20 @@ STREAM: dict[int | str, dict[str, Any]] = {
         "content": {"text/event-stream": {"schema": {"type": "string"}, "example": EXAMPLE}},
     }
 }
-RESUME = "Resume after this event id (`Last-Event-ID`, which takes precedence, says the same)."
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", description=RESUME)]
-LastEventIdQuery = Annotated[str | None, Query(max_length=64, description=RESUME)]
+RESUME = "Resume after this event id (`Last-Event-ID`, which takes precedence, says the same); empty: "
+# The event ids each stream gives (orchestrator.tenants.streams): a job's timeline sequence; an
+# account's `<transaction>-<row>` pair.
+JOB_EVENT_ID = r"^[0-9]{0,9}$"
+ACCOUNT_EVENT_ID = r"^([0-9]{1,19}-[0-9]{1,19})?$"
+ACCOUNT_RESUME = RESUME + "from now on."
+JOB_RESUME = RESUME + "from the job's first event."
+AccountResume = Annotated[
+    str | None, Header(alias="Last-Event-ID", pattern=ACCOUNT_EVENT_ID, description=ACCOUNT_RESUME)
+]
+AccountResumeQuery = Annotated[str | None, Query(pattern=ACCOUNT_EVENT_ID, description=ACCOUNT_RESUME)]
+JobResume = Annotated[str | None, Header(alias="Last-Event-ID", pattern=JOB_EVENT_ID, description=JOB_RESUME)]
+JobResumeQuery = Annotated[str | None, Query(pattern=JOB_EVENT_ID, description=JOB_RESUME)]
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 class Waiting(Protocol):
@@ -138,7 +149,7 @@ class _AccountFeed:
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
-    responses=STREAM,
+    responses={**STREAM, **error_responses(401, 422, 429)},
     summary="Your jobs' events as they happen (Server-Sent Events)",
 )
 async def stream_account(
@@ -146,8 +157,8 @@ async def stream_account(
     caller: Caller,
     status: JobStatus | None = None,
     provider: str | None = None,
-    last_event_id: LastEventIdQuery = None,
-    resume_from: LastEventId = None,
+    last_event_id: AccountResumeQuery = None,
+    resume_from: AccountResume = None,
 ) -> EventSourceResponse:
     """Every event of your jobs from now on (or after `Last-Event-ID`), optionally only those of jobs
     entering `status` or of one `provider`. The stream stays open; order one job's events by `sequence`."""
@@ -160,15 +171,15 @@ async def stream_account(
 @router.get(
     "/{job_id}/stream",
     response_class=EventSourceResponse,
-    responses=STREAM,
+    responses={**STREAM, **error_responses(401, 404, 422, 429)},
     summary="A job's events as they happen (Server-Sent Events)",
 )
 async def stream_job(
     job_id: str,
     context: Context,
     caller: Caller,
-    last_event_id: LastEventIdQuery = None,
-    resume_from: LastEventId = None,
+    last_event_id: JobResumeQuery = None,
+    resume_from: JobResume = None,
 ) -> EventSourceResponse:
     """The job's events from its first (or after `Last-Event-ID`), then each as it happens; the stream
     ends after the job's terminal event."""

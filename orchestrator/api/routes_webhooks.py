@@ -9,14 +9,18 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from orchestrator.api.context import Caller, Context
-from orchestrator.api.routes_jobs import ERRORS, parse_job_id
+from orchestrator.api.document import links
+from orchestrator.api.errors import error_responses
+from orchestrator.api.routes_jobs import parse_job_id
 from orchestrator.errors import NotFoundError
 from orchestrator.models import OutboxEvent, WebhookAttempt
 from orchestrator.pipeline import webhook_secrets, webhooks
 from orchestrator.tenants import jobs
 from schemas.webhooks import Delivery, DeliveryAttempt, DeliveryList, SigningSecret, SigningSecrets
 
-router = APIRouter(tags=["webhooks"], responses=ERRORS)
+router = APIRouter(tags=["webhooks"])
+TENANT = error_responses(401, 429)
+EVENT_LINKS = links("event_id", "/data/0/event_id", ("POST", "/v1/webhooks/{event_id}/redeliver"))
 
 
 def delivery_view(event: OutboxEvent, attempts: list[WebhookAttempt]) -> Delivery:
@@ -44,7 +48,13 @@ def delivery_view(event: OutboxEvent, attempts: list[WebhookAttempt]) -> Deliver
 
 
 @router.get(
-    "/v1/jobs/{job_id}/deliveries", response_model=DeliveryList, summary="Webhook deliveries of a job"
+    "/v1/jobs/{job_id}/deliveries",
+    response_model=DeliveryList,
+    summary="Webhook deliveries of a job",
+    responses={
+        200: {"description": "The job's webhook events, oldest first.", "links": EVENT_LINKS},
+        **error_responses(401, 404, 429),
+    },
 )
 def list_deliveries(job_id: str, context: Context, caller: Caller) -> DeliveryList:
     parsed = parse_job_id(job_id)
@@ -75,6 +85,7 @@ def list_deliveries(job_id: str, context: Context, caller: Caller) -> DeliveryLi
     status_code=202,
     response_model=Delivery,
     summary="Send an event again",
+    responses=error_responses(401, 404, 429),
 )
 def redeliver(event_id: str, context: Context, caller: Caller) -> Delivery:
     try:
@@ -97,14 +108,22 @@ def _secrets_view(rows: list[webhook_secrets.WebhookSecret]) -> SigningSecrets:
     )
 
 
-@router.get("/v1/webhooks/secrets", response_model=SigningSecrets, summary="Secrets that sign your webhooks")
+@router.get(
+    "/v1/webhooks/secrets",
+    response_model=SigningSecrets,
+    summary="Secrets that sign your webhooks",
+    responses=TENANT,
+)
 def get_secrets(context: Context, caller: Caller) -> SigningSecrets:
     with context.db.transaction() as session:
         return _secrets_view(webhook_secrets.live_secrets(session, caller.account_id))
 
 
 @router.post(
-    "/v1/webhooks/secrets/rotate", response_model=SigningSecrets, summary="Start signing with a new secret"
+    "/v1/webhooks/secrets/rotate",
+    response_model=SigningSecrets,
+    summary="Start signing with a new secret",
+    responses=TENANT,
 )
 def rotate_secret(context: Context, caller: Caller) -> SigningSecrets:
     overlap = timedelta(seconds=context.settings.webhook_rotation_overlap_s)

@@ -21,12 +21,12 @@ import click
 )
 def openapi(check: bool, output: Path) -> None:
     """Write the API's OpenAPI document to OUTPUT, for clients generated without a running genrelay."""
-    from orchestrator.api import document  # noqa: PLC0415 - keep `genrelay --help` instant
+    from orchestrator.api import published  # noqa: PLC0415 - keep `genrelay --help` instant
 
     if check:
-        if not document.is_current(output):
+        if not published.is_current(output):
             click.echo(f"{output}: not the API's current document (run genrelay openapi)", err=True)
             sys.exit(1)
         return
-    output.write_text(document.render(), encoding="utf-8")
+    output.write_text(published.render(), encoding="utf-8")
     click.echo(f"wrote {output}")

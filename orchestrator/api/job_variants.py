@@ -1,0 +1,49 @@
+"""What a job body takes per provider operation, for the document: `JobCreate` is one of these
+variants, each naming its provider and operation, with that operation's input model and the models
+the price table offers for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.pricing import PriceTable
+from workers.providers.base import Provider
+
+COMPONENTS = "#/components/schemas/"
+
+
+def input_components(provider: str, operation: str, model: type[Any]) -> tuple[str, dict[str, Any]]:
+    """The component name of an operation's input model, and the components it and its parts take
+    (named after the provider: two providers may name their models alike)."""
+    prefix = f"{provider}."
+    schema: dict[str, Any] = model.model_json_schema(ref_template=COMPONENTS + prefix + "{model}")
+    components = {prefix + name: part for name, part in schema.pop("$defs", {}).items()}
+    name = prefix + model.__name__
+    components[name] = schema
+    return name, components
+
+
+def job_create_variants(
+    providers: Mapping[str, Provider], prices: PriceTable | None
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """`JobCreate`'s `oneOf` (one variant per operation that has a priced model, or per operation when
+    no price table is at hand) and the components its inputs need."""
+    variants: list[dict[str, Any]] = []
+    components: dict[str, dict[str, Any]] = {}
+    for provider_name, provider in sorted(providers.items()):
+        for operation, input_model in sorted(provider.operations.items()):
+            properties: dict[str, Any] = {
+                "provider": {"const": provider_name},
+                "operation": {"const": operation},
+            }
+            if prices is not None:
+                offered = prices.models(provider_name, operation)
+                if not offered:
+                    continue  # nothing to run it on: no body can name it
+                properties["model"] = {"enum": offered}
+            name, parts = input_components(provider_name, operation, input_model)
+            components.update(parts)
+            properties["input"] = {"$ref": COMPONENTS + name}
+            variants.append({"title": f"{provider_name} {operation}", "properties": properties})
+    return variants, components

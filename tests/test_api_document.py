@@ -1,0 +1,286 @@
+"""The OpenAPI document of genrelay's own routes (not the provider-compatible ones): every error status
+with `ErrorResponse`, input rules stated as the code enforces them, links from creates, references
+that resolve; and the API answering as the document says."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from orchestrator.api import create_app
+from orchestrator.api.routes_streams import ACCOUNT_EVENT_ID, JOB_EVENT_ID
+from orchestrator.db import Database
+from orchestrator.errors import InvalidRequestError
+from orchestrator.pricing import load_price_table
+from orchestrator.settings import Settings
+from orchestrator.tenants import idempotency, streams
+from schemas.admin import DECIMAL_CREDITS, MULTIPLIER, AccountLimits, CreditAmount
+from schemas.jobs import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, JobCreate
+from tests.contract_hooks import from_lines, to_lines
+from tests.factories import Tenant, kling_request
+from workers.providers import PROVIDERS
+
+ADMIN_TOKEN = "admin-" + "y" * 30
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+OWN_TAGS = {"jobs", "batches", "webhooks", "account", "files", "callbacks", "health", "admin"}
+ERROR_REF = "#/components/schemas/ErrorResponse"
+
+
+@pytest.fixture
+def client(make_settings: Callable[..., Settings], db: Database, broker: redis.Redis) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(admin_token=ADMIN_TOKEN)), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """The document as a process without a database makes it (as a published file would be)."""
+    return create_app(Settings(database_url="postgresql+psycopg://unused/unused")).openapi()
+
+
+def own_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if set(operation.get("tags", [])) & OWN_TAGS:
+                yield method, path, operation
+
+
+def resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def test_document_error_statuses_carry_the_error_schema(document: dict[str, Any]) -> None:
+    for method, path, operation in own_operations(document):
+        for status, response in operation["responses"].items():
+            if int(status) < 400 or path == "/readyz":
+                continue
+            assert response["content"] == {"application/json": {"schema": {"$ref": ERROR_REF}}}, (
+                method,
+                path,
+                status,
+            )
+            assert response["description"]
+
+
+def test_document_own_routes_document_their_auth_and_limits(document: dict[str, Any]) -> None:
+    for method, path, operation in own_operations(document):
+        responses = operation["responses"]
+        security = operation.get("security")
+        if security == [{"HTTPBearer": []}]:
+            assert {"401", "429"} <= responses.keys(), (method, path)
+            assert responses["401"]["headers"]["WWW-Authenticate"]
+            assert responses["429"]["headers"]["Retry-After"]
+        elif security == [{"AdminToken": []}]:
+            assert {"401", "403"} <= responses.keys(), (method, path)
+            assert "429" not in responses, (method, path)
+        else:
+            assert "401" not in responses or path.startswith("/v1/files/"), (method, path)
+        if "requestBody" in operation:
+            assert {"413", "422"} <= responses.keys(), (method, path)
+
+
+def test_document_has_no_validation_error_body_on_own_routes(document: dict[str, Any]) -> None:
+    text = json.dumps([operation for _, _, operation in own_operations(document)])
+    assert "HTTPValidationError" not in text
+    # A header or query parameter is a string or absent, never `null`.
+    for _, _, operation in own_operations(document):
+        for parameter in operation.get("parameters", []):
+            assert {"type": "null"} not in parameter["schema"].get("anyOf", []), parameter
+
+
+def test_document_references_resolve(document: dict[str, Any]) -> None:
+    def refs(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in {"$ref", "operationRef"}:
+                    yield value
+                else:
+                    yield from refs(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from refs(item)
+
+    found = list(refs(document))
+    assert found
+    for ref in found:
+        resolve(document, ref)  # a KeyError names what does not resolve
+
+
+def test_document_links_from_creates_to_what_takes_their_ids(document: dict[str, Any]) -> None:
+    def linked(path: str, method: str, status: str) -> dict[str, str]:
+        links = document["paths"][path][method]["responses"][status]["links"]
+        return {name: link["operationRef"] for name, link in links.items()}
+
+    jobs = linked("/v1/jobs", "post", "202")
+    assert len(jobs) == 6
+    assert all(ref.startswith("#/paths/~1v1~1jobs~1{job_id}") for ref in jobs.values())
+    assert len(linked("/v1/batches", "post", "202")) == 3
+    assert linked("/v1/jobs/{job_id}/deliveries", "get", "200") == {
+        "PostRedeliver": "#/paths/~1v1~1webhooks~1{event_id}~1redeliver/post"
+    }
+    assert len(linked("/admin/v1/accounts", "post", "201")) == 7
+    for path, method, status in [
+        ("/v1/jobs", "post", "202"),
+        ("/v1/batches", "post", "202"),
+        ("/admin/v1/accounts", "post", "201"),
+    ]:
+        for link in document["paths"][path][method]["responses"][status]["links"].values():
+            target = resolve(document, link["operationRef"])
+            names = {parameter["name"] for parameter in target.get("parameters", [])}
+            assert set(link["parameters"]) <= names
+
+
+def test_document_job_create_is_one_variant_per_offered_operation(document: dict[str, Any]) -> None:
+    prices = load_price_table(None)
+    variants = document["components"]["schemas"]["JobCreate"]["oneOf"]
+    named = {(v["properties"]["provider"]["const"], v["properties"]["operation"]["const"]) for v in variants}
+    offered = {
+        (p, o) for p, provider in PROVIDERS.items() for o in provider.operations if prices.models(p, o)
+    }
+    assert named == offered
+    for variant in variants:
+        provider, operation = (
+            variant["properties"]["provider"]["const"],
+            variant["properties"]["operation"]["const"],
+        )
+        assert variant["properties"]["model"]["enum"] == prices.models(provider, operation)
+        resolve(document, variant["properties"]["input"]["$ref"])
+
+
+def test_document_content_types_of_streams_files_and_metrics(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {
+        "text/plain",
+        "application/openmetrics-text",
+    }
+    results = paths["/v1/batches/{batch_id}/results"]["get"]["responses"]["200"]["content"]
+    assert results["application/jsonl"]["schema"]["items"] == {"$ref": "#/components/schemas/BatchResult"}
+    body = paths["/v1/batches"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/jsonl", "application/x-ndjson"}
+    assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
+
+
+def test_api_empty_cursor_is_the_first_page_and_a_foreign_one_is_refused(
+    client: TestClient, tenant: Tenant
+) -> None:
+    assert client.post("/v1/jobs", json=kling_request(), headers=tenant.headers).status_code == 202
+    for path in ("/v1/jobs", "/v1/batches"):
+        first = client.get(path, params={"cursor": ""}, headers=tenant.headers)
+        assert first.status_code == 200, first.text
+        refused = client.get(path, params={"cursor": "not-one-of-ours"}, headers=tenant.headers)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["fields"][0]["field"] == "cursor"
+    assert len(client.get("/v1/jobs", params={"cursor": ""}, headers=tenant.headers).json()["data"]) == 1
+
+
+def test_api_stream_resume_points_are_checked_before_the_stream(client: TestClient, tenant: Tenant) -> None:
+    for headers in ({"Last-Event-ID": "null"}, {"Last-Event-ID": "12-x"}):
+        refused = client.get("/v1/jobs/stream", headers={**tenant.headers, **headers})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "0", "123456789", "1234567890", "1a", "١٢", "1-2", "-", "00000000000000000001-1", "7-8 "],
+)
+def test_stream_event_id_patterns_say_what_the_cursors_take(value: str) -> None:
+    def taken(parse: Callable[[str], object]) -> bool:
+        try:
+            parse(value)
+        except InvalidRequestError:
+            return False
+        return True
+
+    for pattern, parse in [(JOB_EVENT_ID, streams.job_cursor), (ACCOUNT_EVENT_ID, streams.account_cursor)]:
+        matches = re.fullmatch(pattern.strip("^$"), value) is not None
+        if value.isascii():
+            assert matches == taken(parse), (pattern, value)
+        else:  # other scripts' digits, which `int` reads, are refused by the route's pattern
+            assert not matches
+
+
+@pytest.mark.parametrize("key", ["k", "a" * 255, "a" * 256, "é", "tab\there", " spaced ", "\x7f"])
+def test_idempotency_key_pattern_says_what_the_check_takes(key: str) -> None:
+    try:
+        idempotency.validate_key(key)
+        taken = True
+    except InvalidRequestError:
+        taken = False
+    assert bool(re.fullmatch(IDEMPOTENCY_KEY_PATTERN.strip("^$"), key)) == taken
+
+
+def test_cursor_pattern_is_what_next_cursor_looks_like(client: TestClient, tenant: Tenant) -> None:
+    for _ in range(2):
+        client.post("/v1/jobs", json=kling_request(), headers=tenant.headers)
+    page = client.get("/v1/jobs", params={"limit": 1}, headers=tenant.headers).json()
+    assert re.fullmatch(CURSOR_PATTERN.strip("^$"), page["next_cursor"])
+
+
+def test_credit_and_multiplier_patterns_say_what_the_amounts_take() -> None:
+    digits = ["0", "00", "1", "01", "9", "10", "99", "100", "101", "999", "0100", "1" * 12, "1" * 13]
+    fractions = ["", ".0", ".000000", ".5", ".000001", ".0000001", ".1234567", "."]
+    for whole, fraction in itertools.product(digits, fractions):
+        text = whole + fraction
+        shaped = re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,6})?", text) is not None
+        positive = shaped and Decimal(text) > 0
+        assert (re.fullmatch(DECIMAL_CREDITS.strip("^$"), text) is not None) == positive, text
+        multiplier = shaped and len(whole) <= 3 and 0 < Decimal(text) <= 100
+        assert (re.fullmatch(MULTIPLIER.strip("^$"), text) is not None) == multiplier, text
+
+
+def test_credit_amount_is_exactly_one_of_its_forms() -> None:
+    assert CreditAmount.model_validate({"micro_credits": 5, "credits": None}).micro_credits == 5
+    for both_or_neither in ({"micro_credits": 5, "credits": "1"}, {}, {"credits": None}):
+        with pytest.raises(ValidationError):
+            CreditAmount.model_validate(both_or_neither)
+
+
+@pytest.mark.parametrize("value", [True, "5", 5.5, 0, 2**31])
+def test_integers_are_json_integers(value: object) -> None:
+    with pytest.raises(ValidationError):
+        AccountLimits.model_validate_json(json.dumps({"rate_limit_rps": value}))
+    with pytest.raises(ValidationError):
+        JobCreate.model_validate_json(json.dumps({**kling_request(), "deadline_s": value}))
+    assert AccountLimits.model_validate_json('{"rate_limit_rps": 5.0}').rate_limit_rps == 5
+
+
+def test_api_refuses_text_postgresql_cannot_store(client: TestClient, tenant: Tenant) -> None:
+    keys = client.post(f"/admin/v1/accounts/{tenant.account_id}/keys", json={"name": "a\x00b"}, headers=ADMIN)
+    assert keys.status_code == 422
+    job = client.post("/v1/jobs", json=kling_request(metadata={"k": "a\x00b"}), headers=tenant.headers)
+    assert job.status_code == 422
+
+
+def test_api_wrong_method_names_every_method_of_the_path(client: TestClient, tenant: Tenant) -> None:
+    for path, allowed in [("/v1/batches", "GET, POST"), ("/v1/jobs", "GET, POST")]:
+        response = client.request("OPTIONS", path, headers=tenant.headers)
+        assert response.status_code == 405
+        assert response.headers["Allow"] == allowed
+        assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_api_batch_results_errors_are_json(client: TestClient, tenant: Tenant) -> None:
+    missing = client.get("/v1/batches/0193f7c2-0000-7000-8000-000000000000/results", headers=tenant.headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/json"
+
+
+def test_contract_hooks_write_and_read_json_lines() -> None:
+    lines = [{"custom_id": "a", "body": {}}, {"custom_id": "b", "body": {}}]
+    assert to_lines(lines) == b'{"custom_id":"a","body":{}}\n{"custom_id":"b","body":{}}\n'
+    assert from_lines(to_lines(lines)) == lines
+    assert to_lines("not a list") == b'"not a list"\n'
