@@ -27,11 +27,25 @@ from schemas.jobs import JobStatus
 # of its events, and a long one (a dump, a session idle in a transaction) must not make streams spin.
 HELD_BACK_RETRY_S = (0.2, 5.0)
 EXAMPLE = 'event: job.running\nid: 2\ndata: {"type":"job.running","sequence":2,"data":{...}}\n\n'
+# One event of a stream (the schema applies to each event, as OpenAPI 3.2's `itemSchema` will say).
+EVENT = {
+    "type": "object",
+    "required": ["event", "id", "data"],
+    "properties": {
+        "event": {"type": "string", "description": "The event type, e.g. `job.running`."},
+        "id": {"type": "string", "description": "The cursor to resume after this event."},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "The event as a webhook carries it (`WebhookEvent`).",
+        },
+    },
+}
 STREAM: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: `event:` the type, `id:` the cursor to resume from, `data:` "
         "the event as a webhook carries it (`WebhookEvent`); a `: keep-alive` comment when idle.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}, "example": EXAMPLE}},
+        "content": {"text/event-stream": {"schema": EVENT, "example": EXAMPLE}},
     }
 }
 RESUME = "Resume after this event id (`Last-Event-ID`, which takes precedence, says the same); empty: "
