@@ -1,6 +1,8 @@
-"""Outbound requests to tenants' URLs, guarded against SSRF: only public addresses, checked when a
-job is created and again, against the resolved address actually connected to, at every send (so a
-DNS answer changed in between cannot point us inside). An operator allowlist admits internal hosts."""
+"""Outbound requests to tenants' URLs, guarded against SSRF: only public addresses. When a job is created,
+what the URL itself shows is checked (its scheme, no credentials, an address or `localhost` that is not
+public); a host name is resolved, and every address it gives checked, at every send, against the
+address actually connected to (so a DNS answer changed in between cannot point us inside). An operator
+allowlist admits internal hosts."""
 
 from __future__ import annotations
 
@@ -78,6 +80,31 @@ def _split(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
+def vet(url: str, allowlist: Sequence[str]) -> None:
+    """Refuse `url` for what it shows by itself (EgressRefusedError): not http(s), credentials, or a host
+    that is a non-public address or `localhost`. Other names are not looked up here: whether a name
+    resolves, and where to, can change before a webhook goes, so each send resolves and checks it."""
+    _, host, _ = _split(url)
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always the machine itself
+        resolve(url, allowlist)
+        return
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return
+    if not is_public(address) and not _allowed(host, address, allowlist):
+        raise _inside(host, address)
+
+
+def _inside(host: str, address: IPAddress, how: str = "is") -> EgressRefusedError:
+    return EgressRefusedError(
+        f"callback_url host {host!r} {how} {address}, a private, loopback, link-local or metadata address; "
+        "webhooks only go to public addresses",
+        field="callback_url",
+    )
+
+
 def resolve(url: str, allowlist: Sequence[str]) -> Destination:
     """Vet `url` and pick the address to connect to; EgressRefusedError if any of its addresses is
     not public (a name with one private answer among public ones is refused too)."""
@@ -91,9 +118,5 @@ def resolve(url: str, allowlist: Sequence[str]) -> Destination:
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
         if not is_public(address) and not _allowed(host, address, allowlist):
-            raise EgressRefusedError(
-                f"callback_url host {host!r} resolves to {address}, a private, loopback, link-local or "
-                "metadata address; webhooks only go to public addresses",
-                field="callback_url",
-            )
+            raise _inside(host, address, "resolves to")
     return Destination(url=url, scheme=scheme, host=host, port=port, address=addresses[0])

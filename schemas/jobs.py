@@ -14,8 +14,9 @@ MAX_CLIENT_DEADLINE_S = 30 * 24 * 3600
 
 # A page cursor is a job's (or batch's) id, base64url without padding: what `next_cursor` returns.
 CURSOR_PATTERN = r"^([A-Za-z0-9_-]{22})?$"
-# `Idempotency-Key`: 1 to 255 printable ASCII characters (orchestrator.tenants.idempotency.validate_key).
-IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"
+# `Idempotency-Key`: 1 to 255 printable ASCII characters (orchestrator.tenants.idempotency.validate_key),
+# with no space at either end, where HTTP would strip it.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
 # `callback_url`: an http(s) URL, as far as a pattern can say; its host must also resolve to public
 # addresses only (orchestrator.egress), which no schema can state.
 _PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"

@@ -1,4 +1,5 @@
-"""Schemathesis hooks for genrelay's JSON Lines bodies (`SCHEMATHESIS_HOOKS=tests.contract_hooks`).
+"""Schemathesis hooks for genrelay (`SCHEMATHESIS_HOOKS=tests.contract_hooks`): JSON Lines bodies, and
+a fresh `Idempotency-Key` per request.
 
 The document describes a JSON Lines body by the array of its lines (item n is line n); these turn a
 generated array into lines, and a JSON Lines answer back into the array its schema describes.
@@ -6,10 +7,14 @@ generated array into lines, and a JSON Lines answer back into the array its sche
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from typing import Any
 
 import schemathesis
+
+from schemas.jobs import IDEMPOTENCY_KEY_PATTERN
 
 JSON_LINES = ("application/jsonl", "application/x-ndjson")
 
@@ -32,3 +37,16 @@ def _serialize_lines(ctx: schemathesis.SerializationContext, value: Any) -> byte
 @schemathesis.deserializer(*JSON_LINES)
 def _deserialize_lines(ctx: schemathesis.DeserializationContext, response: Any) -> list[Any]:
     return from_lines(response.content)
+
+
+_keys = itertools.count()
+
+
+@schemathesis.hook
+def before_call(ctx: schemathesis.HookContext, case: Any, kwargs: dict[str, Any]) -> None:
+    """Give each request its own well-formed `Idempotency-Key`, as a client does: a key reused for
+    another body is rightly refused (422, as the IETF draft says), which no schema can state. A key
+    the schema forbids is left alone, for the checks that send it."""
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        case.headers["Idempotency-Key"] = f"{key[:240]}.{next(_keys)}"

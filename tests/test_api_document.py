@@ -266,7 +266,12 @@ def test_api_refuses_text_postgresql_cannot_store(client: TestClient, tenant: Te
 
 
 def test_api_wrong_method_names_every_method_of_the_path(client: TestClient, tenant: Tenant) -> None:
-    for path, allowed in [("/v1/batches", "GET, POST"), ("/v1/jobs", "GET, POST")]:
+    for path, allowed in [
+        ("/v1/batches", "GET, POST"),
+        ("/v1/jobs", "GET, POST"),
+        ("/volc/v3/contents/generations/tasks/x", "DELETE, GET"),  # a family's two routes of one path
+        ("/runwayml/v1/tasks/x", "DELETE, GET"),
+    ]:
         response = client.request("OPTIONS", path, headers=tenant.headers)
         assert response.status_code == 405
         assert response.headers["Allow"] == allowed

@@ -83,6 +83,7 @@ BAD_INPUT = [
     ({"callback_url": "ftp://example.com/hook"}, 422, "validation_error", "callback_url"),
     ({"input": "not an object"}, 422, "validation_error", "input"),
     ({"extra_field": 1}, 422, "validation_error", "extra_field"),
+    ({"input": {"prompt": "a boat\u0000", "duration": 5}}, 422, "invalid_input", "input.prompt"),
 ]
 
 

@@ -493,3 +493,13 @@ def test_compat_midjourney_document_states_the_bodies_answers_and_envelope(
         IMAGINE, content=b"\xff\xfe{", headers={**tenant.headers, "content-type": "application/json"}
     )
     assert error(garbled, 400, 4)
+
+
+def test_compat_midjourney_text_with_a_nul_character_is_refused_in_the_envelope(
+    api: TestClient, tenant: Tenant
+) -> None:
+    # PostgreSQL keeps no NUL in text: the document's free text forbids it, and every body is held to it.
+    answer = api.post("/mj/task/list-by-condition", json={"ids": ["a\u0000b"]}, headers=tenant.headers)
+    assert 400 <= answer.status_code < 500
+    assert "NUL" in answer.json()["description"]
+    assert "ids.0" in answer.json()["description"]

@@ -6,6 +6,8 @@ forbids accepted, no route that answers without its security scheme."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,7 +25,28 @@ from tests import services
 from tests.factories import Tenant
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_PER_OPERATION = 25
+# Findings that are the provider's own protocol, which a compatible route keeps for its clients: the
+# check's code, the operations (a pattern of "METHOD /path"), and why.
+PROTOCOL = [
+    (
+        {"ST401", "ST203", "ST201"},
+        r"[A-Z]+ /minimax/.*",
+        "MiniMax answers every refusal, a missing key (1004) and a bad field included, with HTTP 200 "
+        "and the code in base_resp (providers-more.md 1.2); its own client reads base_resp",
+    ),
+    (
+        {"ST301"},
+        r"DELETE /(volc|api)/v3/contents/generations/tasks/\{task_id\}",
+        "Ark's DELETE cancels a queued task, which stays readable as cancelled",
+    ),
+    (
+        {"ST301"},
+        r"DELETE /runwayml/v1/tasks/\{task_id\}",
+        "Runway shows a deleted task as CANCELLED (providers.md 3a)",
+    ),
+]
 
 
 @pytest.fixture
@@ -36,6 +59,19 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 def server(settings: Settings, db: Database, broker: redis.Redis) -> Iterator[str]:
     with services.serving(create_app(settings)) as running:
         yield running.url
+
+
+def unexplained(failures: list[dict[str, Any]]) -> list[str]:
+    """The findings no provider's protocol accounts for, as "code METHOD /path"."""
+    left = []
+    for failure in failures:
+        for operation in failure["operations"]:
+            if not any(
+                failure["code"] in codes and re.fullmatch(pattern, operation)
+                for codes, pattern, _ in PROTOCOL
+            ):
+                left.append(f"{failure['code']} {operation}")
+    return left
 
 
 def credentials(document: dict[str, Any], tenant_key: str, admin_token: str) -> str:
@@ -83,6 +119,9 @@ def test_schemathesis_with_every_check_finds_no_failure(
         capture_output=True,
         text=True,
         timeout=840,
+        # The hooks send JSON Lines bodies and a fresh Idempotency-Key per request.
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract_hooks", "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
         check=False,
     )
     said = run.stdout[-20_000:] + run.stderr[-5_000:]
@@ -90,7 +129,8 @@ def test_schemathesis_with_every_check_finds_no_failure(
     operations = result["operations"]
     print(f"contract: {result['test_cases']['generated']} cases over {operations['tested']} operations")
     assert operations["tested"] == operations["total"] == sum(len(ops) for ops in document["paths"].values())
-    assert result["failures"] == [], said
+    assert unexplained(result["failures"]) == [], said
     assert result["errors"] == [], said
     assert result["phases"]["stateful"]["status"] == "success", said
-    assert run.returncode == 0, said
+    expected_exit = 1 if result["failures"] else 0
+    assert run.returncode == expected_exit, said

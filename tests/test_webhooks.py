@@ -221,6 +221,21 @@ def test_webhooks_internal_callback_urls_are_refused_at_creation(
     assert response.json()["error"]["fields"][0]["field"] == "callback_url"
 
 
+def test_webhooks_a_name_is_resolved_at_each_send_not_at_creation(
+    client: TestClient, tenant: Tenant, db: Database, settings: Settings
+) -> None:
+    # `.invalid` never resolves (RFC 2606): a name's answer may change before the webhook goes, so only
+    # the send decides, and records why it could not go.
+    url = "https://hooks.example.invalid/genrelay"
+    job = client.post("/v1/jobs", json=kling_request(callback_url=url), headers=tenant.headers)
+    assert job.status_code == 202, job.text
+    event = first_event(db, job.json()["job_id"])
+    assert deliver(db, settings, event.event_id) == "pending"
+    log = client.get(f"/v1/jobs/{job.json()['job_id']}/deliveries", headers=tenant.headers).json()["data"]
+    assert log[0]["attempts"][0]["error"].startswith("refused:")
+    assert "does not resolve" in log[0]["attempts"][0]["error"]
+
+
 def test_webhooks_allowlisted_internal_receiver_is_accepted_and_rechecked_at_send(
     client: TestClient, tenant: Tenant, db: Database, settings: Settings, receiver: Receiver
 ) -> None:

@@ -139,7 +139,5 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     own_routes = [route for router in own for route in router.routes if isinstance(route, APIRoute)]
     family_routes = [route for router in families for route in router.routes if isinstance(route, APIRoute)]
     install_error_handlers(app, [*own_routes, *family_routes])
-    install_document(
-        app, own_routes, (ErrorResponse, *routes_batches.DOCUMENTED_MODELS), lambda: _prices(app, settings)
-    )
+    install_document(app, (ErrorResponse, *routes_batches.DOCUMENTED_MODELS), lambda: _prices(app, settings))
     return app

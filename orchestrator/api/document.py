@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from orchestrator.api.job_variants import job_create_variants
 from orchestrator.pricing import PriceTable
+from schemas.jobs import STORABLE_TEXT
 from workers.providers import PROVIDERS
 
 VALIDATION_ERROR_REF = "#/components/schemas/HTTPValidationError"
@@ -48,25 +48,41 @@ def add_models(document: dict[str, Any], models: Iterable[type[BaseModel]]) -> N
         schemas.setdefault(model.__name__, schema)
 
 
-def drop_generated_422(document: dict[str, Any], own: set[tuple[str, str]]) -> None:
+def drop_generated_422(document: dict[str, Any]) -> None:
     """Drop the 422 FastAPI adds by itself (with its `HTTPValidationError`, a body this API never
-    sends) from the operations `own`: those that can answer 422 declare it with `ErrorResponse`, and
-    the others never answer it."""
-    for path, operations in document.get("paths", {}).items():
-        for method, operation in operations.items():
+    sends): the operations that can answer 422 declare it with their own error body (`ErrorResponse`,
+    or their family's envelope), and the others never answer it."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
             response = operation.get("responses", {}).get("422", {})
             schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-            if (method, path) in own and schema.get("$ref") == VALIDATION_ERROR_REF:
+            if schema.get("$ref") == VALIDATION_ERROR_REF:
                 del operation["responses"]["422"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(unused, None)
 
 
-def unwrap_nullable_parameters(document: dict[str, Any], own: set[tuple[str, str]]) -> None:
+def forbid_nul_in_text(schema: Any) -> None:
+    """State in every free text of `schema` (a string with no pattern, format, enum or const) what the
+    API refuses in all text it keeps: the NUL character, which PostgreSQL stores nowhere."""
+    if isinstance(schema, list):
+        for item in schema:
+            forbid_nul_in_text(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & schema.keys():
+        schema["pattern"] = STORABLE_TEXT
+    for key, value in schema.items():
+        if key not in {"example", "examples", "default", "const", "enum"}:
+            forbid_nul_in_text(value)
+
+
+def unwrap_nullable_parameters(document: dict[str, Any]) -> None:
     """A header or query parameter is absent or a string, never JSON `null`: drop the `null` FastAPI
     allows for an optional one, so clients and fuzzers send nothing rather than the text "null"."""
-    for path, operations in document.get("paths", {}).items():
-        for method, operation in operations.items():
-            if (method, path) not in own:
-                continue
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
@@ -88,14 +104,12 @@ def describe_job_create(document: dict[str, Any], prices: PriceTable | None) -> 
 
 def install_document(
     app: FastAPI,
-    routes: Iterable[APIRoute],
     models: Iterable[type[BaseModel]] = (),
     prices: Callable[[], PriceTable | None] = lambda: None,
 ) -> None:
-    """Build the document once, as FastAPI does, and finish it: `routes` (this API's own, not the
-    provider-compatible ones) lose the generated 422, `models` join the components, and a job body is
-    told apart by provider and operation (with the models `prices` offers)."""
-    own = {(method.lower(), route.path_format) for route in routes for method in route.methods or ()}
+    """Build the document once, as FastAPI does, and finish it: no operation keeps the 422 FastAPI
+    generates, `models` join the components, a job body is told apart by provider and operation (with
+    the models `prices` offers), and free text says it takes no NUL character."""
     models = tuple(models)
 
     def openapi() -> dict[str, Any]:
@@ -106,10 +120,14 @@ def install_document(
                 description=app.description,
                 routes=app.routes,
             )
-            drop_generated_422(document, own)
-            unwrap_nullable_parameters(document, own)
+            drop_generated_422(document)
+            unwrap_nullable_parameters(document)
             add_models(document, models)
             describe_job_create(document, prices())
+            forbid_nul_in_text(document.get("components", {}).get("schemas", {}))
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    forbid_nul_in_text(operation.get("requestBody", {}))
             app.openapi_schema = document
         return app.openapi_schema
 

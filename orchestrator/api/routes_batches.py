@@ -147,7 +147,7 @@ def _accept(
     if callback_url is not None:
         if not callback_url.startswith(("http://", "https://")):
             raise InvalidRequestError("callback_url must be an http:// or https:// URL", field="callback_url")
-        egress.resolve(callback_url, context.settings.webhook_allowlist)  # refuses internal targets
+        egress.vet(callback_url, context.settings.webhook_allowlist)  # refuses internal targets
     lines = batches.parse_lines(raw, context.prices, caller)
     fingerprint = batches.fingerprint_of(raw, callback_url) if key is not None else None
     with context.db.transaction() as session:

@@ -116,7 +116,29 @@ def validate_input(
         ]
         summary = "; ".join(f"{field}: {message}" for field, message in problems)
         raise InvalidInputError(f"the job input is not valid: {summary}", problems) from exc
-    return parsed.model_dump(mode="json", exclude_none=True)
+    kept = parsed.model_dump(mode="json", exclude_none=True)
+    nul = nul_at(kept, "input")
+    if nul is not None:
+        raise InvalidInputError(f"the job input is not valid: {nul}: {NO_NUL}", [(nul, NO_NUL)])
+    return kept
+
+
+NO_NUL = "text cannot hold the NUL character (\\u0000)"
+
+
+def nul_at(value: Any, field: str = "") -> str | None:
+    """Where in `value` (a JSON value) a NUL character is, which PostgreSQL keeps in no text or JSONB
+    value: the path of the field under `field`, or None."""
+    if isinstance(value, str):
+        return (field or "body") if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = f"{field}.{key}" if field else str(key)
+        found = nul_at(key, field or "body") if isinstance(key, str) else None
+        found = found or nul_at(item, inner)
+        if found is not None:
+            return found
+    return None
 
 
 def prepare(
@@ -131,7 +153,7 @@ def prepare(
     _, input_model = resolve_provider(request.provider, request.operation)
     job_input = validate_input(input_model, request.input, request.model)
     if request.callback_url:
-        egress.resolve(request.callback_url, settings.webhook_allowlist)  # refuses internal targets
+        egress.vet(request.callback_url, settings.webhook_allowlist)  # refuses internal targets
     price = prices.quote(
         request.provider, request.operation, request.model, job_input, principal.price_multiplier_ppm
     )

@@ -23,9 +23,6 @@ from orchestrator.errors import (
 from orchestrator.models import IdempotencyKey
 
 MAX_KEY_LENGTH = 255
-# `validate_key`'s rule for the API document: printable ASCII, and no space at either end, where HTTP
-# would strip it.
-KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -14,11 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
 
 from orchestrator.api.compat.bodies import read_json_or_form
 from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
@@ -30,7 +29,8 @@ from orchestrator.errors import AuthenticationError, InvalidInputError, NotFound
 from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
 from orchestrator.tenants.accounts import Principal
-from orchestrator.tenants.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+from orchestrator.tenants.creating import NO_NUL, nul_at
+from schemas.jobs import IDEMPOTENCY_KEY_PATTERN
 from workers.providers.compat import (
     CompatAnswer,
     CompatError,
@@ -44,7 +44,7 @@ from workers.providers.registry import ProviderRegistry
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH, pattern=KEY_PATTERN),
+    Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN),
 ]
 
 
@@ -115,18 +115,8 @@ def as_compat_error(exc: Exception) -> CompatError | None:
 
 def _route_class(family: CompatFamily) -> type[APIRoute]:
     """Routes whose errors (auth, validation, domain, the handler's own) come out in the family's envelope."""
-    allowed: dict[str, set[str]] = {}
-    for route in family.routes:
-        allowed.setdefault(family.prefix + route.path, set()).add(route.method)
 
     class FamilyRoute(APIRoute):
-        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-            # A path's methods may be routes of their own (GET and DELETE of a task): `Allow` names them all.
-            if self.methods and scope["method"] not in self.methods:
-                methods = ", ".join(sorted(allowed.get(self.path, self.methods)))
-                raise StarletteHTTPException(405, headers={"Allow": methods})
-            await super().handle(scope, receive, send)
-
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
@@ -169,7 +159,10 @@ def _caller_dependency(key_headers: tuple[str, ...]) -> Callable[..., Coroutine[
     # Each header is a security scheme of its own in the API document.
     schemes = [
         APIKeyHeader(
-            name=name, auto_error=False, description="Your API key, as this family's clients send it."
+            name=name,
+            scheme_name=name,
+            auto_error=False,
+            description="Your API key, as this family's clients send it.",
         )
         for name in key_headers
     ]
@@ -203,6 +196,7 @@ def _endpoint(
         body, form = values.get("body"), None
         if route.form:
             body, form = await read_json_or_form(request, route)
+        _refuse_nul(body, form)
         compat_request = CompatRequest(
             path_params=dict(request.path_params),
             query=dict(request.query_params),
@@ -224,6 +218,18 @@ def _endpoint(
     path = re.sub(r"\W+", "_", route.path).strip("_")
     endpoint.__name__ = f"{family.name}_{route.method.lower()}_{path}"
     return endpoint
+
+
+def _refuse_nul(body: Any, form: Mapping[str, Sequence[Any]] | None) -> None:
+    """Refuse text holding a NUL character anywhere in the body, as the API document says: no job, no
+    lookup and no log line can keep it."""
+    raw = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    fields = {
+        name: [value for value in values if isinstance(value, str)] for name, values in (form or {}).items()
+    }
+    where = nul_at(raw) or nul_at(fields)
+    if where is not None:
+        raise invalid(NO_NUL, where)
 
 
 def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signature:
