@@ -213,7 +213,7 @@ def test_stream_event_id_patterns_say_what_the_cursors_take(value: str) -> None:
             assert not matches
 
 
-@pytest.mark.parametrize("key", ["k", "a" * 255, "a" * 256, "é", "tab\there", " spaced ", "\x7f"])
+@pytest.mark.parametrize("key", ["k", "a" * 255, "a" * 256, "é", "tab\there", " spaced ", "in side", "\x7f"])
 def test_idempotency_key_pattern_says_what_the_check_takes(key: str) -> None:
     try:
         idempotency.validate_key(key)

@@ -124,7 +124,7 @@ def test_compat_kling_task_fields_must_be_strings_and_bodies_must_parse(
     nul = api.post(T2V, json={"prompt": "x", "external_task_id": "a\x00b"}, headers=tenant.headers)
     assert (nul.status_code, nul.json()["message"]) == (
         422,
-        "external_task_id: external_task_id must not contain NUL characters",
+        "external_task_id: text cannot hold the NUL character (\\u0000)",
     )
     unsent = api.post(
         T2V, json={"prompt": "x", "callback_url": None, "external_task_id": ""}, headers=tenant.headers

@@ -37,9 +37,12 @@ def request_fingerprint(body: dict[str, Any]) -> bytes:
 
 
 def validate_key(key: str) -> str:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+    # A space at either end is refused: HTTP strips it, so the key would not be the one the client keeps.
+    printable = key.isascii() and key.isprintable() and key == key.strip(" ")
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not printable:
         raise InvalidRequestError(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters (a UUID is ideal)",
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, with no space at "
+            "either end (a UUID is ideal)",
             field="Idempotency-Key",
         )
     return key

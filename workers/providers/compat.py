@@ -74,6 +74,9 @@ class CompatError(Exception):
         self.headers = dict(headers or {})
 
 
+# The longest id a client may give its job (a Kling `external_task_id`): longer ones are refused (422).
+MAX_CLIENT_REFERENCE = 255
+
 # The core's refusals on every compatible route: a missing or unknown key (401), the key's rate (429).
 CORE_ERRORS = (401, 429)
 # ... on a route that reads a body or parameters: unreadable JSON (400), a value out of its schema (422).

@@ -23,6 +23,7 @@ from orchestrator.tenants.creating import Origin
 from orchestrator.views import provider_view
 from schemas.jobs import JobCreate, JobStatus
 from workers.providers.compat import (
+    MAX_CLIENT_REFERENCE,
     CancelOutcome,
     CompatAnswer,
     CompatError,
@@ -85,6 +86,8 @@ class CallerJobs:
             answers["answer"] = answer
             return answer.status, answer.body
 
+        if client_reference is not None and len(client_reference) > MAX_CLIENT_REFERENCE:
+            raise invalid(f"a task's own id is at most {MAX_CLIENT_REFERENCE} characters")
         origin = Origin(api_format=self.family, client_reference=client_reference)
         accepted = intake.accept(
             self.context,

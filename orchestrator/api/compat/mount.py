@@ -109,7 +109,7 @@ def as_compat_error(exc: Exception) -> CompatError | None:
     if isinstance(exc, ValidationError):
         return from_model_validation(exc)
     if isinstance(exc, StarletteHTTPException) and exc.status_code == 400:  # a body that cannot be read
-        return CompatError(400, "invalid_json", f"the request body is not valid JSON: {exc.detail}")
+        return CompatError(400, "invalid_json", "the request body is not valid JSON")
     return None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.jobs import MAX_CALLBACK_URL_LENGTH
+from workers.providers.compat import MAX_CLIENT_REFERENCE
 from workers.providers.kling.intake import FIXED_MODELS, NESTED
 from workers.providers.kling.operations import INPUTS
 from workers.providers.kling.schemas_video import AUDIO_FIELDS, TEXT_FIELDS, TWO_PERSON_SCENES
@@ -24,7 +25,7 @@ META = ("title", "description", "default")
 TOP_LEVEL = {"video_effects": ("effect_scene",)}  # fields of a nested body that stay outside `input`
 # An http(s) URL with a host and no credentials (`orchestrator.egress` also resolves the host).
 CALLBACK_URL = r"^https?://[^/?#@\s]+([/?#]\S*)?$"
-MAX_REFERENCE = 255  # external_task_id: the job's client_reference
+MAX_REFERENCE = MAX_CLIENT_REFERENCE  # external_task_id: the job's client_reference
 
 
 @cache

@@ -54,8 +54,6 @@ def _text(fields: dict[str, Any], name: str) -> str | None:
     value = fields.pop(name, None)
     if value is not None and not isinstance(value, str):
         raise invalid(f"{name} must be a string", name)
-    if value and "\x00" in value:  # PostgreSQL keeps no NUL in text
-        raise invalid(f"{name} must not contain NUL characters", name)
     return value
 
 

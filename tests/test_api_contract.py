@@ -1,0 +1,136 @@
+"""The API contract: schemathesis, with every check and every phase (stateful included), over the whole
+published document, as a client team would run it in its own CI, finds nothing: no undocumented status or
+content type, no response outside its schema, no schema-valid request refused, no request the schema
+forbids accepted, no route that answers without its security scheme."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from orchestrator.api import create_app
+from orchestrator.db import Database
+from orchestrator.settings import Settings
+from tests import services
+from tests.factories import Tenant
+
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES_PER_OPERATION = 25
+# Findings that are the provider's own protocol, which a compatible route keeps for its clients: the
+# check's code, the operations (a pattern of "METHOD /path"), and why.
+PROTOCOL = [
+    (
+        {"ST401", "ST203", "ST201"},
+        r"[A-Z]+ /minimax/.*",
+        "MiniMax answers every refusal, a missing key (1004) and a bad field included, with HTTP 200 "
+        "and the code in base_resp (providers-more.md 1.2); its own client reads base_resp",
+    ),
+    (
+        {"ST301"},
+        r"DELETE /(volc|api)/v3/contents/generations/tasks/\{task_id\}",
+        "Ark's DELETE cancels a queued task, which stays readable as cancelled",
+    ),
+    (
+        {"ST301"},
+        r"DELETE /runwayml/v1/tasks/\{task_id\}",
+        "Runway shows a deleted task as CANCELLED (providers.md 3a)",
+    ),
+]
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    # No beat runs here: readiness would rightly answer 503 once the sweep looked stale.
+    return make_settings(rate_limit_rps=100_000, admin_token="admin-" + "c" * 30, sweep_stale_after_s=3600)
+
+
+@pytest.fixture
+def server(settings: Settings, db: Database, broker: redis.Redis) -> Iterator[str]:
+    with services.serving(create_app(settings)) as running:
+        yield running.url
+
+
+def unexplained(failures: list[dict[str, Any]]) -> list[str]:
+    """The findings no provider's protocol accounts for, as "code METHOD /path"."""
+    left = []
+    for failure in failures:
+        for operation in failure["operations"]:
+            if not any(
+                failure["code"] in codes and re.fullmatch(pattern, operation)
+                for codes, pattern, _ in PROTOCOL
+            ):
+                left.append(f"{failure['code']} {operation}")
+    return left
+
+
+def credentials(document: dict[str, Any], tenant_key: str, admin_token: str) -> str:
+    """A schemathesis config giving every security scheme of the document its credential: the admin
+    token to the admin scheme, the tenant's key to every other (bearer or a family's own key header)."""
+    lines = []
+    for name, scheme in document["components"]["securitySchemes"].items():
+        secret = admin_token if name == "AdminToken" else tenant_key
+        field = "bearer" if scheme.get("scheme") == "bearer" else "api_key"
+        lines += [f"[auth.openapi.{json.dumps(name)}]", f"{field} = {json.dumps(secret)}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.fuzz
+@pytest.mark.timeout(900)
+def test_schemathesis_with_every_check_finds_no_failure(
+    server: str, settings: Settings, make_tenant: Callable[..., Tenant], tmp_path: Path
+) -> None:
+    tenant = make_tenant(name="contract", credits=10**12)
+    document = httpx.get(f"{server}/openapi.json").json()
+    assert settings.admin_token is not None
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(credentials(document, tenant.api_key, settings.admin_token.get_secret_value()))
+    report = tmp_path / "report.json"
+    run = subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "--config-file",
+            str(config),
+            "run",
+            f"{server}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            str(EXAMPLES_PER_OPERATION),
+            "--generation-deterministic",
+            "--workers",
+            "1",
+            "--no-color",
+            "--report",
+            "json",
+            "--report-json-path",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=840,
+        # The hooks send JSON Lines bodies and a fresh Idempotency-Key per request.
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract_hooks", "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        check=False,
+    )
+    said = run.stdout[-20_000:] + run.stderr[-5_000:]
+    result = json.loads(report.read_text())
+    operations = result["operations"]
+    print(f"contract: {result['test_cases']['generated']} cases over {operations['tested']} operations")
+    assert operations["tested"] == operations["total"] == sum(len(ops) for ops in document["paths"].values())
+    assert unexplained(result["failures"]) == [], said
+    assert result["errors"] == [], said
+    assert result["phases"]["stateful"]["status"] == "success", said
+    expected_exit = 1 if result["failures"] else 0
+    assert run.returncode == expected_exit, said
