@@ -11,13 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.jobs import MAX_CALLBACK_URL_LENGTH
+from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH
 from workers.providers.hailuo.schemas import MODELS, ModelOffer
 
 Schema = dict[str, Any]
 PRICES = Path(__file__).with_name("prices.toml")
 IMAGE_URL = r"^(https?://|data:image/)"
-CALLBACK_URL = r"^https?://[^/?#@\s]+([/?#]\S*)?$"  # a host, no credentials; the host must resolve too
+CALLBACK_URL = CALLBACK_URL_PATTERN  # a host, no credentials
 T2V, I2V = "text2video", "image2video"
 
 

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from schemas.jobs import MAX_CALLBACK_URL_LENGTH
+from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH
 from workers.providers.compat import MAX_CLIENT_REFERENCE
 from workers.providers.kling.intake import FIXED_MODELS, NESTED
 from workers.providers.kling.operations import INPUTS
@@ -24,7 +24,7 @@ UNSENT: Schema = {"enum": [None, ""]}
 META = ("title", "description", "default")
 TOP_LEVEL = {"video_effects": ("effect_scene",)}  # fields of a nested body that stay outside `input`
 # An http(s) URL with a host and no credentials (`orchestrator.egress` also resolves the host).
-CALLBACK_URL = r"^https?://[^/?#@\s]+([/?#]\S*)?$"
+CALLBACK_URL = CALLBACK_URL_PATTERN
 MAX_REFERENCE = MAX_CLIENT_REFERENCE  # external_task_id: the job's client_reference
 
 

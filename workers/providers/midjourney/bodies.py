@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.config import JsonDict
 
-from schemas.jobs import MAX_CALLBACK_URL_LENGTH
+from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH
 from workers.providers.midjourney.schemas import MAX_DATA_URL, MAX_PROMPT, AccountFilter, BotType
 
 DATA_IMAGE = r"^data:image/[^,]*;base64,"
@@ -34,7 +34,7 @@ Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT)]
 DataImage = Annotated[str, Field(min_length=24, max_length=MAX_DATA_URL, pattern=DATA_IMAGE)]
 ImageRef = Annotated[str, Field(min_length=12, max_length=MAX_DATA_URL, pattern=IMAGE_REF)]
 # An http(s) URL with a host and no credentials (whether the host resolves is known only on submit).
-HOOK_URL = r"^https?://[^/?#@:\s]"
+HOOK_URL = CALLBACK_URL_PATTERN
 HookUrl = Annotated[str, Field(max_length=MAX_CALLBACK_URL_LENGTH, pattern=HOOK_URL)]
 Reference = Annotated[str, Field(min_length=1)] | StrictInt
 

@@ -8,14 +8,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.jobs import MAX_CALLBACK_URL_LENGTH
+from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH
 from workers.providers.seedance.offers import CN_PREFIX, I2V, MODELS, T2V, ModelOffer
 from workers.providers.seedance.schemas import SeedanceText2VideoInput
 
 Schema = dict[str, Any]
 IMAGE_URL = r"^(https?://|data:image/)"
 # An http(s) URL with a host and no credentials (`orchestrator.egress` also resolves the host).
-CALLBACK_URL = r"^https?://[^/?#@\s]+([/?#]\S*)?$"
+CALLBACK_URL = CALLBACK_URL_PATTERN
 TEXT: Schema = {
     "type": "string",
     "pattern": r"\S",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from schemas.jobs import MAX_CALLBACK_URL_LENGTH
+from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH
 
 FETCH = "suno_get_fetch_task_id_suno_fetch__task_id__get"
 FETCH_MANY = "suno_post_fetch_suno_fetch_post"
@@ -15,7 +15,7 @@ FETCH_MANY = "suno_post_fetch_suno_fetch_post"
 BLANK: list[dict[str, Any]] = [{"type": "null"}, {"const": ""}]
 HOOK = {
     "anyOf": [
-        {"type": "string", "maxLength": MAX_CALLBACK_URL_LENGTH, "pattern": r"^https?://[^/?#@:\s]"},
+        {"type": "string", "maxLength": MAX_CALLBACK_URL_LENGTH, "pattern": CALLBACK_URL_PATTERN},
         *BLANK,
     ],
     "description": "Where the task is POSTed as it changes; its host must resolve to a public address.",
