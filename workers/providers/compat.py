@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from schemas.jobs import JobCreate
+from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH, JobCreate
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,15 @@ class CompatError(Exception):
 
 # The longest id a client may give its job (a Kling `external_task_id`): longer ones are refused (422).
 MAX_CLIENT_REFERENCE = 255
+
+# A callback URL as `JobCreate` takes it, for a family's document: http(s), a host, no credentials (an
+# internal address is refused too; a name is resolved at each send).
+CALLBACK_URL_SCHEMA: Mapping[str, Any] = {
+    "type": "string",
+    "format": "uri",
+    "maxLength": MAX_CALLBACK_URL_LENGTH,
+    "pattern": CALLBACK_URL_PATTERN,
+}
 
 # The core's refusals on every compatible route: a missing or unknown key (401), the key's rate (429).
 CORE_ERRORS = (401, 429)

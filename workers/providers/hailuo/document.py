@@ -11,13 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH
+from workers.providers.compat import CALLBACK_URL_SCHEMA
 from workers.providers.hailuo.schemas import MODELS, ModelOffer
 
 Schema = dict[str, Any]
 PRICES = Path(__file__).with_name("prices.toml")
 IMAGE_URL = r"^(https?://|data:image/)"
-CALLBACK_URL = CALLBACK_URL_PATTERN  # a host, no credentials
 T2V, I2V = "text2video", "image2video"
 
 
@@ -151,16 +150,8 @@ def create_body() -> Schema:
                 "description": "MiniMax-Hailuo-02 only.",
             },
             "callback_url": {
-                "anyOf": [
-                    {
-                        "type": "string",
-                        "format": "uri",
-                        "maxLength": MAX_CALLBACK_URL_LENGTH,
-                        "pattern": CALLBACK_URL,
-                    },
-                    {"enum": [None, ""]},
-                ],
-                "description": "An http(s) URL whose host resolves to public addresses only.",
+                "anyOf": [dict(CALLBACK_URL_SCHEMA), {"enum": [None, ""]}],
+                "description": "An http(s) URL of a public host.",
             },
         },
         "required": ["model"],

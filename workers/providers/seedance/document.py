@@ -8,14 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH
+from workers.providers.compat import CALLBACK_URL_SCHEMA
 from workers.providers.seedance.offers import CN_PREFIX, I2V, MODELS, T2V, ModelOffer
 from workers.providers.seedance.schemas import SeedanceText2VideoInput
 
 Schema = dict[str, Any]
 IMAGE_URL = r"^(https?://|data:image/)"
 # An http(s) URL with a host and no credentials (`orchestrator.egress` also resolves the host).
-CALLBACK_URL = CALLBACK_URL_PATTERN
 TEXT: Schema = {
     "type": "string",
     "pattern": r"\S",
@@ -179,16 +178,8 @@ def create_body() -> Schema:
             **params,
             "duration": {"description": fields["duration"]["description"]},
             "callback_url": {
-                "anyOf": [
-                    {
-                        "type": "string",
-                        "format": "uri",
-                        "maxLength": MAX_CALLBACK_URL_LENGTH,
-                        "pattern": CALLBACK_URL,
-                    },
-                    {"enum": [None, ""]},
-                ],
-                "description": "An http(s) URL whose host resolves to public addresses only.",
+                "anyOf": [dict(CALLBACK_URL_SCHEMA), {"enum": [None, ""]}],
+                "description": "An http(s) URL of a public host.",
             },
         },
         "required": ["model", "content"],
