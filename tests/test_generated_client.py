@@ -75,7 +75,10 @@ def test_generated_client_creates_waits_for_and_downloads_a_job(
         get_job = generated("api.jobs.get_job_v1_jobs_job_id_get")
         download = generated("api.files.download_v1_files_key_get")
 
-        created = create_job.sync(client=client, body=models.JobCreate.from_dict(kling_request()))
+        created = create_job.sync(
+            client=client,
+            body=models.KlingText2video.from_dict(kling_request(input={"prompt": "a boat", "duration": "5"})),
+        )
         assert isinstance(created, models.Job), created
         job = created
         for _ in range(10):  # each answer comes when the job ends, or after 60 s

@@ -16,9 +16,13 @@ COMPONENTS = "#/components/schemas/"
 def input_components(provider: str, operation: str, model: type[Any]) -> tuple[str, dict[str, Any]]:
     """The component name of an operation's input model, and the components it and its parts take
     (named after the provider: two providers may name their models alike)."""
-    prefix = f"{provider}."
+    prefix = f"{provider}_"  # not a dot: client generators keep only what follows one
     schema: dict[str, Any] = model.model_json_schema(ref_template=COMPONENTS + prefix + "{model}")
-    components = {prefix + name: part for name, part in schema.pop("$defs", {}).items()}
+    # Generated clients name a model by its title: the provider's name in front keeps titles distinct.
+    components = {
+        prefix + name: {**part, "title": name if name.lower().startswith(provider) else prefix + name}
+        for name, part in schema.pop("$defs", {}).items()
+    }
     name = prefix + model.__name__
     components[name] = schema
     return name, components
