@@ -12,7 +12,9 @@ import httpx
 import hypothesis
 import pytest
 import redis
+import requests
 import schemathesis
+import urllib3
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -91,7 +93,14 @@ def test_hostile_generated_requests_get_no_5xx_and_leave_other_tenants_alone(
         def attack(case: Any) -> None:
             nonlocal calls
             calls += 1
-            response = case.call(base_url=server, headers={"Authorization": f"Bearer {attacker.api_key}"})
+            try:
+                response = case.call(
+                    base_url=server, headers={"Authorization": f"Bearer {attacker.api_key}"}, timeout=5
+                )
+            except (requests.RequestException, urllib3.exceptions.HTTPError):
+                if case.path.endswith("/stream"):
+                    return  # a stream the request may open stays open: nothing more to read from it
+                raise
             if response.status_code >= 500:
                 server_errors.append(f"{case.method} {case.formatted_path} -> {response.status_code}")
 

@@ -143,7 +143,7 @@ def list_jobs(
     context: Context,
     caller: Caller,
     status: JobStatus | None = None,
-    provider: str | None = None,
+    provider: Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$")] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=jobs.MAX_PAGE)] = 20,
 ) -> JobPage:

@@ -170,7 +170,7 @@ async def stream_account(
     context: Context,
     caller: Caller,
     status: JobStatus | None = None,
-    provider: str | None = None,
+    provider: Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$")] = None,
     last_event_id: AccountResumeQuery = None,
     resume_from: AccountResume = None,
 ) -> EventSourceResponse:
