@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from workers.providers.compat import CALLBACK_URL_SCHEMA
 from workers.providers.seedance.offers import CN_PREFIX, I2V, MODELS, T2V, ModelOffer
-from workers.providers.seedance.schemas import SeedanceText2VideoInput
+from workers.providers.seedance.schemas import PARAMS, SeedanceText2VideoInput
 
 Schema = dict[str, Any]
 IMAGE_URL = r"^(https?://|data:image/)"
@@ -154,17 +154,8 @@ def create_body() -> Schema:
     fields = SeedanceText2VideoInput.model_json_schema()["properties"]
     params = {
         name: fields[name]
-        for name in (
-            "resolution",
-            "ratio",
-            "seed",
-            "camera_fixed",
-            "watermark",
-            "generate_audio",
-            "return_last_frame",
-            "service_tier",
-            "execution_expires_after",
-        )
+        for name in PARAMS
+        if name != "duration"  # documented below, with each model's clip lengths
     }
     groups = [_model_group([f"{CN_PREFIX}{name}", name], offer) for name, offer in MODELS.items()]
     return {
