@@ -28,6 +28,7 @@ from schemas.jobs import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, JobCreate
 from tests.contract_hooks import from_lines, to_lines
 from tests.factories import Tenant, kling_request
 from workers.providers import PROVIDERS
+from workers.providers.compat import CompatError
 
 ADMIN_TOKEN = "admin-" + "y" * 30
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -263,6 +264,20 @@ def test_api_refuses_text_postgresql_cannot_store(client: TestClient, tenant: Te
     assert keys.status_code == 422
     job = client.post("/v1/jobs", json=kling_request(metadata={"k": "a\x00b"}), headers=tenant.headers)
     assert job.status_code == 422
+
+
+def test_api_errors_write_out_the_nul_they_quote(client: TestClient, tenant: Tenant) -> None:
+    """An error that names a key holding a NUL quotes it as `\\u0000`: its body stays within the
+    document's own rule for text, in the API's envelope and in a family's."""
+    job = client.post("/v1/jobs", json=kling_request(metadata={"a\x00b": "c"}), headers=tenant.headers)
+    assert job.status_code == 422
+    error = job.json()["error"]
+    quoted = [error["message"], *(problem["field"] for problem in error["fields"])]
+    assert all("\x00" not in text for text in quoted)
+    assert "metadata.a\\u0000b" in error["message"]
+    assert any(text.startswith("metadata.a\\u0000b") for text in quoted)
+    family = CompatError(422, "validation_error", "a\x00b: must be a string", field="a\x00b")
+    assert (family.message, family.field) == ("a\\u0000b: must be a string", "a\\u0000b")
 
 
 def test_api_wrong_method_names_every_method_of_the_path(client: TestClient, tenant: Tenant) -> None:

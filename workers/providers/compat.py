@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from schemas.errors import readable
 from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH, JobCreate
 
 
@@ -69,8 +70,8 @@ class CompatError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message
-        self.field = field
+        self.message = readable(message)
+        self.field = None if field is None else readable(field)
         self.headers = dict(headers or {})
 
 
