@@ -9,15 +9,18 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings, strategies
 from pydantic import ValidationError
 
 from orchestrator.api import create_app
 from orchestrator.api.routes_streams import ACCOUNT_EVENT_ID, JOB_EVENT_ID
+from orchestrator.api.storable import STORABLE_DEPTH
 from orchestrator.db import Database
 from orchestrator.errors import InvalidRequestError
 from orchestrator.pricing import load_price_table
@@ -304,3 +307,67 @@ def test_contract_hooks_write_and_read_json_lines() -> None:
     assert to_lines(lines) == b'{"custom_id":"a","body":{}}\n{"custom_id":"b","body":{}}\n'
     assert from_lines(to_lines(lines)) == lines
     assert to_lines("not a list") == b'"not a list"\n'
+
+
+PUBLISHED = Path(__file__).resolve().parent.parent / "openapi.json"
+
+
+def _text_patterns(schema: Any) -> Iterator[str]:
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _text_patterns(item)
+    elif isinstance(schema, dict):
+        if schema.get("type") == "string" and isinstance(schema.get("pattern"), str):
+            yield schema["pattern"]
+        for key, value in schema.items():
+            if key not in {"example", "examples", "default", "const", "enum"}:
+                yield from _text_patterns(value)
+
+
+DOCUMENT_TEXT_PATTERNS = sorted(set(_text_patterns(json.loads(PUBLISHED.read_text())["components"])))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=strategies.data())
+def test_every_text_pattern_of_the_document_refuses_a_nul(data: strategies.DataObject) -> None:
+    """Text a pattern takes may hold no NUL, wherever it is put: the API refuses it in all text it keeps."""
+    pattern = data.draw(strategies.sampled_from(DOCUMENT_TEXT_PATTERNS))
+    text = data.draw(strategies.from_regex(pattern))
+    at = data.draw(strategies.integers(0, len(text)))
+    assert re.search(pattern, text)
+    assert not re.search(pattern, text[:at] + "\x00" + text[at:]), pattern
+
+
+def test_document_open_objects_name_their_keys_and_values_storable() -> None:
+    """An object open to more properties than it lists takes keys and values without a NUL, to the depth
+    its free-form value is spelled out (`StorableValue`, unrolled for generated clients)."""
+    schemas = json.loads(PUBLISHED.read_text())["components"]["schemas"]
+    open_objects = [
+        schema
+        for schema in _schemas(
+            [used for name, used in schemas.items() if not name.startswith("StorableValue")]
+        )
+        if schema.get("type") == "object" and schema.get("additionalProperties") is not False
+    ]
+    assert open_objects
+    for schema in open_objects:
+        assert re.search(schema["propertyNames"]["pattern"], "key") is not None
+        assert re.search(schema["propertyNames"]["pattern"], "k\x00y") is None
+        assert schema["additionalProperties"] not in ({}, True)
+    depth, name = 1, "StorableValue"
+    while (inner := schemas[name]["anyOf"][4]["items"]) != {}:
+        depth, name = depth + 1, inner["$ref"].rsplit("/", 1)[-1]
+    assert depth == STORABLE_DEPTH
+
+
+def _schemas(schema: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _schemas(item)
+    elif isinstance(schema, dict):
+        yield schema
+        for key, value in schema.items():
+            if key not in {"example", "examples", "default", "const", "enum", "properties"}:
+                yield from _schemas(value)
+            elif key == "properties":
+                yield from _schemas(list(value.values()))

@@ -11,8 +11,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from orchestrator.api.job_variants import job_create_variants
+from orchestrator.api.storable import forbid_nul_in_text, storable_value_schemas
 from orchestrator.pricing import PriceTable
-from schemas.jobs import STORABLE_TEXT
 from workers.providers import PROVIDERS
 
 VALIDATION_ERROR_REF = "#/components/schemas/HTTPValidationError"
@@ -62,22 +62,6 @@ def drop_generated_422(document: dict[str, Any]) -> None:
         document.get("components", {}).get("schemas", {}).pop(unused, None)
 
 
-def forbid_nul_in_text(schema: Any) -> None:
-    """State in every free text of `schema` (a string with no pattern, format, enum or const) what the
-    API refuses in all text it keeps: the NUL character, which PostgreSQL stores nowhere."""
-    if isinstance(schema, list):
-        for item in schema:
-            forbid_nul_in_text(item)
-        return
-    if not isinstance(schema, dict):
-        return
-    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & schema.keys():
-        schema["pattern"] = STORABLE_TEXT
-    for key, value in schema.items():
-        if key not in {"example", "examples", "default", "const", "enum"}:
-            forbid_nul_in_text(value)
-
-
 def unwrap_nullable_parameters(document: dict[str, Any]) -> None:
     """A header or query parameter is absent or a string, never JSON `null`: drop the `null` FastAPI
     allows for an optional one, so clients and fuzzers send nothing rather than the text "null"."""
@@ -124,7 +108,9 @@ def install_document(
             unwrap_nullable_parameters(document)
             add_models(document, models)
             describe_job_create(document, prices())
-            forbid_nul_in_text(document.get("components", {}).get("schemas", {}))
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            forbid_nul_in_text(schemas)
+            schemas.update(storable_value_schemas())
             for operations in document.get("paths", {}).values():
                 for operation in operations.values():
                     forbid_nul_in_text(operation.get("requestBody", {}))
