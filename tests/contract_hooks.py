@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import uuid
 from typing import Any
 
 import schemathesis
@@ -40,6 +41,7 @@ def _deserialize_lines(ctx: schemathesis.DeserializationContext, response: Any) 
 
 
 _keys = itertools.count()
+_RUN = uuid.uuid4().hex[:8]  # deterministic generation draws the same keys in every run: this one's own
 
 
 @schemathesis.hook
@@ -49,4 +51,4 @@ def before_call(ctx: schemathesis.HookContext, case: Any, kwargs: dict[str, Any]
     the schema forbids is left alone, for the checks that send it."""
     key = (case.headers or {}).get("Idempotency-Key")
     if isinstance(key, str) and re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
-        case.headers["Idempotency-Key"] = f"{key[:240]}.{next(_keys)}"
+        case.headers["Idempotency-Key"] = f"{key[:230]}.{_RUN}.{next(_keys)}"

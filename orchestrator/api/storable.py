@@ -58,8 +58,9 @@ def admits_nul(pattern: str) -> bool:
 def forbid_nul_in_text(schema: Any) -> None:
     """State in every schema under `schema` that its text holds no NUL: free text (a string with no
     pattern, format, enum or const) takes `STORABLE_TEXT`; a pattern that admits a NUL is prefixed by a
-    look-ahead that does not; an object open to more properties than it lists says its keys hold no
-    NUL, and an open value (`true` or `{}`) becomes a `StorableValue`."""
+    look-ahead that does not; an object that takes more properties than it lists (and keeps them) says
+    their keys hold no NUL, and an open value (`true` or `{}`) becomes a `StorableValue`. An object
+    that says nothing of other properties ignores them: it is left as it is."""
     if isinstance(schema, list):
         for item in schema:
             forbid_nul_in_text(item)
@@ -85,8 +86,6 @@ def _forbid_nul_in_string(schema: dict[str, Any]) -> None:
 
 
 def _forbid_nul_in_open_values(schema: dict[str, Any]) -> None:
-    if schema.get("type") == "object":
-        schema.setdefault("additionalProperties", True)  # an object lists what it knows, not what it takes
     for key in ("additionalProperties", "items"):
         if schema.get(key) is True or schema.get(key) == {}:
             schema[key] = dict(STORABLE_VALUE_REF)

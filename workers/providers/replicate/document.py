@@ -46,6 +46,7 @@ def create_body(*, by_version: bool) -> dict[str, Any]:
                     "description": "The images to make (default 1).",
                 }
             },
+            "additionalProperties": True,  # every input is kept and sent on
         },
         "webhook": {
             "anyOf": [WEBHOOK, {"type": "null"}],
