@@ -33,6 +33,7 @@ from workers.simulator import Outcome, Simulator
 IMAGINE = "/mj/submit/imagine"
 ACTION = "/mj/submit/action"
 MODAL = "/mj/submit/modal"
+BLEND = "/mj/submit/blend"
 # workers/providers/midjourney/prices.toml, in micro-credits.
 PRICE_GRID, PRICE_UPSAMPLE, PRICE_DESCRIBE = 60_000, 30_000, 20_000
 ENDED = frozenset({"SUCCESS", "FAILURE"})
@@ -276,6 +277,11 @@ def test_compat_midjourney_errors_come_in_the_proxys_envelope(
     assert error(api.post(IMAGINE, json={**prompt, "state": 7}, headers=rich.headers), 400, 4).startswith(
         "state:"
     )
+    for remix in (0, 1, "true", "yes"):  # a boolean, as the document says, in every submit taking one
+        loose = {**prompt, "accountFilter": {"instanceId": "", "modes": [], "remix": remix}}
+        assert error(api.post(IMAGINE, json=loose, headers=rich.headers), 400, 4).startswith("accountFilter")
+        blend = {"base64Array": [PNG_1X1, PNG_1X1], "accountFilter": {"remix": remix}}
+        assert error(api.post(BLEND, json=blend, headers=rich.headers), 400, 4).startswith("accountFilter")
     not_json = api.post(IMAGINE, content=b"{", headers={**rich.headers, "content-type": "application/json"})
     assert error(not_json, 400, 4)
     assert error(api.post(IMAGINE, json=prompt, headers=poor.headers), 402, 402).startswith(

@@ -86,8 +86,15 @@ def test_compat_midjourney_video_then_its_extension(
     )
     assert drive(db, settings, api, tenant, peer_id)["status"] == "SUCCESS"
     assert upstream(db, simulator, peer_id)["index"] == 3  # ours, as CometAPI spells it
+    # 2.0 is the JSON integer 2 (JSON Schema's `integer`); a fraction is no video's index.
+    integral_id = submit(api, tenant.headers, VIDEO, {"taskId": video_id, "index": 2.0, "motion": "low"})
+    assert drive(db, settings, api, tenant, integral_id)["status"] == "SUCCESS"
+    assert upstream(db, simulator, integral_id)["index"] == 2
+    halfway = {"taskId": video_id, "index": 2.5, "motion": "low"}
+    fraction = api.post(VIDEO, json=halfway, headers=tenant.headers)
+    assert error(fraction, 400, 4).startswith("index:")
     money = account(api, tenant)
-    assert (money["balance"], money["held"]) == (100 * CREDITS - 3 * PRICE_VIDEO, 0)
+    assert (money["balance"], money["held"]) == (100 * CREDITS - 4 * PRICE_VIDEO, 0)
 
     u2 = submit(api, tenant.headers, ACTION, {"taskId": video_id, "customId": button(video, "U2")})
     upscaled = drive(db, settings, api, tenant, u2)

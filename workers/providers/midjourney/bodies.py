@@ -36,7 +36,16 @@ ImageRef = Annotated[str, Field(min_length=12, max_length=MAX_DATA_URL, pattern=
 # An http(s) URL with a host and no credentials (whether the host resolves is known only on submit).
 HOOK_URL = CALLBACK_URL_PATTERN
 HookUrl = Annotated[str, Field(max_length=MAX_CALLBACK_URL_LENGTH, pattern=HOOK_URL)]
-Reference = Annotated[str, Field(min_length=1)] | StrictInt
+
+
+def _integral(value: Any) -> Any:
+    """A JSON integer may be written `3.0`: a number without a fraction is taken as the integer it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Where an integer is taken, a number without a fraction (`3.0`) is one, as JSON Schema's `integer` says.
+INTEGRAL = BeforeValidator(_integral)
+Reference = Annotated[str, Field(min_length=1)] | Annotated[StrictInt, INTEGRAL]
 
 OptionalPrompt = Annotated[Prompt | None, BLANK_IS_UNSET, BLANK_ALLOWED]
 OptionalDataImage = Annotated[DataImage | None, BLANK_IS_UNSET, BLANK_ALLOWED]
@@ -129,7 +138,7 @@ def _index_number(value: Any) -> Any:
         if not (value.isascii() and value.isdigit()):
             raise ValueError("an extension names one of the parent's videos by its index, from 0")
         return int(value)
-    return value
+    return _integral(value)
 
 
 def _index_allowed(schema: JsonDict) -> None:

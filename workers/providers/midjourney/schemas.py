@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 MAX_PROMPT = 6000
 # ~10 MB of image as base64, the most a Discord attachment takes.
@@ -75,7 +75,7 @@ class AccountFilter(BaseModel):
 
     instanceId: str | None = None  # noqa: N815 - the wire's name
     modes: list[Literal["RELAX", "FAST", "TURBO"]] | None = None
-    remix: bool | None = None
+    remix: StrictBool | None = None  # `true` or `false`, as the document says; not 0 or "yes"
 
 
 class MidjourneyImagineInput(BaseModel):
