@@ -392,3 +392,66 @@ def test_compat_suno_projection_shows_no_file_before_ours_are_stored() -> None:
     job.state = JobStatus.SUBMITTED.value
     job.upstream_status = "QUEUED"
     assert projection.task_object(provider_view(job, urls))["status"] == "QUEUED"
+
+
+def test_compat_suno_refuses_what_its_document_forbids(api: TestClient, tenant: Tenant) -> None:
+    """Each body's rule as the document states it: the mode's fields, JSON types (not 1 for true,
+    not false for a model), a URI's characters, the conversions by name, no field of our own."""
+
+    def refused(response: Any) -> str:
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert (body["code"], body["data"]) == ("invalid_request", None)
+        message: str = body["message"]
+        return message
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return api.post(path, json=body, headers=tenant.headers)
+
+    assert "custom mode needs prompt" in refused(post(MUSIC, {}))
+    assert refused(post(MUSIC, {"tags": "punk", "make_instrumental": 1})).startswith("make_instrumental:")
+    assert refused(post(MUSIC, {**CUSTOM, "mv": False})).startswith("mv:")
+    assert "infill_start_s" in refused(post(MUSIC, {**CUSTOM, "infill_start_s": 1, "infill_end_s": 2}))
+    assert submit(api, tenant, MUSIC, {"tags": "punk", "make_instrumental": True, "prompt": " "})
+    assert refused(post("/suno/uploads/audio-url", {"url": "https://\u00cf/a.mp3"})).startswith("url:")
+    assert refused(post("/suno/uploads/audio-url", {"url": "https://a.io/\u00e9.mp3"})).startswith("url:")
+    assert submit(api, tenant, "/suno/uploads/audio-url", {"url": "https://xn--h-ega.io/a.mp3"})
+    assert refused(post("/suno/submit/concat", {})).startswith("clip_id:")
+    assert refused(post("/suno/submit/concat", {"clip_id": "c", "parent_job_id": "p"})).startswith(
+        "parent_job_id:"
+    )
+    assert refused(post("/suno/persona/create", {"root_clip_id": "c", "name": "n", "clip_id": "d"}))
+    assert refused(api.get("/suno/act/flac/c", headers=tenant.headers)).startswith("kind:")
+
+
+def test_compat_suno_document_states_each_bodys_rules(api: TestClient) -> None:
+    document = api.get("/openapi.json").json()
+
+    def schema(path: str, method: str = "post") -> dict[str, Any]:
+        operation = document["paths"][path][method]
+        if method == "get":
+            return {p["name"]: p["schema"] for p in operation["parameters"]}
+        found: dict[str, Any] = operation["requestBody"]["content"]["application/json"]["schema"]
+        return found
+
+    assert schema("/suno/act/{kind}/{clip_id}", "get")["kind"]["enum"] == ["wav", "mp4", "midi", "timing"]
+    assert schema("/suno/submit/concat")["required"] == ["clip_id"]
+    assert schema("/suno/persona/create")["required"] == ["root_clip_id", "name"]
+    assert "format" not in schema("/suno/uploads/audio-url")["properties"]["url"]
+    music = schema("/suno/submit/music")["anyOf"]
+    # Custom mode: the lyrics, or tags with make_instrumental; each mode with and without a persona.
+    custom = [
+        branch
+        for branch in music
+        if branch["properties"].get("mode")
+        == {"anyOf": [{"const": "custom"}, {"type": "null"}, {"const": ""}]}
+    ]
+    assert sorted(tuple(branch["required"]) for branch in custom) == [
+        ("make_instrumental", "tags"),
+        ("make_instrumental", "tags", "task", "persona_id", "artist_clip_id"),
+        ("prompt",),
+        ("prompt", "task", "persona_id", "artist_clip_id"),
+    ]
+    assert [
+        branch["required"] for branch in music if branch["properties"]["task"] == {"const": "gen_stem"}
+    ] == [["task", "continue_clip_id"]]

@@ -266,6 +266,8 @@ class CompatRoute:
     max_form_files: int | None = None  # bounds on a form's parts tighter than the API's own
     max_form_fields: int | None = None
     bodyless: bool = False  # a POST that reads no body (any body sent is ignored)
+    # The values a path parameter takes, where they are few (its enum in the document; others 422).
+    path_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # The statuses (genrelay's, as `CompatError` carries them, before the family renders them) that the
     # handler itself may raise, besides those the core answers on every route (`CORE_ERRORS`).
     errors: Sequence[int] = ()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -242,7 +242,8 @@ def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signat
         inspect.Parameter("caller", keyword, annotation=Annotated[Principal, Depends(caller)]),
     ]
     params += [
-        inspect.Parameter(name, keyword, annotation=str) for name in re.findall(r"{(\w+)}", route.path)
+        inspect.Parameter(name, keyword, annotation=_path_type(route, name))
+        for name in re.findall(r"{(\w+)}", route.path)
     ]
     if route.body is not None:
         params.append(inspect.Parameter("body", keyword, annotation=route.body))
@@ -267,6 +268,12 @@ def _signature(route: CompatRoute, caller: Callable[..., Any]) -> inspect.Signat
     if route.method == "POST":
         params.append(inspect.Parameter("idempotency_key", keyword, default=None, annotation=IdempotencyKey))
     return inspect.Signature(params, return_annotation=Response)
+
+
+def _path_type(route: CompatRoute, name: str) -> Any:
+    """A path parameter's type: one of its values where the route lists them, else any text."""
+    values = route.path_values.get(name)
+    return Literal[values] if values else str  # Literal[("a", "b")] is Literal["a", "b"]
 
 
 def _json(answer: CompatAnswer) -> Response:

@@ -20,7 +20,10 @@ from workers.providers.compat import (
 )
 from workers.providers.suno import routes_ops
 from workers.providers.suno.document import (
+    CONCAT_BODY,
     LYRICS_BODY,
+    MUSIC_BODY,
+    PERSONA_BODY,
     UPLOAD_BODY,
     SunoCreated,
     SunoError,
@@ -29,9 +32,9 @@ from workers.providers.suno.document import (
 )
 from workers.providers.suno.envelope import created, job, ok, render_error, sent
 from workers.providers.suno.projection import task_object
+from workers.providers.suno.schemas import DEFAULT_MODEL
+from workers.providers.suno.schemas_ops import ACT_KINDS
 
-# What a client gets without `mv`: new-api's default (providers.md §4.1); same price as chirp-v3-5.
-DEFAULT_MODEL = "chirp-v3-0"
 LYRICS_MODEL = "suno_lyrics"  # the lyrics price rule's model; no `mv` is sent for lyrics
 MAX_BATCH = 100
 SYNC_DESCRIPTION = (
@@ -55,7 +58,9 @@ def submit_music(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     fields = sent(request.body)
     if fields.get("task") == "gen_stem":
         return routes_ops.stems(fields, jobs)
-    model = str(fields.pop("mv", None) or DEFAULT_MODEL)
+    model = fields.pop("mv", DEFAULT_MODEL)
+    if not isinstance(model, str):
+        raise invalid("a model name, e.g. chirp-v4", field="mv")
     callback_url = fields.pop("notify_hook", None)
     if fields.get("continue_clip_id") is not None and fields.get("task_id") is not None:
         fields["task_id"] = parent_external_id(jobs, str(fields["task_id"]), str(fields["continue_clip_id"]))
@@ -113,7 +118,7 @@ FAMILY = CompatFamily(
             submit_music,
             errors=(*CREATE_ERRORS, *LOOKUP_ERRORS),
             response=SunoCreated,
-            openapi_extra=created_links(),
+            openapi_extra={**MUSIC_BODY, **created_links()},
         ),
         CompatRoute(
             "POST",
@@ -122,7 +127,7 @@ FAMILY = CompatFamily(
             routes_ops.concat,
             errors=CREATE_ERRORS,
             response=SunoCreated,
-            openapi_extra=created_links(),
+            openapi_extra={**CONCAT_BODY, **created_links()},
         ),
         CompatRoute(
             "POST",
@@ -140,6 +145,7 @@ FAMILY = CompatFamily(
             routes_ops.persona,
             errors=CREATE_ERRORS,
             headers=("Prefer",),
+            openapi_extra=PERSONA_BODY,
             description=SYNC_DESCRIPTION,
         ),
         CompatRoute(
@@ -148,6 +154,7 @@ FAMILY = CompatFamily(
             "A clip as WAV, MP4, MIDI or aligned lyrics (`timing`), answered at once (CometAPI-compatible)",
             routes_ops.act,
             errors=CREATE_ERRORS,
+            path_values={"kind": ACT_KINDS},
             headers=("Prefer",),
             description=SYNC_DESCRIPTION,
         ),

@@ -50,8 +50,14 @@ def upload(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     return jobs.create(job("upload", "suno_upload", fields, callback_url), created)
 
 
+# The fields of Suno's own bodies these routes read; any other is refused, as the document says.
+CONCAT_FIELDS = frozenset({"clip_id", "is_infill", "notify_hook"})
+PERSONA_FIELDS = frozenset({"root_clip_id", "name", "description", "clips", "is_public"})
+
+
 def concat(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     fields = sent(request.body)
+    _refuse_stray(fields, CONCAT_FIELDS)
     callback_url = fields.pop("notify_hook", None)
     parent = clip_parent(jobs, _text(fields, "clip_id"), "concat")
     return jobs.create(
@@ -61,9 +67,7 @@ def concat(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
 
 def stems(fields: dict[str, Any], jobs: Jobs) -> CompatAnswer:
     """A `task: "gen_stem"` body of the music route."""
-    stray = sorted(set(fields) - STEM_FIXED - STEM_READ)
-    if stray:
-        raise invalid(f"{stray[0]}: Extra inputs are not permitted", field=stray[0])
+    _refuse_stray(fields, STEM_FIXED | STEM_READ)
     clip = _text(fields, "continue_clip_id")
     if "task_id" in fields:
         parent = task_parent(jobs, _text(fields, "task_id"), clip, "stems")
@@ -81,6 +85,7 @@ def stems(fields: dict[str, Any], jobs: Jobs) -> CompatAnswer:
 
 def persona(request: CompatRequest, jobs: Jobs) -> CompatAnswer:
     fields = sent(request.body)
+    _refuse_stray(fields, PERSONA_FIELDS)
     root = _text(fields, "root_clip_id")
     parent = clip_parent(jobs, root, "persona", field="root_clip_id")
     named = fields.get("clips") or []
@@ -179,6 +184,12 @@ def _can_act_on(parent: JobView, clip: str, operation: str, field: str) -> JobVi
 
 def _clips_of(parent: JobView) -> list[str]:
     return [str(clip.get("clip_id")) for clip in (parent.result or {}).get("clips") or []]
+
+
+def _refuse_stray(fields: dict[str, Any], known: frozenset[str]) -> None:
+    stray = sorted(set(fields) - known)
+    if stray:
+        raise invalid(f"{stray[0]}: Extra inputs are not permitted", field=stray[0])
 
 
 def _text(fields: dict[str, Any], name: str) -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
 
 SUNO_MODELS = ("chirp-v3-0", "chirp-v3-5", "chirp-v4", "chirp-auk", "chirp-bluejay", "chirp-crow")
+# What a client gets without `mv`: new-api's default (providers.md §4.1); same price as chirp-v3-5.
+DEFAULT_MODEL = "chirp-v3-0"
 SunoMode = Literal["inspiration", "custom", "continuation"]
 
 CUSTOM_FIELDS = ("prompt", "tags", "negative_tags", "title")
@@ -51,16 +53,16 @@ class SunoMusicInput(BaseModel):
 
     mode: SunoMode | None = None
     gpt_description_prompt: str | None = Field(default=None, min_length=1, max_length=3000)
-    make_instrumental: bool | None = None
+    make_instrumental: StrictBool | None = None  # JSON true or false, not 1 or "yes"
     prompt: str | None = Field(default=None, max_length=5000, description="Lyrics, with [Verse] tags.")
     tags: str | None = Field(default=None, max_length=1000)
     negative_tags: str | None = Field(default=None, max_length=1000)
     title: str | None = Field(default=None, max_length=200)
     continue_clip_id: str | None = Field(default=None, min_length=1)
-    continue_at: float | None = Field(default=None, ge=0, description="Seconds into the clip.")
+    continue_at: StrictFloat | None = Field(default=None, ge=0, description="Seconds into the clip.")
     task_id: str | None = Field(default=None, min_length=1, description="The upstream task of the clip.")
-    infill_start_s: float | None = Field(default=None, ge=0)
-    infill_end_s: float | None = Field(default=None, ge=0)
+    infill_start_s: StrictFloat | None = Field(default=None, ge=0)  # a JSON number, not "3"
+    infill_end_s: StrictFloat | None = Field(default=None, ge=0)
     # Generate with a persona (`persona` job's result): Suno's "artist consistency" task.
     task: Literal["artist_consistency"] | None = None
     persona_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -107,7 +109,7 @@ class SunoMusicInput(BaseModel):
             raise ValueError(f"gpt_description_prompt (inspiration mode) cannot be combined with {extra}")
 
     def _check_custom(self) -> None:
-        stray = self._sent(CONTINUATION_FIELDS)
+        stray = self._sent(CONTINUATION_FIELDS + INFILL_FIELDS)
         if stray:
             raise ValueError(f"{stray} only make sense with continue_clip_id (continuation mode)")
         if not (self.prompt or "").strip() and not (self.make_instrumental and (self.tags or "").strip()):

@@ -4,14 +4,30 @@ midi and timing conversions), with the kinds of parent each can act on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
+
+from schemas.jobs import CALLBACK_URL_PATTERN
 
 # The conversions CometAPI serves as `GET /suno/act/{kind}/{clip_id}`, by operation name.
 ACT_KINDS = ("wav", "mp4", "midi", "timing")
+# An uploaded clip's link: http(s), an ASCII host name or address, an optional port, then printable
+# ASCII (a URI: RFC 3986 has no space, control or non-ASCII character).
+AUDIO_URL_PATTERN = CALLBACK_URL_PATTERN.removesuffix(r"([/?#][^\s]*)?$") + "([/?#][!-~]*)?$"
+MAX_AUDIO_URL = 2083
 # A follow-up's example names only its parent (any real parent of the right kind will do): `clip_id`
 # is optional, the parent's first clip by default.
 EXAMPLE_PARENT = "0190f5c2-7d1e-7c3a-9b1e-2f4a6c8e0b13"
@@ -41,6 +57,17 @@ class SunoUploadInput(BaseModel):
 
     url: HttpUrl = Field(description="A public http(s) link to the audio (mp3).")
 
+    @field_validator("url", mode="wrap")
+    @classmethod
+    def _ascii_link(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # A URL, then one the document's pattern takes: a host outside ASCII (an IDN) is no URI.
+        url = handler(value)
+        if isinstance(value, str) and not (
+            len(value) <= MAX_AUDIO_URL and re.fullmatch(AUDIO_URL_PATTERN, value)
+        ):
+            raise ValueError("a public http(s) link in printable ASCII (an IDN host written in punycode)")
+        return url
+
 
 class ClipFollowUp(BaseModel):
     """Acts on one clip of an earlier Suno job of this account."""
@@ -61,7 +88,7 @@ class ClipFollowUp(BaseModel):
 class SunoConcatInput(ClipFollowUp):
     """`POST /suno/submit/concat`: the full song an extended clip ends, as one new clip."""
 
-    is_infill: bool = Field(default=False, description="True for a clip made by replacing a section.")
+    is_infill: StrictBool = Field(default=False, description="True for a clip made by replacing a section.")
 
 
 class SunoStemsInput(ClipFollowUp):
@@ -88,7 +115,7 @@ class SunoPersonaInput(ClipFollowUp):
 
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=1000)
-    is_public: bool = False
+    is_public: StrictBool = False
     clips: list[str] | None = Field(
         default=None,
         min_length=1,
