@@ -43,10 +43,23 @@ PROTOCOL: list[tuple[str, str | None, dict[str, dict[str, Any]], str]] = [
         {
             "ignored_auth": {"enabled": False},
             "missing_required_header": {"enabled": False},
-            "negative_data_rejection": {"expected-statuses": [200, 400, 401, 403, 404, 405, 409, 422, 429]},
+            "negative_data_rejection": {
+                "expected-statuses": [200, 400, 401, 403, 404, 405, 406, 409, 415, 422, 428, 429, "5xx"]
+            },
         },
         "MiniMax answers every refusal, a missing key (1004) and a bad field included, with HTTP 200 "
         "and the code in base_resp (providers-more.md 1.2); its own client reads base_resp",
+    ),
+    (
+        "^/suno/(fetch/|act/|persona/create$|submit/concat$|submit/music$)",
+        None,
+        {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", 400, 401, 403, 404, 409, 429, "5xx"]
+            }
+        },
+        "Suno answers a task or clip id that names nothing in the account with HTTP 400 "
+        "(`task_not_exist` for a task, providers.md 4.3); a well-formed id the fuzzer makes up names nothing",
     ),
     (
         "^/(volc|api)/v3/contents/generations/tasks/",

@@ -174,7 +174,10 @@ class VideoSubmission(Submission):
 EDITS_RULES: dict[str, Any] = {
     "anyOf": [
         {"required": ["image"], "properties": {"image": {"type": "string", "minLength": 12}}},
-        {"required": ["base64Array"], "properties": {"base64Array": {"type": "array", "minItems": 1}}},
+        {
+            "required": ["base64Array"],
+            "properties": {"base64Array": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+        },
     ]
 }
 
