@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import jsonschema
+import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.db import Database
@@ -150,6 +152,8 @@ def test_compat_kling_document_states_each_create_body_and_answer(api: TestClien
         "action": "text2video",
         "task_id": "$response.body#/data/task_id",
     }
+    callback_url = body["properties"]["callback_url"]["anyOf"][0]
+    assert "format" not in callback_url  # the pattern is the rule; `uri` would forbid an IRI's text
     assert set(text2video["responses"]) >= {"200", "401", "402", "403", "409", "422", "429"}
     lip_sync = paths["/kling/v1/videos/lip-sync"]["post"]
     assert "404" in lip_sync["responses"]  # a video_id that names no video
@@ -158,3 +162,19 @@ def test_compat_kling_document_states_each_create_body_and_answer(api: TestClien
     assert "parent_job_id" not in inner["properties"]
     error = paths["/kling/v1/images/editing/expand"]["post"]["responses"]["404"]["content"]
     assert error["application/json"]["schema"]["$ref"].endswith("/KlingErrorBody")
+
+
+def test_compat_kling_callback_url_is_any_http_url_its_pattern_admits(
+    api: TestClient, tenant: Tenant, simulator: Simulator
+) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    body = paths[T2V]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    url = "https://example.com:8443/hooks?to=caf\u00e9#\u00acw"  # an IRI: text past ASCII
+    jsonschema.validate({"prompt": "x", "callback_url": url}, body)
+    created = api.post(T2V, json={"prompt": "x", "callback_url": url}, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    for refused in ("ftp://example.com/hooks", "https://example.com:70000/hooks"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"prompt": "x", "callback_url": refused}, body)
+        answer = api.post(T2V, json={"prompt": "x", "callback_url": refused}, headers=tenant.headers)
+        assert (answer.status_code, answer.json()["code"]) == (422, 1201), refused

@@ -79,10 +79,10 @@ class CompatError(Exception):
 MAX_CLIENT_REFERENCE = 255
 
 # A callback URL as `JobCreate` takes it, for a family's document: http(s), a host, no credentials (an
-# internal address is refused too; a name is resolved at each send).
+# internal address is refused too; a name is resolved at each send). The pattern is the whole rule: no
+# `format: uri`, which would forbid the non-ASCII text (an IRI's) that the pattern, and so the API, takes.
 CALLBACK_URL_SCHEMA: Mapping[str, Any] = {
     "type": "string",
-    "format": "uri",
     "maxLength": MAX_CALLBACK_URL_LENGTH,
     "pattern": CALLBACK_URL_PATTERN,
 }

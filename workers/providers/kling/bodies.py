@@ -141,7 +141,6 @@ def create_body(operation: str) -> Schema:
         "callback_url": _optional(
             {
                 "type": "string",
-                "format": "uri",
                 "maxLength": MAX_CALLBACK_URL_LENGTH,
                 "pattern": CALLBACK_URL,
                 "description": "An http(s) URL whose host resolves to public addresses only: genrelay's "
