@@ -164,6 +164,17 @@ def test_compat_kling_document_states_each_create_body_and_answer(api: TestClien
     assert error["application/json"]["schema"]["$ref"].endswith("/KlingErrorBody")
 
 
+def test_compat_kling_allow_names_the_methods_the_document_lists(
+    api: TestClient, tenant: Tenant, simulator: Simulator
+) -> None:
+    """A create path of three segments is that create's, though the query's template (a family and a
+    task id) spells it too: its `Allow` names POST alone, as the document lists."""
+    for path in ("/kling/v1/images/editing/expand", "/kling/v1/videos/avatar/image2video", T2V):
+        for method in ("OPTIONS", "PUT", "DELETE"):
+            refused = api.request(method, path, headers=tenant.headers)
+            assert (refused.status_code, refused.headers["allow"]) == (405, "POST"), (method, path)
+
+
 def test_compat_kling_callback_url_is_any_http_url_its_pattern_admits(
     api: TestClient, tenant: Tenant, simulator: Simulator
 ) -> None:

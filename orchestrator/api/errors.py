@@ -139,13 +139,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path: one path may be served by several routes, each of
-    one method, and the router's own `Allow` names only the first's."""
+    one method, and the router's own `Allow` names only the first's. A path that routes without
+    parameters spell is theirs alone, as the API document reads it (OpenAPI matches a concrete path
+    before a template): a template that spells it too adds no method."""
     routes: list[Route] = getattr(request.app.state, "method_routes", [])
     scope = {**request.scope, "type": "http"}
+    matching = [route for route in routes if route.methods and route.matches(scope)[0] != Match.NONE]
+    concrete = [route for route in matching if not route.param_convertors]
     methods: set[str] = set()
-    for route in routes:
-        if route.methods and route.matches(scope)[0] != Match.NONE:
-            methods |= route.methods
+    for route in concrete or matching:
+        methods |= route.methods or set()
     return sorted(methods)
 
 
