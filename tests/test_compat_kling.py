@@ -119,7 +119,8 @@ def test_compat_kling_errors_come_in_klings_envelope(
 def test_compat_kling_task_fields_must_be_strings_and_bodies_must_parse(
     api: TestClient, tenant: Tenant, simulator: Simulator
 ) -> None:
-    for field, value in (("callback_url", {}), ("external_task_id", 77), ("callback_url", False)):
+    sent = (("callback_url", {}), ("external_task_id", 77), ("callback_url", False), ("model_name", {}))
+    for field, value in sent:
         refused = api.post(T2V, json={"prompt": "x", field: value}, headers=tenant.headers)
         assert (refused.status_code, refused.json()["code"]) == (422, 1201), field
         assert refused.json()["message"] == f"{field}: {field} must be a string"

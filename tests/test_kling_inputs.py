@@ -11,7 +11,13 @@ from pydantic import BaseModel, ValidationError
 
 from workers.providers.base import SubmitRequest, UpstreamStatus
 from workers.providers.kling import Kling, creates, wire
-from workers.providers.kling.schemas import KlingTask, KlingVirtualTryOnInput
+from workers.providers.kling.schemas import (
+    KlingImage2VideoInput,
+    KlingImageInput,
+    KlingTask,
+    KlingText2VideoInput,
+    KlingVirtualTryOnInput,
+)
 from workers.providers.kling.schemas_audio import KlingTextToAudioInput, KlingVideoToAudioInput
 from workers.providers.kling.schemas_video import (
     KlingAvatarInput,
@@ -102,6 +108,18 @@ def test_audio_inputs_keep_to_klings_bounds() -> None:
     assert "200" in refused(KlingTextToAudioInput, {"prompt": "x" * 201, "duration": 5})
     assert KlingTextToAudioInput.model_validate({"prompt": "rain", "duration": 7.5}).duration == 7.5
     assert "exactly one" in refused(KlingVideoToAudioInput, {"bgm_prompt": "piano"})
+
+
+def test_text_to_audio_durations_the_schema_lists_are_those_taken() -> None:
+    """An enum of the tenths from 3.0 to 10.0: exact, where `multipleOf: 0.1` is not with floats."""
+    listed = KlingTextToAudioInput.model_json_schema()["properties"]["duration"]["enum"]
+    assert (listed[0], listed[-1]) == (3.0, 10.0)
+    assert len(listed) == 71
+    for duration in [*listed, 3, 10]:
+        KlingTextToAudioInput.model_validate({"prompt": "rain", "duration": duration})
+    for duration in (9.726365033821661, 3.05, 10.1):
+        assert duration not in listed
+        refused(KlingTextToAudioInput, {"prompt": "rain", "duration": duration})
 
 
 def submit(
@@ -215,3 +233,25 @@ def test_video_ids_and_the_extended_video_are_kept_as_the_result() -> None:
         "parent_video": {"id": "v1", "duration": "5.1"},
     }
     assert wire.update_from_task(task({"images": [{"index": 0, "url": "https://cdn/i.png"}]})).result is None
+
+
+def test_inputs_take_no_value_of_another_json_type() -> None:
+    """The document's types are the rule: a boolean is no number, a number no boolean, text neither."""
+    image = "https://example.com/a.png"
+    mask = {"mask": image, "trajectories": [{"x": 1, "y": 1}, {"x": 2, "y": 2}]}
+    for model, fields in (
+        (KlingText2VideoInput, {"prompt": "x", "cfg_scale": False}),
+        (KlingText2VideoInput, {"prompt": "x", "cfg_scale": "0.5"}),
+        (KlingText2VideoInput, {"prompt": "x", "watermark_info": {"enabled": 0}}),
+        (KlingText2VideoInput, {"prompt": "x", "watermark_info": {"enabled": "true"}}),
+        (KlingImageInput, {"prompt": "x", "human_fidelity": False}),
+        (KlingImageInput, {"prompt": "x", "n": "2"}),
+        (
+            KlingImage2VideoInput,
+            {"image": image, "dynamic_masks": [{**mask, "trajectories": [{"x": False}] * 2}]},
+        ),
+        (KlingTextToAudioInput, {"prompt": "rain", "duration": "5"}),
+    ):
+        refused(model, fields)
+    assert KlingImageInput.model_validate({"prompt": "x", "n": 2.0, "human_fidelity": 1}).n == 2
+    assert KlingImage2VideoInput.model_validate({"image": image, "dynamic_masks": [mask]}).dynamic_masks

@@ -31,11 +31,11 @@ VIDEO_LABEL = "-video-"  # our video ids: "<job id>-video-<n>"
 def job_request(operation: str, body: Mapping[str, Any], jobs: Jobs) -> tuple[JobCreate, str | None]:
     """The unified job for a create body, and the client's `external_task_id`."""
     fields = _sent(body)
-    model = fields.pop("model_name", None) or fields.pop("model", None)
+    model = _text(fields, "model_name") or fields.pop("model", None)
     callback_url, reference = (_text(fields, name) for name in ("callback_url", "external_task_id"))
     if operation in NESTED:
         fields = _flattened(fields)
-        model = fields.pop("model_name", None) or model
+        model = _text(fields, "model_name") or model
     parent: JobView | None = None
     if fields.get("video_id") is not None:
         parent = parent_job(jobs, operation, str(fields.pop("video_id")))

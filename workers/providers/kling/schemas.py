@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 KLING_MODELS = (
     "kling-v1",
@@ -28,12 +36,21 @@ def raw_base64(value: str) -> str:
     return DATA_URI_PREFIX.sub("", value, count=1)
 
 
+def _whole_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# The input models are strict: no value of another JSON type is taken for one (`false` is no
+# `cfg_scale`, `0` no `enabled`, `"0.5"` no number), as the document's types say. An integer is a JSON
+# one: `2.0` is 2.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
 # An image as Kling's newer operations take it: URL or base64 (JPG/PNG, <= 10 MB, >= 300 px).
 ImageRef = Annotated[str, Field(min_length=1), AfterValidator(raw_base64)]
 
 
 class CameraConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     horizontal: float | None = Field(default=None, ge=-10, le=10)
     vertical: float | None = Field(default=None, ge=-10, le=10)
@@ -44,14 +61,14 @@ class CameraConfig(BaseModel):
 
 
 class CameraControl(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
     config: CameraConfig | None = None
 
 
 class WatermarkInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     enabled: bool
 
@@ -60,7 +77,7 @@ class KlingVideoInput(BaseModel):
     """Fields shared by text2video and image2video. `model_name`, `callback_url` and
     `external_task_id` are genrelay's to set, so a tenant does not send them here."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(default="", max_length=2500)
     negative_prompt: str | None = Field(default=None, max_length=2500)
@@ -82,6 +99,7 @@ class KlingVideoInput(BaseModel):
 class KlingText2VideoInput(KlingVideoInput):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"prompt": "a paper boat on a lake", "duration": "5"}]},
     )
 
@@ -89,15 +107,16 @@ class KlingText2VideoInput(KlingVideoInput):
 
 
 class DynamicMask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     mask: str = Field(min_length=1)
-    trajectories: list[dict[str, int]] = Field(min_length=2, max_length=77)
+    trajectories: list[dict[str, WholeNumber]] = Field(min_length=2, max_length=77)
 
 
 class KlingImage2VideoInput(KlingVideoInput):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [{"image": "https://example.com/boat.png", "prompt": "the boat drifts"}]
         },
@@ -183,7 +202,7 @@ class KlingImageInput(BaseModel):
     """Kling image generation (`/v1/images/generations`): 1 to 9 images per task."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"prompt": "a lighthouse at dusk"}]}
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"prompt": "a lighthouse at dusk"}]}
     )
 
     prompt: str = Field(min_length=1, max_length=2500)
@@ -192,7 +211,7 @@ class KlingImageInput(BaseModel):
     image_reference: Literal["subject", "face"] | None = None
     image_fidelity: float | None = Field(default=None, ge=0, le=1)
     human_fidelity: float | None = Field(default=None, ge=0, le=1)
-    n: int = Field(default=1, ge=1, le=9)
+    n: WholeNumber = Field(default=1, ge=1, le=9)
     aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] = "1:1"
 
 
@@ -203,6 +222,7 @@ class KlingVirtualTryOnInput(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {

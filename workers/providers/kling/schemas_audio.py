@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from workers.providers.kling.schemas_video import EXAMPLE_PARENT, VideoSource
+
+# A text-to-audio duration: 3.0 to 10.0 s in tenths. The document lists them (an exact rule, where
+# `multipleOf: 0.1` is not, with binary floats); the validator below is the same rule.
+AUDIO_DURATIONS = tuple(n / 10 for n in range(30, 101))
 
 
 class KlingTextToAudioInput(BaseModel):
@@ -15,11 +19,17 @@ class KlingTextToAudioInput(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"prompt": "waves on a pebble beach", "duration": 5.0}]},
     )
 
     prompt: str = Field(min_length=1, max_length=200)
-    duration: float = Field(ge=3.0, le=10.0, description="Seconds, with at most one decimal.")
+    duration: float = Field(
+        ge=3.0,
+        le=10.0,
+        description="Seconds, with at most one decimal.",
+        json_schema_extra={"enum": list[JsonValue](AUDIO_DURATIONS)},
+    )
 
     @field_validator("duration")
     @classmethod
@@ -35,6 +45,7 @@ class KlingVideoToAudioInput(VideoSource):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {

@@ -27,7 +27,7 @@ ParentJobId = Annotated[str, Field(min_length=1, max_length=64, description="Our
 
 
 class ImageItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     image: ImageRef
 
@@ -37,6 +37,7 @@ class KlingMultiImage2VideoInput(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -67,6 +68,7 @@ class KlingEffectsInput(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -99,6 +101,7 @@ class KlingAvatarInput(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -133,6 +136,7 @@ class KlingVideoExtendInput(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [{"parent_job_id": EXAMPLE_PARENT, "prompt": "the boat sails into the sunset"}]
         },
@@ -169,6 +173,7 @@ class KlingLipSyncInput(VideoSource):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
