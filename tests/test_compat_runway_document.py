@@ -26,9 +26,12 @@ ACCEPTED: dict[str, list[dict[str, Any]]] = {
         },
         {"model": "gen4.5", "promptImage": IMAGE, "seed": 7, "watermark": False},
     ],
-    "text_to_image": [{"model": "gen4_image_turbo", "promptText": "a keeper", "ratio": "1920:1080"}],
+    "text_to_image": [
+        {"model": "gen4_image_turbo", "promptText": "a keeper", "ratio": "1920:1080"},
+        {"model": "gen4_image", "promptText": "a keeper", "callback_url": None},  # a typed client's unset
+    ],
     "text_to_video": [
-        {"model": "veo3", "promptText": "a boat"},
+        {"model": "veo3", "promptText": "a boat", "callback_url": "https://example.com/hooks"},
         {"model": "veo3.1_fast", "promptText": "a boat", "duration": 4, "audio": False},
     ],
     "video_to_video": [{"model": "gen4_aleph", "promptText": "snow", "videoUri": VIDEO}],
@@ -51,6 +54,8 @@ REFUSED: dict[str, list[tuple[dict[str, Any], str]]] = {
         ({"promptImage": [{"uri": IMAGE}, {"uri": IMAGE}]}, "promptImage"),
         ({"promptImage": IMAGE, "seed": False}, "seed"),
         ({"promptImage": IMAGE, "watermark": 0}, "watermark"),
+        ({"promptImage": IMAGE, "callback_url": {}}, "callback_url"),
+        ({"promptImage": IMAGE, "callback_url": "ftp://example.com/hooks"}, "callback_url"),
     ],
     "text_to_image": [({"model": "gen4_image", "promptText": "x", "seed": "7"}, "seed")],
     "text_to_video": [

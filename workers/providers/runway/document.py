@@ -45,11 +45,13 @@ INPUTS: Mapping[str, type[BaseModel]] = {
     "character_performance": RunwayCharacterPerformanceInput,
 }
 PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-# An http(s) URL as far as a pattern can say; its host must also resolve to public addresses only.
+# An http(s) URL as far as a pattern can say; its host must also resolve to public addresses only. Like
+# the body's other optional fields it may be null (a typed client's unset field): no webhooks then.
 CALLBACK_URL = {
-    "type": "string",
-    "maxLength": 2048,
-    "pattern": rf"^https?://[A-Za-z0-9.-]+(:{PORT})?([/?#]\S*)?$",
+    "anyOf": [
+        {"type": "string", "maxLength": 2048, "pattern": rf"^https?://[A-Za-z0-9.-]+(:{PORT})?([/?#]\S*)?$"},
+        {"type": "null"},
+    ],
     "description": "genrelay's extension: where signed webhooks about the task go (its host must resolve "
     "to public addresses).",
 }
