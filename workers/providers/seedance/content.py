@@ -104,6 +104,9 @@ def _items(content: list[Any]) -> tuple[list[str], list[tuple[str, str | None]]]
         kind = item.get("type") if isinstance(item, dict) else None
         where = f"content[{index}]"
         if kind == "text" and isinstance(item.get("text"), str):
+            if not re.search(r"\S", item["text"]):
+                blank = f"{where}.text is blank: leave the text item out for no prompt"
+                raise BodyError(blank, f"{where}.text")
             texts.append(item["text"])
         elif kind == "image_url":
             image = item.get("image_url")
@@ -111,7 +114,9 @@ def _items(content: list[Any]) -> tuple[list[str], list[tuple[str, str | None]]]
             if not isinstance(url, str) or not url:
                 raise BodyError(f"{where}.image_url.url is required", f"{where}.image_url.url", missing=True)
             role = item.get("role")
-            images.append((url, role if isinstance(role, str) else None))
+            if role is not None and not isinstance(role, str):
+                raise BodyError(f"{where}.role must be a string such as first_frame", f"{where}.role")
+            images.append((url, role))
         else:
             raise BodyError(f"{where}: a {kind or 'typeless'} item is not offered here", where)
     return texts, images
@@ -128,7 +133,8 @@ def _images(images: list[tuple[str, str | None]]) -> tuple[str, dict[str, Any]]:
         return R2V, {"reference_images": references}
     fields: dict[str, Any] = {}
     for url, role in frames:
-        field = ROLES.get(role) if role else next((f for f in ROLES.values() if f not in fields), None)
+        unplaced = next((f for f in ROLES.values() if f not in fields), None)
+        field = unplaced if role is None else ROLES.get(role)
         if field is None or field in fields:
             raise BodyError(f"content: an image with role {role!r} is not offered here", "content")
         fields[field] = url

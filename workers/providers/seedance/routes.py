@@ -74,12 +74,15 @@ def job_request(body: dict[str, Any]) -> JobCreate:
         if problem.missing:
             raise CompatError(422, "missing_parameter", problem.message, problem.field) from None
         raise invalid(problem.message, problem.field) from None
+    callback_url = body.get("callback_url")
+    if callback_url is not None and not isinstance(callback_url, str):
+        raise invalid("callback_url must be a string", "callback_url")
     return JobCreate(
         provider=PROVIDER,
         operation=operation,
         model=model,
         input=fields,
-        callback_url=body.get("callback_url") or None,
+        callback_url=callback_url or None,
     )
 
 

@@ -35,11 +35,17 @@ def _image(value: str) -> str:
     return value
 
 
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class SeedanceVideoInput(BaseModel):
     """Fields of every operation. `model` and `callback_url` are genrelay's to send; a resolution left
-    out is 720p, a duration 5 s (and sent as such, so the clip is the one priced)."""
+    out is 720p, a duration 5 s (and sent as such, so the clip is the one priced). Strict: no value
+    of another JSON type is taken for one (`0` is no `generate_audio`, `"7"` no seed); an integer is a
+    JSON one (`7.0` is 7), a duration also its digits (`"5"`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     operation: ClassVar[str]
 
     prompt: str | None = Field(
@@ -67,7 +73,12 @@ class SeedanceVideoInput(BaseModel):
     @field_validator("duration", mode="before")
     @classmethod
     def _duration_as_number(cls, value: Any) -> Any:
-        return int(value) if isinstance(value, str) and value.isdigit() else value
+        return int(value) if isinstance(value, str) and value.isdigit() else _whole(value)
+
+    @field_validator("seed", "execution_expires_after", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        return _whole(value)
 
     @field_validator("prompt")
     @classmethod
@@ -91,6 +102,7 @@ class SeedanceText2VideoInput(SeedanceVideoInput):
     operation = T2V
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"prompt": "a paper boat drifts on a lake at dawn", "duration": 5}]},
     )
 
@@ -103,6 +115,7 @@ class SeedanceImage2VideoInput(SeedanceVideoInput):
     operation = I2V
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [{"first_frame_image": "https://example.com/boat.png", "prompt": "the boat drifts"}]
         },
@@ -123,6 +136,7 @@ class SeedanceReference2VideoInput(SeedanceVideoInput):
     operation = R2V
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from schemas.jobs import JobCreate
 from workers.providers.compat import JobView, invalid
 from workers.providers.seedance.offers import CN_PREFIX, MODELS, R2V, T2V
@@ -23,9 +25,27 @@ ALIASES = {
     "doubao-seedance-1-0-pro": "doubao-seedance-1-0-pro-250528",
 }
 
+# A form's fields are text: its seed and flags are read as numbers and booleans here ("7", "true"), as
+# the Seedance input (strict: a JSON body's values keep their own types) takes them.
+FORM_TYPES: dict[str, TypeAdapter[Any]] = {
+    "seed": TypeAdapter(int),
+    **{name: TypeAdapter(bool) for name in ("camera_fixed", "watermark", "generate_audio")},
+}
+
+
+def _typed(name: str, value: Any) -> Any:
+    adapter = FORM_TYPES.get(name)
+    if adapter is None or not isinstance(value, str):
+        return value
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return value  # the input's validation refuses it, naming the field
+
 
 def job(request: VideoRequest) -> JobCreate:
-    job_input: dict[str, Any] = {"prompt": request.prompt, **request.extra}
+    extra = {name: _typed(name, value) for name, value in request.extra.items()}
+    job_input: dict[str, Any] = {"prompt": request.prompt, **extra}
     if request.seconds is not None:
         job_input["duration"] = request.seconds
     if request.size is not None:
