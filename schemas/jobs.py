@@ -19,8 +19,12 @@ CURSOR_PATTERN = r"^([A-Za-z0-9_-]{22})?$"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
 # `callback_url`: an http(s) URL, as far as a pattern can say; its host must also resolve to public
 # addresses only (orchestrator.egress), which no schema can state.
-_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-CALLBACK_URL_PATTERN = rf"^https?://[A-Za-z0-9.-]+(:{_PORT})?([/?#][^\s]*)?$"
+URL_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+# What follows a URL's host: no control character and no blank, spelled out rather than `\S`, whose
+# blanks differ between JSON Schema's regular expressions and Python's (\x1c-\x1f, \x85, \ufeff).
+URL_REST = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*"
+HTTP_URL = rf"https?://[A-Za-z0-9.-]+(:{URL_PORT})?([/?#]{URL_REST})?"
+CALLBACK_URL_PATTERN = rf"^{HTTP_URL}$"
 
 
 def _json_integer(value: Any) -> Any:

@@ -88,8 +88,7 @@ def openapi(api: TestClient) -> dict[str, Any]:
 
 def body_schema(openapi: dict[str, Any], operation: str) -> dict[str, Any]:
     post = openapi["paths"][f"{BASE}/{operation}"]["post"]
-    schema: dict[str, Any] = post["requestBody"]["content"]["application/json"]["schema"]
-    return schema
+    return resolved(openapi, post["requestBody"]["content"]["application/json"]["schema"])
 
 
 def resolved(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ STORABLE_KEY = {"pattern": STORABLE_TEXT}
 STORABLE_DEPTH = 4
 # A pattern admits a NUL where it leaves the rest of the text open (no `$` at its end), or where a class
 # it takes text from (`\S`, `[^...]`, `.`) does not rule NUL out.
-_OPEN_CLASS = re.compile(r"\\S|\[\^(?!\\x00\])|(?<![\\\[])\.(?![^\[]*\])")
+_OPEN_CLASS = re.compile(r"\\S|\[\^(?!\\x00)|(?<![\\\[])\.(?![^\[]*\])")
 # What a pattern that admits a NUL is prefixed with: no NUL anywhere (`[\s\S]` spans lines, as `.` does not).
 _NO_NUL_AHEAD = r"^(?![\s\S]*\x00)"
 _NOT_SCHEMAS = {"example", "examples", "default", "const", "enum"}

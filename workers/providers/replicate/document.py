@@ -8,19 +8,19 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from schemas.jobs import HTTP_URL
 from workers.providers.replicate.catalog import VERSIONS
 from workers.providers.replicate.schemas import EVENTS, MAX_INPUT_BYTES, MAX_OUTPUTS
 
 # `Prefer` may carry any preferences; a `wait=N` among them takes 1 to 60 seconds (`wait` alone: 60).
 PREFER_PATTERN = r"^(?!(.*[,;])?\s*[wW][aA][iI][tT]=0*(0|6[1-9]|[7-9][0-9]|[1-9][0-9]{2,})\s*([,;]|$))"
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 # An http(s) URL as far as a pattern can say (its host must also resolve to public addresses only), or
 # "" for none.
 WEBHOOK = {
     "type": "string",
     "maxLength": 2048,
-    "pattern": rf"^(https?://[A-Za-z0-9.-]+(:{PORT})?([/?#]\S*)?)?$",
+    "pattern": rf"^({HTTP_URL})?$",
 }
 STATUSES = ["starting", "processing", "succeeded", "failed", "canceled"]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from schemas.jobs import CALLBACK_URL_PATTERN
 from workers.providers.runway.schemas import (
     IMAGE_URI_PREFIXES,
     MAX_DATA_URI_CHARS,
@@ -44,12 +45,11 @@ INPUTS: Mapping[str, type[BaseModel]] = {
     "video_upscale": RunwayVideoUpscaleInput,
     "character_performance": RunwayCharacterPerformanceInput,
 }
-PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 # An http(s) URL as far as a pattern can say; its host must also resolve to public addresses only. Like
 # the body's other optional fields it may be null (a typed client's unset field): no webhooks then.
 CALLBACK_URL = {
     "anyOf": [
-        {"type": "string", "maxLength": 2048, "pattern": rf"^https?://[A-Za-z0-9.-]+(:{PORT})?([/?#]\S*)?$"},
+        {"type": "string", "maxLength": 2048, "pattern": CALLBACK_URL_PATTERN},
         {"type": "null"},
     ],
     "description": "genrelay's extension: where signed webhooks about the task go (its host must resolve "

@@ -83,6 +83,11 @@ def inlined(model: type[BaseModel]) -> Schema:
     return dict(place(schema))
 
 
+# A content item's other fields are read by no one, but the whole body is still text the API refuses a
+# NUL in: the document's finishing names them storable values.
+ITEM_EXTRAS = True
+
+
 def _image(roles: list[str | None]) -> Schema:
     role: Schema = {"enum": roles} if None not in roles else {"enum": [r for r in roles if r] + [None]}
     return {
@@ -95,6 +100,7 @@ def _image(roles: list[str | None]) -> Schema:
                         "type": "object",
                         "properties": {"url": {"type": "string", "pattern": IMAGE_URL}},
                         "required": ["url"],
+                        "additionalProperties": ITEM_EXTRAS,
                     },
                     {"type": "string", "pattern": IMAGE_URL},
                 ]
@@ -102,6 +108,7 @@ def _image(roles: list[str | None]) -> Schema:
             "role": role,
         },
         "required": ["type", "image_url"] + ([] if None in roles else ["role"]),
+        "additionalProperties": ITEM_EXTRAS,
     }
 
 
@@ -109,6 +116,7 @@ TEXT_ITEM: Schema = {
     "type": "object",
     "properties": {"type": {"const": "text"}, "text": TEXT},
     "required": ["type", "text"],
+    "additionalProperties": ITEM_EXTRAS,
 }
 
 

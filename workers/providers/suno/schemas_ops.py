@@ -20,13 +20,13 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from schemas.jobs import CALLBACK_URL_PATTERN
+from schemas.jobs import URL_PORT
 
 # The conversions CometAPI serves as `GET /suno/act/{kind}/{clip_id}`, by operation name.
 ACT_KINDS = ("wav", "mp4", "midi", "timing")
 # An uploaded clip's link: http(s), an ASCII host name or address, an optional port, then printable
 # ASCII (a URI: RFC 3986 has no space, control or non-ASCII character).
-AUDIO_URL_PATTERN = CALLBACK_URL_PATTERN.removesuffix(r"([/?#][^\s]*)?$") + "([/?#][!-~]*)?$"
+AUDIO_URL_PATTERN = rf"^https?://[A-Za-z0-9.-]+(:{URL_PORT})?([/?#][!-~]*)?$"
 MAX_AUDIO_URL = 2083
 # A follow-up's example names only its parent (any real parent of the right kind will do): `clip_id`
 # is optional, the parent's first clip by default.

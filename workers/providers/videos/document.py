@@ -9,20 +9,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from schemas.jobs import HTTP_URL, URL_REST
 from workers.providers.videos.shape import VideoModels
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 CALLBACK_URL = {
     "type": "string",
-    "pattern": rf"^(https?://[A-Za-z0-9.-]+(:{_PORT})?([/?#]\S*)?)?$",
+    "pattern": rf"^({HTTP_URL})?$",
     "maxLength": 2048,
     "description": "genrelay's addition: where signed webhooks carrying the video object go (its host "
     "must resolve to public addresses).",
 }
 PROMPT = {"type": "string", "minLength": 1, "pattern": r"\S", "description": "What the video shows."}
 # An image the provider fetches: an https URL (a `data:image/...;base64,` URI is taken too).
-IMAGE_URL = {"type": "string", "pattern": r"^https://[A-Za-z0-9.-]+([/?#]\S*)?$"}
+IMAGE_URL = {"type": "string", "pattern": rf"^https://[A-Za-z0-9.-]+([/?#]{URL_REST})?$"}
 LOOSE = {"type": "string", "description": "As the model's provider takes it."}
 
 
