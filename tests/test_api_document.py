@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -26,6 +27,7 @@ from orchestrator.errors import InvalidRequestError
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
 from orchestrator.tenants import idempotency, streams
+from orchestrator.tenants.creating import resolve_provider, validate_input
 from schemas.admin import DECIMAL_CREDITS, MULTIPLIER, AccountLimits, CreditAmount
 from schemas.jobs import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, JobCreate
 from tests.contract_hooks import from_lines, to_lines
@@ -372,3 +374,158 @@ def _schemas(schema: Any) -> Iterator[dict[str, Any]]:
                 yield from _schemas(value)
             elif key == "properties":
                 yield from _schemas(list(value.values()))
+
+
+URL = "https://example.com/a.png"
+PARENT = "01a24da6-3861-7342-a807-e4303cc9a037"
+
+
+@pytest.mark.parametrize(
+    ("provider", "operation", "model", "job_input", "accepted"),
+    [
+        ("hailuo", "image2video", "I2V-01", {"first_frame_image": "0"}, False),
+        ("hailuo", "image2video", "I2V-01", {"first_frame_image": "data:image/png;base64,AA=="}, True),
+        (
+            "hailuo",
+            "text2video",
+            "MiniMax-Hailuo-02",
+            {"prompt": "x", "duration": 10, "resolution": "1080P"},
+            False,
+        ),
+        (
+            "hailuo",
+            "text2video",
+            "MiniMax-Hailuo-02",
+            {"prompt": "x", "duration": 10, "resolution": "768P"},
+            True,
+        ),
+        ("hailuo", "text2video", "T2V-01", {"prompt": "x", "duration": 10}, False),
+        ("hailuo", "image2video", "I2V-01-live", {"first_frame_image": URL, "duration": 6}, True),
+        ("runway", "text_to_video", "veo3", {"promptText": "x", "duration": 4}, False),
+        ("runway", "text_to_video", "veo3.1", {"promptText": "x", "duration": 4}, True),
+        ("seedance", "text2video", "seedance-1-0-pro-250528", {"prompt": "x", "duration": 15}, False),
+        ("seedance", "text2video", "seedance-2-0-260128", {"prompt": "x", "duration": 15}, True),
+        (
+            "seedance",
+            "text2video",
+            "doubao-seedance-1-0-pro-250528",
+            {"prompt": "x", "generate_audio": True},
+            False,
+        ),
+        ("seedance", "text2video", "seedance-1-5-pro-251215", {"prompt": "x", "resolution": "1080p"}, False),
+        ("seedance", "text2video", "seedance-2-0-260128", {"prompt": "a boat --rs 720p"}, False),
+        ("seedance", "text2video", "seedance-2-0-260128", {"prompt": "a boat--rs"}, True),
+        ("seedance", "text2video", "seedance-2-0-260128", {"prompt": "x", "return_last_frame": 0}, False),
+        ("seedance", "text2video", "seedance-2-0-260128", {"prompt": "x", "seed": False}, False),
+        ("seedance", "reference2video", "seedance-2-0-260128", {"reference_images": ["0"]}, False),
+        ("sora", "text_to_video", "sora-2", {"prompt": "x", "size": "1920x1080"}, False),
+        ("sora", "text_to_video", "sora-2-pro", {"prompt": "x", "size": "1920x1080"}, True),
+        ("sora", "image_to_video", "sora-2", {"prompt": "x", "input_reference": "boat.png"}, False),
+        (
+            "veo",
+            "image_to_video",
+            "veo3",
+            {"prompt": "x", "image": URL, "lastFrame": URL, "durationSeconds": 4},
+            False,
+        ),
+        (
+            "veo",
+            "image_to_video",
+            "veo3",
+            {"prompt": "x", "image": URL, "lastFrame": URL, "durationSeconds": 8},
+            True,
+        ),
+        ("veo", "image_to_video", "veo3", {"prompt": "x", "image": "data:image/png;base64,A"}, False),
+        ("kling", "avatar", "kling-avatar", {"image": URL}, False),
+        ("kling", "avatar", "kling-avatar", {"image": URL, "audio_id": "a", "sound_file": URL}, False),
+        ("kling", "avatar", "kling-avatar", {"image": URL, "audio_id": "a"}, True),
+        (
+            "kling",
+            "lip_sync",
+            "kling-lip-sync",
+            {"video_url": URL, "mode": "text2video", "text": "hi", "voice_id": "v"},
+            True,
+        ),
+        (
+            "kling",
+            "lip_sync",
+            "kling-lip-sync",
+            {"video_url": URL, "mode": "text2video", "text": "hi"},
+            False,
+        ),
+        (
+            "kling",
+            "lip_sync",
+            "kling-lip-sync",
+            {"video_url": URL, "mode": "audio2video", "audio_file": "AA=="},
+            True,
+        ),
+        (
+            "kling",
+            "lip_sync",
+            "kling-lip-sync",
+            {"video_url": URL, "mode": "audio2video", "audio_file": "AA==", "audio_type": "url"},
+            False,
+        ),
+        (
+            "kling",
+            "lip_sync",
+            "kling-lip-sync",
+            {"parent_job_id": PARENT, "video_url": URL, "mode": "audio2video"},
+            False,
+        ),
+        ("kling", "video_effects", "kling-v1-6", {"effect_scene": "hug", "image": URL}, False),
+        ("kling", "video_effects", "kling-v1-6", {"effect_scene": "hug", "images": [URL, URL]}, True),
+        ("kling", "text_to_audio", "kling-text-to-audio", {"prompt": "waves", "duration": 5.55}, False),
+        ("kling", "text_to_audio", "kling-text-to-audio", {"prompt": "waves", "duration": 5.5}, True),
+        ("kling", "video_to_audio", "kling-video-to-audio", {}, False),
+        ("midjourney", "video", "midjourney-v7", {"motion": "low", "image": URL, "index": 0}, False),
+        (
+            "midjourney",
+            "video",
+            "midjourney-v7",
+            {"motion": "low", "parent_job_id": PARENT, "index": 3},
+            True,
+        ),
+        ("replicate", "predict", "black-forest-labs/flux-schnell", {"input": {"num_outputs": 2.0}}, True),
+        ("replicate", "predict", "black-forest-labs/flux-schnell", {"input": {"num_outputs": 5}}, False),
+        ("suno", "lyrics", "suno_lyrics", {"prompt": "  "}, False),
+        ("suno", "music", "chirp-v4", {}, False),
+        ("suno", "music", "chirp-v4", {"prompt": "[Verse] la la"}, True),
+        ("suno", "music", "chirp-v4", {"make_instrumental": True, "tags": "synth-pop"}, True),
+        ("suno", "music", "chirp-v4", {"gpt_description_prompt": "a song", "tags": "pop"}, False),
+        ("suno", "music", "chirp-v4", {"gpt_description_prompt": "a song", "mode": "custom"}, False),
+        ("suno", "music", "chirp-v4", {"continue_clip_id": "c", "continue_at": 10, "task_id": "t"}, True),
+        ("suno", "music", "chirp-v4", {"continue_clip_id": "c", "continue_at": 10}, False),
+        (
+            "suno",
+            "music",
+            "chirp-v4",
+            {"prompt": "la", "task": "artist_consistency", "persona_id": "p"},
+            False,
+        ),
+        ("suno", "music", "chirp-v4", {"prompt": "la", "persona_id": "p", "artist_clip_id": "c"}, False),
+        ("suno", "persona", "suno_persona", {"parent_job_id": PARENT, "name": " "}, False),
+        ("suno", "persona", "suno_persona", {"parent_job_id": PARENT, "name": "Ana", "clips": [""]}, False),
+    ],
+)
+def test_document_job_inputs_state_what_intake_refuses(
+    document: dict[str, Any],
+    provider: str,
+    operation: str,
+    model: str,
+    job_input: dict[str, Any],
+    accepted: bool,
+) -> None:
+    """A job body is valid by `JobCreate`'s variant exactly when the intake takes its input."""
+    body = {"provider": provider, "operation": operation, "model": model, "input": job_input}
+    schema = {"$ref": "#/components/schemas/JobCreate", "components": document["components"]}
+    valid = jsonschema.Draft202012Validator(schema).is_valid(body)
+    _, input_model = resolve_provider(provider, operation)
+    try:
+        kept = validate_input(input_model, JobCreate.model_validate(body).input, model)
+        load_price_table(None).quote(provider, operation, model, kept, 1_000_000)  # a length it has
+        taken = True
+    except InvalidRequestError:
+        taken = False
+    assert (valid, taken) == (accepted, accepted)

@@ -28,6 +28,19 @@ def input_components(provider: str, operation: str, model: type[Any]) -> tuple[s
     return name, components
 
 
+def model_rules(input_model: type[Any]) -> list[dict[str, Any]]:
+    """What an input must be for some of the provider's models (one that offers less than its input
+    model takes: a resolution, a length, sound), as the input model's `model_rules` declares it: an
+    `if` the body's model is one of them, `then` the input is so."""
+    declared = getattr(input_model, "model_rules", None)
+    if declared is None:
+        return []
+    return [
+        {"if": {"properties": {"model": {"enum": list(models)}}}, "then": {"properties": {"input": rule}}}
+        for models, rule in declared()
+    ]
+
+
 def job_create_variants(
     providers: Mapping[str, Provider], prices: PriceTable | None
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -49,5 +62,9 @@ def job_create_variants(
             name, parts = input_components(provider_name, operation, input_model)
             components.update(parts)
             properties["input"] = {"$ref": COMPONENTS + name}
-            variants.append({"title": f"{provider_name} {operation}", "properties": properties})
+            variant: dict[str, Any] = {"title": f"{provider_name} {operation}", "properties": properties}
+            rules = model_rules(input_model)
+            if rules:
+                variant["allOf"] = rules
+            variants.append(variant)
     return variants, components

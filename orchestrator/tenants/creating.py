@@ -5,6 +5,7 @@ idempotency records. A single create is a batch of one; the API commits concurre
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,16 +107,25 @@ def validate_input(
     input_model: type[BaseModel], raw: dict[str, Any], model: str | None = None
 ) -> dict[str, Any]:
     """The input as the job keeps it; its validators see the job's `model` in their context, for what
-    a provider offers per model."""
+    a provider offers per model. A boolean is JSON's `true` or `false`, as the document says, not a
+    number or a text that pydantic would read as one; a number is not a boolean."""
+    mistyped = [
+        (f"input.{name}", NOT_A_BOOLEAN if kind == "boolean" else NOT_A_NUMBER)
+        for name, kind in typed_fields(input_model).items()
+        if raw.get(name) is not None and (kind == "boolean") != isinstance(raw[name], bool)
+    ]
     try:
         parsed = input_model.model_validate(raw, context={"model": model} if model else None)
     except ValidationError as exc:
-        problems = [
+        problems = mistyped + [
             (".".join(["input", *(str(part) for part in error["loc"])]), error["msg"])
             for error in exc.errors()
         ]
         summary = "; ".join(f"{field}: {message}" for field, message in problems)
         raise InvalidInputError(f"the job input is not valid: {summary}", problems) from exc
+    if mistyped:
+        summary = "; ".join(f"{field}: {message}" for field, message in mistyped)
+        raise InvalidInputError(f"the job input is not valid: {summary}", mistyped)
     kept = parsed.model_dump(mode="json", exclude_none=True)
     nul = nul_at(kept, "input")
     if nul is not None:
@@ -124,6 +134,22 @@ def validate_input(
 
 
 NO_NUL = "text cannot hold the NUL character (\\u0000)"
+NOT_A_BOOLEAN = "Input should be true or false"
+NOT_A_NUMBER = "Input should be a number, not true or false"
+
+
+@functools.cache
+def typed_fields(input_model: type[BaseModel]) -> dict[str, str]:
+    """The input's fields its document types as booleans (`boolean`) or as numbers only (`number`),
+    null aside: pydantic would take a number or a text for the former, a boolean for the latter."""
+    found = {}
+    for name, schema in input_model.model_json_schema().get("properties", {}).items():
+        types = {option.get("type") for option in schema.get("anyOf", [schema])} - {"null"}
+        if types == {"boolean"}:
+            found[name] = "boolean"
+        elif types and types <= {"integer", "number"}:
+            found[name] = "number"
+    return found
 
 
 def nul_at(value: Any, field: str = "") -> str | None:

@@ -8,8 +8,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 IMAGE_PREFIXES = ("https://", "http://", "data:image/")
+# The same rule as the document states it, for a field that takes an image.
+IMAGE_REFERENCE: JsonDict = {"pattern": "^(https?://|data:image/)"}
+# MiniMax makes no 10-second clip at 1080P.
+NO_LONG_1080P: JsonDict = {
+    "if": {"properties": {"duration": {"const": 10}}, "required": ["duration"]},
+    "then": {"properties": {"resolution": {"not": {"const": "1080P"}}}},
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,12 @@ _BY_LOWER = {name.lower(): name for name in MODELS}
 def canonical_model(model: str) -> str:
     """The catalogue's spelling of a model (gateways also write `minimax-hailuo-02`)."""
     return _BY_LOWER.get(model.lower(), model)
+
+
+def six_seconds_only() -> list[str]:
+    """The models that make 6-second clips only (the price table has no other length for them, so a
+    job of 10 seconds is refused when it is created)."""
+    return [name for name, offer in MODELS.items() if 10 not in offer.durations]
 
 
 def model_problem(model: str, operation: str, job_input: Mapping[str, Any]) -> str | None:
@@ -98,6 +112,11 @@ class HailuoVideoInput(BaseModel):
         # MiniMax wants the number 6; form-minded clients send "6".
         return int(value) if isinstance(value, str) and value.isdigit() else value
 
+    @classmethod
+    def model_rules(cls) -> list[tuple[list[str], JsonDict]]:
+        """What the input must be for some models (see `six_seconds_only`), for the document."""
+        return [(six_seconds_only(), {"properties": {"duration": {"not": {"const": 10}}}})]
+
     @model_validator(mode="after")
     def _no_long_1080p(self) -> HailuoVideoInput:
         if self.duration == 10 and getattr(self, "resolution", None) == "1080P":
@@ -108,7 +127,10 @@ class HailuoVideoInput(BaseModel):
 class HailuoText2VideoInput(HailuoVideoInput):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"prompt": "a paper boat on a lake [Push in]", "duration": 6}]},
+        json_schema_extra={
+            "examples": [{"prompt": "a paper boat on a lake [Push in]", "duration": 6}],
+            **NO_LONG_1080P,
+        },
     )
 
     prompt: str = Field(min_length=1, max_length=2000, description="Camera moves inline, e.g. [Pan left].")
@@ -122,12 +144,17 @@ class HailuoImage2VideoInput(HailuoVideoInput):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"first_frame_image": "https://example.com/boat.png", "prompt": "the boat drifts"}]
+            "examples": [{"first_frame_image": "https://example.com/boat.png", "prompt": "the boat drifts"}],
+            **NO_LONG_1080P,
         },
     )
 
-    first_frame_image: str = Field(min_length=1, description="Image URL or data URL (JPG/PNG/WebP, < 20 MB).")
-    last_frame_image: str | None = Field(default=None, min_length=1)
+    first_frame_image: str = Field(
+        min_length=1,
+        description="Image URL or data URL (JPG/PNG/WebP, < 20 MB).",
+        json_schema_extra=IMAGE_REFERENCE,
+    )
+    last_frame_image: str | None = Field(default=None, min_length=1, json_schema_extra=IMAGE_REFERENCE)
     resolution: Literal["512P", "720P", "768P", "1080P"] | None = None
 
     @field_validator("first_frame_image", "last_frame_image")

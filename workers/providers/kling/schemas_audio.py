@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from workers.providers.kling.schemas_video import EXAMPLE_PARENT, VideoSource
+from workers.providers.rules import exactly_one
 
 # A text-to-audio duration: 3.0 to 10.0 s in tenths. The document lists them (an exact rule, where
 # `multipleOf: 0.1` is not, with binary floats); the validator below is the same rule.
@@ -54,7 +55,8 @@ class KlingVideoToAudioInput(VideoSource):
                     "bgm_prompt": "a gentle piano",
                 },
                 {"video_url": "https://example.com/boat.mp4", "sound_effect_prompt": "oars in calm water"},
-            ]
+            ],
+            **exactly_one("parent_job_id", "video_url"),
         },
     )
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.config import JsonValue
 
 from workers.providers.kling.schemas import DynamicMask, ImageRef
+from workers.providers.rules import exactly_one, given, left_out
 
 # Our id of a parent job, in examples: a follow-up's example is complete apart from it.
 EXAMPLE_PARENT = "0190f5c2-7d1e-7c3a-9b1e-2f4a6c8e0b13"
@@ -76,7 +78,16 @@ class KlingEffectsInput(BaseModel):
                     "images": ["https://example.com/left.png", "https://example.com/right.png"],
                 },
                 {"effect_scene": "bloombloom", "image": "https://example.com/flower.png"},
-            ]
+            ],
+            "allOf": [
+                exactly_one("image", "images"),
+                {
+                    "if": {
+                        "properties": {"effect_scene": {"enum": list[JsonValue](sorted(TWO_PERSON_SCENES))}}
+                    },
+                    "then": given("images"),
+                },
+            ],
         },
     )
 
@@ -109,7 +120,8 @@ class KlingAvatarInput(BaseModel):
                     "sound_file": "https://example.com/greeting.mp3",
                     "prompt": "a friendly greeting",
                 }
-            ]
+            ],
+            **exactly_one("audio_id", "sound_file"),
         },
     )
 
@@ -188,7 +200,39 @@ class KlingLipSyncInput(VideoSource):
                     "mode": "audio2video",
                     "audio_url": "https://example.com/speech.mp3",
                 },
-            ]
+            ],
+            "allOf": [
+                exactly_one("parent_job_id", "video_url"),
+                # Each mode takes its own fields: text2video a text and a voice, audio2video one audio
+                # (its audio_type, when sent, naming which).
+                {
+                    "if": {"properties": {"mode": {"const": "text2video"}}},
+                    "then": {"allOf": [given("text"), given("voice_id"), left_out(*AUDIO_FIELDS)]},
+                    "else": {
+                        "allOf": [
+                            left_out(*TEXT_FIELDS),
+                            {
+                                "oneOf": [
+                                    {
+                                        **given("audio_url"),
+                                        "properties": {
+                                            "audio_url": {"not": {"type": "null"}},
+                                            "audio_type": {"enum": ["url", None]},
+                                        },
+                                    },
+                                    {
+                                        **given("audio_file"),
+                                        "properties": {
+                                            "audio_file": {"not": {"type": "null"}},
+                                            "audio_type": {"enum": ["file", None]},
+                                        },
+                                    },
+                                ]
+                            },
+                        ]
+                    },
+                },
+            ],
         },
     )
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from workers.providers.midjourney.schemas import MAX_DATA_URL, MAX_PROMPT, DataImage, _data_image
+from workers.providers.rules import exactly_one, given, left_out
 
 # A video task makes four videos [V: videoUrls[]; the count is the proxies' and our simulator's].
 VIDEOS_PER_TASK = 4
@@ -37,7 +38,12 @@ class MidjourneyVideoInput(BaseModel):
             "examples": [
                 {"image": "https://example.com/boat.png", "motion": "low", "prompt": "the boat drifts"},
                 {"parent_job_id": EXAMPLE_PARENT, "index": 0, "motion": "high"},
-            ]
+            ],
+            # A new video from its first frame, or an extension of a parent's video named by index.
+            "allOf": [
+                exactly_one("image", "parent_job_id"),
+                {"if": given("parent_job_id"), "then": given("index"), "else": left_out("index")},
+            ],
         },
     )
 

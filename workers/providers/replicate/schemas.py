@@ -34,7 +34,12 @@ class ReplicatePredictInput(BaseModel):
         },
     )
 
-    input: dict[str, Any] = Field(description="The model's inputs, as its Replicate page lists them.")
+    input: dict[str, Any] = Field(
+        description="The model's inputs, as its Replicate page lists them.",
+        json_schema_extra={
+            "properties": {"num_outputs": {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUTS}}
+        },
+    )
     webhook_events_filter: list[Event] | None = Field(
         default=None,
         description="Which webhooks to send: start, output, logs, completed (default: output, completed).",
@@ -59,6 +64,8 @@ class ReplicatePredictInput(BaseModel):
     @model_validator(mode="after")
     def _count_outputs(self) -> ReplicatePredictInput:
         count = self.input.get("num_outputs", 1)
+        if isinstance(count, float) and count.is_integer():
+            count = self.input["num_outputs"] = int(count)  # JSON's 2.0 is the integer 2
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_OUTPUTS:
             raise ValueError(f"input.num_outputs must be a whole number from 1 to {MAX_OUTPUTS}")
         self.num_outputs = count

@@ -71,6 +71,11 @@ class RunwayTextToVideoInput(_Wire):
     def _duration_as_int(cls, value: Any) -> Any:
         return as_whole_number(value)
 
+    @classmethod
+    def model_rules(cls) -> list[tuple[list[str], dict[str, Any]]]:
+        """veo3's one length, for the document of a unified job."""
+        return [(["veo3"], {"properties": {"duration": {"const": 8}}})]
+
 
 class ReferenceImage(_Wire):
     type: Literal["image"] = "image"

@@ -69,3 +69,32 @@ def model_problem(model: str, operation: str, job_input: Mapping[str, Any]) -> s
         ),
     )
     return next((problem for failed, problem in checks if failed), None)
+
+
+def names_of(model: str) -> tuple[str, ...]:
+    """Both names of a model: its BytePlus id and its Volcengine (`doubao-`) id."""
+    return (model, f"{CN_PREFIX}{model}")
+
+
+def offer_groups() -> list[tuple[ModelOffer, tuple[str, ...]]]:
+    """The models, both names of each, grouped by what they offer."""
+    groups: dict[ModelOffer, tuple[str, ...]] = {}
+    for model, offer in MODELS.items():
+        groups[offer] = groups.get(offer, ()) + names_of(model)
+    return list(groups.items())
+
+
+def input_rules() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """`model_problem`'s rules as JSON schema of a job input, per group of models: the resolutions,
+    the clip lengths and the sound they offer."""
+    rules: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+    for offer, names in offer_groups():
+        low, high = offer.durations
+        properties: dict[str, Any] = {
+            "resolution": {"enum": [*sorted(offer.resolutions), None]},
+            "duration": {"minimum": low, "maximum": high},
+        }
+        if not offer.audio:
+            properties["generate_audio"] = {"not": {"const": True}}
+        rules.append((names, {"properties": properties}))
+    return rules

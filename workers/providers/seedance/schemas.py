@@ -7,8 +7,9 @@ import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 
-from workers.providers.seedance.offers import I2V, R2V, T2V, model_problem
+from workers.providers.seedance.offers import I2V, R2V, T2V, input_rules, model_problem
 
 IMAGE_PREFIXES = ("https://", "http://", "data:image/")
 # The output parameters Ark takes as top-level fields of a create (never also as `--flags`).
@@ -26,7 +27,11 @@ PARAMS = (
 )
 DEFAULT_RESOLUTION = "720p"  # sent when a job names none: what it was priced at
 FLAGS = "resolution|rs|ratio|rt|duration|dur|framepersecond|fps|watermark|wm|seed|camerafixed|cf"
-FLAG_IN_PROMPT = re.compile(rf"(^|\s)--({FLAGS})\b")
+# Spelled alike in Python's and in JSON schema's (ECMA) regular expressions: their `\s` and `\b` differ.
+FLAG_IN_PROMPT = re.compile(rf"(^|[ \t\n\r\f\v])--({FLAGS})(?![A-Za-z0-9_])")
+# The documents' words for both rules of a prompt: it has text, and no output parameters as flags.
+NO_FLAGS: JsonDict = {"not": {"pattern": FLAG_IN_PROMPT.pattern}}
+IMAGE_REFERENCE: JsonDict = {"pattern": "^(https?://|data:image/)"}
 
 
 def _image(value: str) -> str:
@@ -49,7 +54,10 @@ class SeedanceVideoInput(BaseModel):
     operation: ClassVar[str]
 
     prompt: str | None = Field(
-        default=None, min_length=1, description="Output parameters go in their fields."
+        default=None,
+        min_length=1,
+        description="Output parameters go in their fields.",
+        json_schema_extra=NO_FLAGS,
     )
     resolution: Literal["480p", "720p", "1080p"] | None = Field(default=None, description="Default 720p.")
     ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"] | None = Field(
@@ -89,6 +97,11 @@ class SeedanceVideoInput(BaseModel):
             )
         return value
 
+    @classmethod
+    def model_rules(cls) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        """What the input must be for each group of models (see `offers.model_problem`)."""
+        return input_rules()
+
     @model_validator(mode="after")
     def _offered_by_the_model(self, info: ValidationInfo) -> SeedanceVideoInput:
         model = (info.context or {}).get("model")
@@ -106,7 +119,9 @@ class SeedanceText2VideoInput(SeedanceVideoInput):
         json_schema_extra={"examples": [{"prompt": "a paper boat drifts on a lake at dawn", "duration": 5}]},
     )
 
-    prompt: str = Field(min_length=1, description="Output parameters go in their fields.")
+    prompt: str = Field(
+        min_length=1, description="Output parameters go in their fields.", json_schema_extra=NO_FLAGS
+    )
 
 
 class SeedanceImage2VideoInput(SeedanceVideoInput):
@@ -121,8 +136,10 @@ class SeedanceImage2VideoInput(SeedanceVideoInput):
         },
     )
 
-    first_frame_image: str = Field(min_length=1, description="Image URL or data URL.")
-    last_frame_image: str | None = Field(default=None, min_length=1)
+    first_frame_image: str = Field(
+        min_length=1, description="Image URL or data URL.", json_schema_extra=IMAGE_REFERENCE
+    )
+    last_frame_image: str | None = Field(default=None, min_length=1, json_schema_extra=IMAGE_REFERENCE)
 
     @field_validator("first_frame_image", "last_frame_image")
     @classmethod
@@ -147,7 +164,12 @@ class SeedanceReference2VideoInput(SeedanceVideoInput):
         },
     )
 
-    reference_images: list[str] = Field(min_length=1, max_length=4, description="Image URLs or data URLs.")
+    reference_images: list[str] = Field(
+        min_length=1,
+        max_length=4,
+        description="Image URLs or data URLs.",
+        json_schema_extra={"items": {"type": "string", **IMAGE_REFERENCE}},
+    )
 
     @field_validator("reference_images")
     @classmethod

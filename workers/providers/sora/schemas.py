@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 
-from workers.providers.sora.offers import size_problem
+from workers.providers.sora.offers import MODELS, SIZES, size_problem
 
 IMAGE_PREFIXES = ("https://", "http://", "data:image/")
+IMAGE_REFERENCE: JsonDict = {"pattern": "^(https?://|data:image/)"}
 Seconds = Literal["4", "8", "12", "16", "20"]
 Size = Literal["720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080"]
 PROMPT = Field(min_length=1, max_length=32000, description="What the clip shows.")
@@ -33,6 +35,17 @@ class SoraClip(_SoraInput):
     prompt: str = PROMPT
     seconds: Seconds = Field(default="4", description='"4", "8", "12", "16" or "20".')
     size: Size = Field(default="720x1280", description="1024p and 1080p sizes on sora-2-pro only.")
+
+    @classmethod
+    def model_rules(cls) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        """The sizes each model makes (see `offers.size_problem`), for the document."""
+        return [
+            (
+                tuple(model for model, of in MODELS.items() if of == base),
+                {"properties": {"size": {"enum": list(sizes)}}},
+            )
+            for base, sizes in SIZES.items()
+        ]
 
     @model_validator(mode="after")
     def _offered_by_the_model(self, info: ValidationInfo) -> SoraClip:
@@ -64,7 +77,9 @@ class SoraImageToVideoInput(SoraClip):
         },
     )
 
-    input_reference: str = Field(min_length=1, description="Image URL or data:image/... URL.")
+    input_reference: str = Field(
+        min_length=1, description="Image URL or data:image/... URL.", json_schema_extra=IMAGE_REFERENCE
+    )
 
     @field_validator("input_reference")
     @classmethod

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
+from pydantic.config import JsonDict
+
+from workers.providers.rules import given, left_out
 
 SUNO_MODELS = ("chirp-v3-0", "chirp-v3-5", "chirp-v4", "chirp-auk", "chirp-bluejay", "chirp-crow")
 # What a client gets without `mv`: new-api's default (providers.md §4.1); same price as chirp-v3-5.
@@ -17,6 +20,48 @@ CUSTOM_FIELDS = ("prompt", "tags", "negative_tags", "title")
 CONTINUATION_FIELDS = ("continue_at", "task_id")
 INFILL_FIELDS = ("infill_start_s", "infill_end_s")
 PERSONA_FIELDS = ("persona_id", "artist_clip_id")
+TEXT: JsonDict = {"type": "string", "pattern": r"\S"}  # not blank
+
+
+def _mode(mode: str, *rules: JsonDict) -> JsonDict:
+    return {"allOf": [{"properties": {"mode": {"enum": [mode, None]}}}, *rules]}
+
+
+# `SunoMusicInput`'s rules in its document: the fields sent pick the mode, and each mode takes its own.
+MUSIC_RULES: JsonDict = {
+    "allOf": [
+        {
+            "if": given("continue_clip_id"),
+            "then": _mode(
+                "continuation",
+                left_out("gpt_description_prompt"),
+                *(given(name) for name in CONTINUATION_FIELDS),
+            ),
+            "else": {
+                "if": given("gpt_description_prompt"),
+                "then": _mode("inspiration", left_out(*CUSTOM_FIELDS, *CONTINUATION_FIELDS, *INFILL_FIELDS)),
+                "else": _mode(
+                    "custom",
+                    left_out(*CONTINUATION_FIELDS),
+                    {
+                        "anyOf": [
+                            {"required": ["prompt"], "properties": {"prompt": TEXT}},
+                            {
+                                "required": ["make_instrumental", "tags"],
+                                "properties": {"make_instrumental": {"const": True}, "tags": TEXT},
+                            },
+                        ]
+                    },
+                ),
+            },
+        },
+        {
+            "if": given("task"),
+            "then": {"allOf": [given(name) for name in PERSONA_FIELDS]},
+            "else": left_out(*PERSONA_FIELDS),
+        },
+    ]
+}
 
 # The Suno-API proxy's reading of a clip status as a task status (providers.md §4.3).
 CLIP_TASK_STATUS = {
@@ -47,7 +92,8 @@ class SunoMusicInput(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"gpt_description_prompt": "an upbeat synth-pop song about city lights at night"}]
+            "examples": [{"gpt_description_prompt": "an upbeat synth-pop song about city lights at night"}],
+            **MUSIC_RULES,
         },
     )
 
@@ -130,7 +176,7 @@ class SunoLyricsInput(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"prompt": "a sea shanty about a lighthouse keeper"}]}
     )
 
-    prompt: str = Field(min_length=1, max_length=3000)
+    prompt: str = Field(min_length=1, max_length=3000, json_schema_extra={"pattern": r"\S"})  # not blank
 
     @field_validator("prompt")
     @classmethod

@@ -113,14 +113,16 @@ class SunoPersonaInput(ClipFollowUp):
         },
     )
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, json_schema_extra={"pattern": r"\S"})  # not blank
     description: str = Field(default="", max_length=1000)
     is_public: StrictBool = False
     clips: list[str] | None = Field(
         default=None,
         min_length=1,
         max_length=10,
-        description="The parent's clips the persona learns from; just `clip_id` when left out.",
+        description="The parent's clips the persona learns from (with `clip_id` among them); just "
+        "`clip_id` when left out.",
+        json_schema_extra={"items": {"type": "string", "minLength": 1, "maxLength": 64}},
     )
 
     @field_validator("name")

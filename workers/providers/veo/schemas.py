@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -63,7 +64,12 @@ def _image_reference(value: str) -> str:
     return value
 
 
-ImageRef = Annotated[str, AfterValidator(_image_reference)]
+_BASE64 = r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)"
+# `_image_reference`'s rule as the document states it (a data URI's size aside).
+IMAGE_PATTERN = rf"^(https://[^/?#\[\]\s]+([/?#][\s\S]*)?|data:image/[A-Za-z0-9.+-]+;base64,{_BASE64})$"
+ImageRef = Annotated[
+    str, AfterValidator(_image_reference), WithJsonSchema({"type": "string", "pattern": IMAGE_PATTERN})
+]
 
 
 class VeoVideoInput(BaseModel):
@@ -107,7 +113,12 @@ class VeoImageToVideoInput(VeoVideoInput):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"prompt": "the boat drifts away", "image": EXAMPLE_PNG}]},
+        json_schema_extra={
+            "examples": [{"prompt": "the boat drifts away", "image": EXAMPLE_PNG}],
+            # A first/last-frame clip lasts 8 seconds.
+            "if": {"required": ["lastFrame"], "properties": {"lastFrame": {"type": "string"}}},
+            "then": {"properties": {"durationSeconds": {"const": 8}}},
+        },
     )
 
     image: ImageRef = Field(description="First frame: an https URL or a data:image/...;base64,... URI.")
