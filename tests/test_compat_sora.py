@@ -111,7 +111,7 @@ def test_sora_remix_is_a_follow_up_of_a_finished_video(
     form = {"prompt": "a paper boat", "model": "sora-2-pro", "seconds": "8", "size": "1792x1024"}
     parent = sora_api.post(VIDEOS, data=form, headers=tenant.headers).json()
     early = error_of(
-        sora_api.post(f"{VIDEOS}/{parent['id']}/remix", json={"prompt": "x"}, headers=tenant.headers), 400
+        sora_api.post(f"{VIDEOS}/{parent['id']}/remix", json={"prompt": "x"}, headers=tenant.headers), 409
     )
     assert early["code"] == "video_not_ready"
     drive(db, sora_settings, parent["id"])

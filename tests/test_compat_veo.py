@@ -168,7 +168,7 @@ def test_compat_veo_failure_names_moderation_and_releases_the_hold(
     simulator.script("veo", [Outcome(result="moderation")])
     video_id = create(api, tenant)["id"]
     not_yet = api.get(f"{VIDEOS}/{video_id}/content", headers=tenant.headers)
-    assert error_of(not_yet, 400)["code"] == "video_not_ready"
+    assert error_of(not_yet, 409)["code"] == "video_not_ready"
     drive(db, make_settings(), video_id)
     failed = CometVideo.model_validate(api.get(f"{VIDEOS}/{video_id}", headers=tenant.headers).json())
     assert (failed.status, failed.progress, failed.metadata) == ("failed", 100, None)
@@ -177,7 +177,7 @@ def test_compat_veo_failure_names_moderation_and_releases_the_hold(
     assert failed.error.message is not None
     assert "safety" in failed.error.message
     content = api.get(f"{VIDEOS}/{video_id}/content", headers=tenant.headers)
-    error = error_of(content, 400)
+    error = error_of(content, 409)
     assert error["code"] == "video_not_ready"
     assert "failed" in error["message"]
     account = api.get("/v1/account", headers=tenant.headers).json()

@@ -125,7 +125,7 @@ def test_videos_content_serves_only_the_variants_a_model_has(
     make_settings: Callable[..., Settings],
 ) -> None:
     video_id = create(api, tenant)["id"]
-    not_ready = error_of(api.get(f"{VIDEOS}/{video_id}/content", headers=tenant.headers), 400)
+    not_ready = error_of(api.get(f"{VIDEOS}/{video_id}/content", headers=tenant.headers), 409)
     assert (not_ready["code"], not_ready["message"].split(" (")[0]) == (
         "video_not_ready",
         f"video {video_id} is queued",
@@ -150,10 +150,12 @@ def test_videos_the_model_picks_the_provider_and_sora_says_why_it_is_gone(
     unknown = error_of(api.post(VIDEOS, data={"prompt": "x", "model": "nope"}, headers=tenant.headers), 400)
     assert unknown["param"] == "model"
     assert "veo3-fast" in unknown["message"]  # it names what is served
+    # A valid remix body for a video whose model cannot remix conflicts with that video.
     remix = error_of(
         api.post(f"{VIDEOS}/{create(api, tenant)['id']}/remix", json={"prompt": "x"}, headers=tenant.headers),
-        400,
+        409,
     )
+    assert remix["code"] == "remix_not_supported"
     assert "remix" in remix["message"]
 
     # Every provider the default channel serves there (Sora's models need a channel of their own).
@@ -343,7 +345,11 @@ def test_videos_document_states_each_providers_create_and_the_answers(
     spec = api.get("/openapi.json").json()
     post = spec["paths"][VIDEOS]["post"]
     body = post["requestBody"]["content"]["application/json"]["schema"]
-    served = {model for variant in body["anyOf"] for model in variant["properties"]["model"]["enum"]}
+    models = [variant["properties"]["model"] for variant in body["anyOf"]]
+    # The default provider's model may be left out, or sent as null.
+    served = {
+        model for prop in models for option in prop.get("anyOf", [prop]) for model in option.get("enum", [])
+    }
     assert "veo3-fast" in served
     assert not any(model.startswith("sora") for model in served)  # only with a sora channel
     allowed = {"prompt": "a boat", "seconds": 8, "size": "9:16", "input_reference": [PNG_URL]}
@@ -367,3 +373,62 @@ def test_videos_document_states_each_providers_create_and_the_answers(
     jsonschema.validate(page.json(), listed["responses"]["200"]["content"]["application/json"]["schema"])
     limit = next(p for p in listed["parameters"] if p["name"] == "limit")["schema"]["pattern"]
     assert [bool(re.search(limit, v)) for v in ("", "1", "100", "0", "101", "x")] == [True] * 3 + [False] * 3
+
+
+def test_videos_an_empty_form_field_is_a_field_not_sent(
+    api: TestClient, tenant: Tenant, db: Database
+) -> None:
+    form = {
+        "model": "MiniMax-Hailuo-02",
+        "prompt_optimizer": "",
+        "seconds": "",
+        "size": "",
+        "callback_url": "",
+    }
+    spec = api.get("/openapi.json").json()
+    body = spec["paths"][VIDEOS]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    jsonschema.validate({"prompt": "a paper boat", **form}, body)
+    video = create(api, tenant, **form)
+    assert video["size"] == "768P"  # the model's default
+    with db.transaction() as session:
+        job = session.get(Job, uuid.UUID(video["id"]))
+        assert job is not None
+        assert (job.input, job.callback_url) == ({"prompt": "a paper boat", "duration": 6}, None)
+    # An empty prompt is still no prompt.
+    assert error_of(api.post(VIDEOS, data={"prompt": ""}, headers=tenant.headers), 400)["param"] == "prompt"
+
+
+@pytest.mark.parametrize(
+    ("fields", "accepted"),
+    [
+        ({"model": "MiniMax-Hailuo-02", "seconds": "10", "size": "768P", "prompt_optimizer": True}, True),
+        ({"model": "MiniMax-Hailuo-02", "seconds": "10", "size": "1080p"}, False),  # no 10 s at 1080P
+        ({"model": "MiniMax-Hailuo-02", "prompt_optimizer": "maybe"}, False),
+        ({"model": "MiniMax-Hailuo-02", "seconds": "7"}, False),
+        ({"model": "I2V-01"}, False),  # it animates an image
+        ({"model": "T2V-01", "input_reference": [PNG_URL]}, False),  # it takes none
+        ({"model": "T2V-01", "seconds": "10"}, False),  # the 01 series makes 6 s
+        ({"model": "I2V-01", "input_reference": [PNG_URL], "size": "720P"}, True),
+        ({"model": "kling-v1-6", "seconds": "10", "size": "1280x720", "mode": "pro"}, True),
+        ({"model": "kling-v1-6", "size": "4:3"}, False),
+        ({"model": "kling-v1-6", "mode": "fast"}, False),
+        ({"model": "doubao-seedance-2-0", "seconds": "15", "generate_audio": True, "seed": 7}, True),
+        ({"model": "doubao-seedance-2-0", "input_reference": [PNG_URL], "size": "21:9"}, True),
+        ({"model": "doubao-seedance-1-0-pro", "seconds": "15"}, False),  # 1.0 makes 2-12 s
+        ({"model": "doubao-seedance-1-0-pro", "generate_audio": True}, False),  # and silent clips
+        ({"model": "doubao-seedance-1-0-pro", "input_reference": [PNG_URL]}, False),  # no references
+        ({"model": "doubao-seedance-1-5-pro", "resolution": "1080p"}, False),
+        ({"model": "doubao-seedance-1-0-lite-i2v-250428"}, False),  # references, not a prompt alone
+        ({"model": "doubao-seedance-2-0", "prompt": "a boat --rs 1080p"}, False),  # no --flags
+        ({"model": "doubao-seedance-2-0", "seed": -2}, False),
+    ],
+)
+def test_videos_document_states_what_each_providers_create_refuses(
+    api: TestClient, tenant: Tenant, fields: dict[str, Any], accepted: bool
+) -> None:
+    spec = api.get("/openapi.json").json()
+    body = spec["paths"][VIDEOS]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    request = {"prompt": "a paper boat", **fields}
+    valid = jsonschema.Draft202012Validator(body).is_valid(request)
+    response = api.post(VIDEOS, json=request, headers=tenant.headers)
+    assert (valid, response.status_code == 200) == (accepted, accepted), response.text

@@ -9,7 +9,7 @@ from typing import Any
 
 from schemas.jobs import JobCreate
 from workers.providers.compat import JobView, invalid
-from workers.providers.hailuo.schemas import MODELS
+from workers.providers.hailuo.schemas import MODELS, six_seconds_only
 from workers.providers.videos import VideoModels, VideoRequest, unified_job
 
 _RESOLUTION = re.compile(r"^(\d{3,4})p$", re.IGNORECASE)
@@ -24,6 +24,32 @@ def job(request: VideoRequest) -> JobCreate:
         job_input["resolution"] = resolution_of(request.size)
     job_input.update(zip(("first_frame_image", "last_frame_image"), request.references, strict=False))
     return unified_job("hailuo", "image2video" if request.references else "text2video", request, job_input)
+
+
+def model_rules() -> list[dict[str, Any]]:
+    """What a create of each model may ask (the price table's offers, checked when the job is
+    created): a model that only animates an image needs one, one that only writes text-to-video
+    takes none, and the 01 series makes 6-second clips only."""
+    rules: list[dict[str, Any]] = []
+    for name, offer in MODELS.items():
+        if "image2video" not in offer.resolutions:
+            then: dict[str, Any] = {"properties": {"input_reference": {"maxItems": 0}}}
+        elif "text2video" not in offer.resolutions:
+            then = {
+                "required": ["input_reference"],
+                "properties": {"input_reference": {"type": "array", "minItems": 1}},
+            }
+        else:
+            continue
+        rules.append({"if": {"properties": {"model": {"const": name}}}, "then": then})
+    short = six_seconds_only()
+    rules.append(
+        {
+            "if": {"properties": {"model": {"enum": short}}},
+            "then": {"properties": {"seconds": {"not": {"enum": ["10", 10]}}}},
+        }
+    )
+    return rules
 
 
 def resolution_of(size: str) -> str:
@@ -58,4 +84,25 @@ VIDEOS = VideoModels(
     },
     words=(("first_frame_image", "input_reference"), ("last_frame_image", "input_reference")),
     extra_fields=("prompt_optimizer",),
+    fields={
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"},
+        "seconds": {"type": "string", "enum": ["6", "10"], "description": "The clip's length (6)."},
+        "size": {
+            "type": "string",
+            "pattern": "^(720|768|1080)[pP]$",
+            "description": "The resolution, e.g. 768P (the model's default); 512P with an image.",
+        },
+        "prompt_optimizer": {"type": "boolean", "description": "MiniMax rewrites the prompt (default on)."},
+    },
+    form_fields={"prompt_optimizer": {"type": "string", "enum": ["true", "false"]}},
+    rules={
+        "allOf": [
+            # MiniMax makes no 10-second clip at 1080P.
+            {
+                "if": {"required": ["seconds"], "properties": {"seconds": {"enum": ["10", 10]}}},
+                "then": {"properties": {"size": {"not": {"enum": ["1080P", "1080p"]}}}},
+            },
+            *model_rules(),
+        ]
+    },
 )

@@ -43,4 +43,15 @@ VIDEOS = VideoModels(
     params={"input.duration": "seconds", "input.aspect_ratio": "size", "input.image_tail": "input_reference"},
     words=(("aspect_ratio", "size"), ("image_tail", "input_reference")),
     extra_fields=("negative_prompt", "mode"),
+    fields={
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 2500, "pattern": r"\S"},
+        "seconds": {"type": "string", "enum": ["5", "10"], "description": "The clip's length (5)."},
+        "size": {
+            "type": "string",
+            "pattern": "^(16:9|9:16|1:1|[0-9]{2,5}[x*][0-9]{2,5})$",
+            "description": "16:9, 9:16 or 1:1, or width x height (e.g. 1280x720) read as one of them.",
+        },
+        "negative_prompt": {"type": "string", "maxLength": 2500},
+        "mode": {"type": "string", "enum": ["std", "pro"], "description": "std (default) or pro."},
+    },
 )

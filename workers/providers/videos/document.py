@@ -24,6 +24,7 @@ PROMPT = {"type": "string", "minLength": 1, "pattern": r"\S", "description": "Wh
 # An image the provider fetches: an https URL (a `data:image/...;base64,` URI is taken too).
 IMAGE_URL = {"type": "string", "pattern": rf"^https://[A-Za-z0-9.-]+([/?#]{URL_REST})?$"}
 LOOSE = {"type": "string", "description": "As the model's provider takes it."}
+EMPTY = {"type": "string", "maxLength": 0, "description": "Not sent."}
 
 
 class OpenAIErrorDetail(BaseModel):
@@ -41,7 +42,12 @@ class OpenAIError(BaseModel):
 
 def _field(models: VideoModels, name: str, *, form: bool) -> dict[str, Any]:
     declared = dict(models.fields.get(name, LOOSE))
-    if form or name != "seconds" or "enum" not in declared:
+    if form:
+        declared = dict(models.form_fields.get(name, declared))
+        if declared == LOOSE:
+            return declared
+        return _either(declared, EMPTY)  # an empty form field counts as not sent
+    if name != "seconds" or "enum" not in declared:
         return declared
     # JSON clients send 8 as readily as "8".
     numbers = [int(value) for value in declared["enum"] if str(value).isdigit()]
@@ -49,6 +55,16 @@ def _field(models: VideoModels, name: str, *, form: bool) -> dict[str, Any]:
         "anyOf": [declared, {"type": "integer", "enum": numbers}],
         "description": declared.get("description"),
     }
+
+
+def _either(schema: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """`schema` or `other`, described as `schema` is."""
+    described = {"description": schema["description"]} if "description" in schema else {}
+    return {"anyOf": [schema, other], **described}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return _either(schema, {"type": "null"})
 
 
 def _variant(models: VideoModels, served: list[str], *, default: bool, form: bool) -> dict[str, Any]:
@@ -69,8 +85,10 @@ def _variant(models: VideoModels, served: list[str], *, default: bool, form: boo
         **{name: _field(models, name, form=form) for name in models.extra_fields},
     }
     required = ["prompt"] if default else ["prompt", "model"]
+    if not form:  # JSON's null is a field not sent
+        props = {name: prop if name in required else _nullable(prop) for name, prop in props.items()}
     variant = {"type": "object", "required": required, "properties": props, "additionalProperties": False}
-    return variant if form else {**variant, **models.rules}
+    return {**variant, **models.rules}
 
 
 def request_body(declared: Mapping[str, VideoModels], default: str) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def family(declared: Mapping[str, VideoModels]) -> CompatFamily | None:
                 "/{video_id}/content",
                 "The video's file (or its thumbnail or spritesheet), from genrelay's storage",
                 bound(routes.get_video_content),
-                errors=(422,),  # a variant the model has not, or a video not completed (both 400)
+                errors=(422, 409),  # a variant the model has not (400); a video not completed (409)
                 openapi_extra=document.content_extra(served.variants()),
             ),
             CompatRoute(

@@ -25,6 +25,7 @@ from workers.providers.videos.uploads import data_uri
 PREFERRED_DEFAULT = "veo3-fast"  # what a create without a model has always run
 VARIANTS = ("video", "thumbnail", "spritesheet")
 REFERENCE = "input_reference"
+REQUIRED = ("prompt", "model")  # an empty one is refused, not taken for absent
 SORA_SHUTDOWN = "2026-09-24"
 MAX_PAGE = 100
 # A client that polls without its own interval waits this long between polls (OpenAI's SDK reads it).
@@ -111,7 +112,11 @@ def create_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAn
         size=_text(fields, "size") or None,
         references=tuple(refs),
         callback_url=_text(fields, "callback_url") or None,
-        extra={name: fields[name] for name in models.extra_fields if name in fields},
+        extra={
+            name: _from_form(models, name, fields[name]) if request.form is not None else fields[name]
+            for name in models.extra_fields
+            if name in fields
+        },
     )
 
     return jobs.create(models.job(video), functools.partial(_created, served))
@@ -161,9 +166,10 @@ def get_video_content(served: Served, request: CompatRequest, jobs: Jobs) -> Com
             f"variant {variant!r} is not available for {job.model}; it has {', '.join(offered)}", "variant"
         )
     if job.status != JobStatus.SUCCEEDED:
+        # OpenAI's protocol names no status for this; the video's state is what conflicts (409).
         status = STATUS[JobStatus(job.status)]
         reason = f": {job.error_message}" if status == "failed" and job.error_message else ""
-        raise CompatError(400, "video_not_ready", f"video {video_id} is {status}{reason}")
+        raise CompatError(409, "video_not_ready", f"video {video_id} is {status}{reason}")
     label = variant_label(job.outputs, variant)
     if label is None:
         raise CompatError(404, "not_found", f"video {video_id} has no stored {variant}")
@@ -171,11 +177,10 @@ def get_video_content(served: Served, request: CompatRequest, jobs: Jobs) -> Com
 
 
 def remix_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAnswer:
-    """A remix of a finished video, as its provider's follow-up job (Sora's); refused for models without."""
+    """A remix of a finished video, as its provider's follow-up job (Sora's). A valid body may still
+    ask what the video cannot give, a remix of a model without one or of a video not completed yet:
+    that conflicts with the video (409)."""
     parent = jobs.get(request.path_params["video_id"])
-    remix = served.by_provider[parent.provider].remix
-    if remix is None:
-        raise invalid(f"{parent.model} cannot remix a video; remix is a Sora feature")
     body = request.body if isinstance(request.body, dict) else {}
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
@@ -183,10 +188,15 @@ def remix_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAns
     unknown = next((name for name in body if name not in ("prompt", "callback_url")), None)
     if unknown is not None:
         raise invalid(f"unknown parameter: {unknown!r}", unknown)
+    remix = served.by_provider[parent.provider].remix
+    if remix is None:
+        raise CompatError(
+            409, "remix_not_supported", f"{parent.model} cannot remix a video; remix is a Sora feature"
+        )
     if parent.status != JobStatus.SUCCEEDED:
         status = STATUS[JobStatus(parent.status)]
         raise CompatError(
-            400, "video_not_ready", f"video {parent.job_id} is {status}: only a completed video is remixed"
+            409, "video_not_ready", f"video {parent.job_id} is {status}: only a completed video is remixed"
         )
     job = remix(parent, prompt)
     callback_url = _text(body, "callback_url")
@@ -208,9 +218,21 @@ def create_fields(request: CompatRequest) -> dict[str, Any]:
         return fields
     # A field sent twice counts once, with its last value; the images, all of them, in order. An
     # object reference comes as bracketed keys (`input_reference[image_url]`), as OpenAI's SDK sends it.
-    form = {name: values[-1] for name, values in request.form.items() if not name.startswith(REFERENCE)}
+    # An optional field left empty counts as not sent.
+    form = {
+        name: values[-1]
+        for name, values in request.form.items()
+        if not name.startswith(REFERENCE) and (values[-1] != "" or name in REQUIRED)
+    }
     refs = [item for name, values in request.form.items() if name.startswith(REFERENCE) for item in values]
     return {**form, "input_reference": [data_uri(item) for item in refs]}
+
+
+def _from_form(models: VideoModels, name: str, value: Any) -> Any:
+    """A provider's own field from a form as its job input takes it: `true` or `false` for a boolean."""
+    if models.fields.get(name, {}).get("type") == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value
 
 
 def _reference(ref: Any) -> Any:

@@ -61,6 +61,9 @@ class VideoModels:
     # fields (JSON schema keywords, e.g. an `if`/`then`) a create of these models must follow.
     fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rules: Mapping[str, Any] = field(default_factory=dict)
+    # A field as a multipart form writes it, where that differs from its JSON schema in `fields`
+    # (a boolean or a number is text in a form).
+    form_fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def unified_job(
