@@ -412,6 +412,7 @@ def test_videos_an_empty_form_field_is_a_field_not_sent(
         ({"model": "kling-v1-6", "seconds": "10", "size": "1280x720", "mode": "pro"}, True),
         ({"model": "kling-v1-6", "size": "4:3"}, False),
         ({"model": "kling-v1-6", "mode": "fast"}, False),
+        ({"model": "kling-v1", "mode": None, "negative_prompt": None, "seconds": None, "size": ""}, True),
         ({"model": "doubao-seedance-2-0", "seconds": "15", "generate_audio": True, "seed": 7}, True),
         ({"model": "doubao-seedance-2-0", "input_reference": [PNG_URL], "size": "21:9"}, True),
         ({"model": "doubao-seedance-1-0-pro", "seconds": "15"}, False),  # 1.0 makes 2-12 s

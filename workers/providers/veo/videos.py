@@ -49,6 +49,6 @@ VIDEOS = VideoModels(
     # A first/last-frame clip lasts 8 seconds.
     rules={
         "if": {"required": ["input_reference"], "properties": {"input_reference": {"minItems": 2}}},
-        "then": {"properties": {"seconds": {"enum": ["8", 8]}}},
+        "then": {"properties": {"seconds": {"enum": ["8", 8, "", None]}}},  # or left to its 8
     },
 )

@@ -42,25 +42,24 @@ class OpenAIError(BaseModel):
 
 def _field(models: VideoModels, name: str, *, form: bool) -> dict[str, Any]:
     declared = dict(models.fields.get(name, LOOSE))
-    if form:
-        declared = dict(models.form_fields.get(name, declared))
-        if declared == LOOSE:
-            return declared
-        return _either(declared, EMPTY)  # an empty form field counts as not sent
-    if name != "seconds" or "enum" not in declared:
+    if declared == LOOSE:
         return declared
-    # JSON clients send 8 as readily as "8".
-    numbers = [int(value) for value in declared["enum"] if str(value).isdigit()]
-    return {
-        "anyOf": [declared, {"type": "integer", "enum": numbers}],
-        "description": declared.get("description"),
-    }
+    if form:
+        # An empty form field counts as not sent.
+        return _either(dict(models.form_fields.get(name, declared)), EMPTY)
+    if name == "seconds" and "enum" in declared:
+        # JSON clients send 8 as readily as "8".
+        numbers = [int(value) for value in declared["enum"] if str(value).isdigit()]
+        declared = _either(declared, {"type": "integer", "enum": numbers})
+    # OpenAI's own fields, empty, count as not sent in JSON too.
+    return _either(declared, EMPTY) if name in ("seconds", "size") else declared
 
 
 def _either(schema: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     """`schema` or `other`, described as `schema` is."""
     described = {"description": schema["description"]} if "description" in schema else {}
-    return {"anyOf": [schema, other], **described}
+    options = schema["anyOf"] if set(schema) <= {"anyOf", "description"} else [schema]
+    return {"anyOf": [*options, other], **described}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:

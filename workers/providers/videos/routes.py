@@ -115,7 +115,7 @@ def create_video(served: Served, request: CompatRequest, jobs: Jobs) -> CompatAn
         extra={
             name: _from_form(models, name, fields[name]) if request.form is not None else fields[name]
             for name in models.extra_fields
-            if name in fields
+            if fields.get(name) is not None  # JSON's null is a field not sent
         },
     )
 
