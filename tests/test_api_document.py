@@ -418,6 +418,13 @@ PARENT = "01a24da6-3861-7342-a807-e4303cc9a037"
         ("seedance", "text2video", "seedance-2-0-260128", {"prompt": "x", "return_last_frame": 0}, False),
         ("seedance", "text2video", "seedance-2-0-260128", {"prompt": "x", "seed": False}, False),
         ("seedance", "reference2video", "seedance-2-0-260128", {"reference_images": ["0"]}, False),
+        (
+            "seedance",
+            "reference2video",
+            "seedance-2-0-260128",
+            {"reference_images": [URL], "prompt": None},
+            True,
+        ),
         ("sora", "text_to_video", "sora-2", {"prompt": "x", "size": "1920x1080"}, False),
         ("sora", "text_to_video", "sora-2-pro", {"prompt": "x", "size": "1920x1080"}, True),
         ("sora", "image_to_video", "sora-2", {"prompt": "x", "input_reference": "boat.png"}, False),

@@ -30,7 +30,7 @@ FLAGS = "resolution|rs|ratio|rt|duration|dur|framepersecond|fps|watermark|wm|see
 # Spelled alike in Python's and in JSON schema's (ECMA) regular expressions: their `\s` and `\b` differ.
 FLAG_IN_PROMPT = re.compile(rf"(^|[ \t\n\r\f\v])--({FLAGS})(?![A-Za-z0-9_])")
 # The documents' words for both rules of a prompt: it has text, and no output parameters as flags.
-NO_FLAGS: JsonDict = {"not": {"pattern": FLAG_IN_PROMPT.pattern}}
+NO_FLAGS: JsonDict = {"not": {"type": "string", "pattern": FLAG_IN_PROMPT.pattern}}  # null is none
 IMAGE_REFERENCE: JsonDict = {"pattern": "^(https?://|data:image/)"}
 
 
