@@ -65,7 +65,12 @@ def _data_image(value: str) -> str:
     return value
 
 
-DataImage = Annotated[str, Field(min_length=24, max_length=MAX_DATA_URL), AfterValidator(_data_image)]
+DATA_IMAGE_PATTERN = "^data:image/[^,]*;base64,"  # `_data_image`'s rule, for the document
+DataImage = Annotated[
+    str,
+    Field(min_length=24, max_length=MAX_DATA_URL, json_schema_extra={"pattern": DATA_IMAGE_PATTERN}),
+    AfterValidator(_data_image),
+]
 
 
 class AccountFilter(BaseModel):

@@ -25,7 +25,15 @@ def _image_ref(value: str) -> str:
     raise ValueError("must be an https:// URL or a data URL: data:image/<type>;base64,<data>")
 
 
-ImageRef = Annotated[str, Field(min_length=12, max_length=MAX_DATA_URL), AfterValidator(_image_ref)]
+ImageRef = Annotated[
+    str,
+    Field(
+        min_length=12,
+        max_length=MAX_DATA_URL,
+        json_schema_extra={"pattern": "^(https://|data:image/[^,]*;base64,)"},
+    ),
+    AfterValidator(_image_ref),
+]
 
 
 class MidjourneyVideoInput(BaseModel):
