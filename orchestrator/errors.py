@@ -3,6 +3,7 @@
 OrchestratorError
  ├── NotFoundError
  │    ├── JobNotFoundError
+ │    │    └── ParentJobNotFoundError   a follow-up's parent_job_id names no job of the account
  │    ├── AccountNotFoundError
  │    └── ApiKeyNotFoundError
  ├── AuthenticationError
@@ -21,6 +22,7 @@ OrchestratorError
  ├── InvalidTransitionError         a state change the lifecycle table forbids
  ├── JobNotCancellableError
  ├── JobNotContinuableError         only a job waiting for input can be continued
+ ├── ParentJobNotSucceededError     a follow-up's parent has not succeeded
  ├── JobFinishedError               an operator action on a job that already ended
  ├── LedgerError                    a money operation that would break an invariant
  └── SchemaNotCurrentError          database not migrated to this version
@@ -167,6 +169,19 @@ class LedgerError(OrchestratorError):
 
 class InvalidBatchError(InvalidInputError):
     code = "invalid_batch"
+
+
+class ParentJobNotFoundError(JobNotFoundError):
+    """A follow-up's `parent_job_id` names no job of this account."""
+
+    code = "parent_job_not_found"
+
+
+class ParentJobNotSucceededError(OrchestratorError):
+    """A follow-up's parent job has not succeeded (yet, or at all): the same request may succeed later."""
+
+    code = "parent_job_not_succeeded"
+    http_status = 409
 
 
 class BatchNotFoundError(NotFoundError):

@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 MAX_METADATA_KEYS = 32
 MAX_CALLBACK_URL_LENGTH = 2048
@@ -42,11 +52,13 @@ STORABLE_TEXT = r"^[^\x00]*$"
 MAX_METADATA_VALUE_LENGTH = 512
 DeadlineSeconds = Annotated[int, Field(ge=1, le=MAX_CLIENT_DEADLINE_S), NOT_TEXT_OR_BOOL]
 MetadataValue = str | int | float | bool | None
+# Each value keeps its JSON type: strict, so that text too long to be kept is refused rather than read
+# as the number it spells ("000" is not 0).
 MetadataValueIn = (
     Annotated[str, StringConstraints(max_length=MAX_METADATA_VALUE_LENGTH, pattern=STORABLE_TEXT)]
-    | int
-    | float
-    | bool
+    | StrictInt
+    | StrictFloat
+    | StrictBool
     | None
 )
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]

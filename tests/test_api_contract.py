@@ -123,7 +123,7 @@ def schemathesis(
         ],
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=1800,
         # The hooks send JSON Lines bodies and a fresh Idempotency-Key per request.
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract_hooks", "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
@@ -178,7 +178,7 @@ def resolved(document: dict[str, Any], schema: Any, seen: frozenset[str] = froze
 
 
 @pytest.mark.fuzz
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(2400)
 def test_schemathesis_with_every_check_finds_nothing_new(
     server: str, settings: Settings, make_tenant: Callable[..., Tenant], tmp_path: Path
 ) -> None:

@@ -271,6 +271,19 @@ def test_api_refuses_text_postgresql_cannot_store(client: TestClient, tenant: Te
     assert job.status_code == 422
 
 
+def test_api_metadata_values_keep_their_json_type(client: TestClient, tenant: Tenant) -> None:
+    """Text too long to keep is refused, not read as the number it spells; numbers stay numbers."""
+    long_digits = client.post(
+        "/v1/jobs", json=kling_request(metadata={"k": "0" * 600}), headers=tenant.headers
+    )
+    assert long_digits.status_code == 422, long_digits.text
+    kept = client.post(
+        "/v1/jobs", json=kling_request(metadata={"n": 5, "x": 5.5, "t": "05"}), headers=tenant.headers
+    )
+    assert kept.status_code == 202, kept.text
+    assert kept.json()["metadata"] == {"n": 5, "x": 5.5, "t": "05"}
+
+
 def test_api_errors_write_out_the_nul_they_quote(client: TestClient, tenant: Tenant) -> None:
     """An error that names a key holding a NUL quotes it as `\\u0000`: its body stays within the
     document's own rule for text, in the API's envelope and in a family's."""

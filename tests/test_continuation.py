@@ -116,10 +116,10 @@ def test_continuation_follow_up_needs_the_tenants_own_succeeded_parent(
     action = {"parent_job_id": imagine["job_id"], "custom_id": "MJ::JOB::upsample::1::abc"}
     body = {"provider": "midjourney", "operation": "action", "model": MODEL, "input": action}
     not_yet = api.post("/v1/jobs", json=body, headers=owner.headers)
-    assert not_yet.status_code == 422
+    assert (not_yet.status_code, not_yet.json()["error"]["code"]) == (409, "parent_job_not_succeeded")
     assert "must be a succeeded" in not_yet.json()["error"]["message"]
     foreign = api.post("/v1/jobs", json=body, headers=other.headers)
-    assert foreign.status_code == 422
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (404, "parent_job_not_found")
     assert foreign.json()["error"]["fields"][0]["field"] == "input.parent_job_id"
     kling_job = api.post(
         "/v1/jobs",

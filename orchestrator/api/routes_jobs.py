@@ -101,13 +101,17 @@ async def _view_once_settled(
             401,
             402,
             403,
+            404,
             409,
             413,
             422,
             429,
             described={
                 403: "The account is disabled (`account_disabled`).",
-                409: "A request with this `Idempotency-Key` is still running (`idempotency_key_in_flight`).",
+                404: "A follow-up's `input.parent_job_id` names no job of this account "
+                "(`parent_job_not_found`).",
+                409: "A request with this `Idempotency-Key` is still running (`idempotency_key_in_flight`), "
+                "or a follow-up's parent job has not succeeded (`parent_job_not_succeeded`).",
             },
         ),
     },

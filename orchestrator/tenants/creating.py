@@ -22,6 +22,8 @@ from orchestrator.errors import (
     InvalidInputError,
     InvalidRequestError,
     OrchestratorError,
+    ParentJobNotFoundError,
+    ParentJobNotSucceededError,
     UnknownOperationError,
     UnknownProviderError,
 )
@@ -313,15 +315,20 @@ def _parent_of(session: Session, item: PreparedJob) -> uuid.UUID:
     try:
         parent_id = uuid.UUID(str(item.parent_ref))
     except ValueError:
-        raise InvalidRequestError(not_found, field="input.parent_job_id") from None
+        raise ParentJobNotFoundError(not_found, field="input.parent_job_id") from None
     parent = session.execute(
         select(Job.provider, Job.operation, Job.state).where(
             Job.job_id == parent_id, Job.account_id == item.principal.account_id
         )
     ).one_or_none()
     if parent is None:
-        raise InvalidRequestError(not_found, field="input.parent_job_id")
-    if parent.provider != provider or parent.state != JobStatus.SUCCEEDED:
+        raise ParentJobNotFoundError(not_found, field="input.parent_job_id")
+    if parent.provider == provider and parent.state != JobStatus.SUCCEEDED:
+        raise ParentJobNotSucceededError(
+            f"the parent job must be a succeeded {provider} job; it is a {parent.state} {provider} job",
+            field="input.parent_job_id",
+        )
+    if parent.provider != provider:
         raise InvalidRequestError(
             f"the parent job must be a succeeded {provider} job; "
             f"it is a {parent.state} {parent.provider} job",

@@ -25,7 +25,14 @@ from orchestrator.api.compat.documented import error_responses
 from orchestrator.api.compat.waiting import answer_when_ended
 from orchestrator.api.context import AppContext, Context, bearer, get_principal
 from orchestrator.api.errors import error_headers
-from orchestrator.errors import AuthenticationError, InvalidInputError, NotFoundError, OrchestratorError
+from orchestrator.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    OrchestratorError,
+    ParentJobNotFoundError,
+    ParentJobNotSucceededError,
+)
 from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
 from orchestrator.tenants.accounts import Principal
@@ -74,9 +81,15 @@ def family_router(provider: str | None, family: CompatFamily) -> APIRouter:
 # --- errors -------------------------------------------------------------------------------------------
 
 
+PARENT_ERRORS = (ParentJobNotFoundError, ParentJobNotSucceededError)
+
+
 def from_domain(exc: OrchestratorError) -> CompatError:
     field = exc.problems[0][0] if isinstance(exc, InvalidInputError) and exc.problems else exc.field
-    return CompatError(exc.http_status, exc.code, exc.message, field, error_headers(exc))
+    # A family's follow-up names its parent task in a field of its body; the providers' protocols refuse
+    # an unknown or unfinished one as a bad field of the request (Midjourney's 400 code 4, Runway's 400).
+    status = 422 if isinstance(exc, PARENT_ERRORS) else exc.http_status
+    return CompatError(status, exc.code, exc.message, field, error_headers(exc))
 
 
 def from_validation(exc: RequestValidationError) -> CompatError:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from workers.providers.rules import exactly_one
 from workers.providers.runway.schemas import (
     IMAGE_RATIO_PATTERN,
     MAX_DATA_URI_CHARS,
@@ -102,7 +103,8 @@ class RunwayVideoToVideoInput(RunwayVideoToVideoWire):
             "examples": [
                 {"videoUri": "https://example.com/boat.mp4", "promptText": "make it snow"},
                 {"parent_job_id": "0190f5c2-7d1e-7c3a-9b1e-2f4a6c8e0b13", "promptText": "make it snow"},
-            ]
+            ],
+            **exactly_one("videoUri", "parent_job_id"),
         }
     )
 
@@ -129,7 +131,8 @@ class RunwayVideoUpscaleInput(RunwayVideoUpscaleWire):
             "examples": [
                 {"videoUri": "https://example.com/boat.mp4"},
                 {"parent_job_id": "0190f5c2-7d1e-7c3a-9b1e-2f4a6c8e0b13"},
-            ]
+            ],
+            **exactly_one("videoUri", "parent_job_id"),
         }
     )
 
