@@ -23,7 +23,10 @@ from orchestrator.db import Database
 from orchestrator.models import Account, Job, JobEvent, OutboxEvent
 from orchestrator.settings import Settings
 from orchestrator.tenants import accounts
-from tests import services
+from tests import (
+    contract_hooks,  # noqa: F401 - its serializers send the document's JSON Lines bodies
+    services,
+)
 from tests.factories import Tenant, kling_request
 
 EXAMPLES_PER_OPERATION = 60
