@@ -59,7 +59,17 @@ def _image_uri(value: str) -> str:
     return value
 
 
-ImageUri = Annotated[str, AfterValidator(_image_uri)]
+def uri_rule(prefixes: tuple[str, ...]) -> Any:
+    """A URI's check as its schema states it, for the document (the validator says it in its own words)."""
+    alternatives = "|".join(prefix.replace(".", r"\.") for prefix in prefixes)
+    return Field(json_schema_extra={"pattern": f"^({alternatives})", "maxLength": MAX_DATA_URI_CHARS})
+
+
+ImageUri = Annotated[str, AfterValidator(_image_uri), uri_rule(IMAGE_URI_PREFIXES)]
+
+
+# One or two frames (at different positions, which only the validator can say).
+ONE_OR_TWO: dict[str, Any] = {"minItems": 1, "maxItems": 2}
 
 
 class PromptImage(_Wire):
@@ -86,7 +96,7 @@ class RunwayImageToVideoInput(_Wire):
         }
     )
 
-    prompt_image: str | list[PromptImage] = Field(
+    prompt_image: ImageUri | Annotated[list[PromptImage], Field(json_schema_extra=ONE_OR_TWO)] = Field(
         description="An HTTPS URL or data URI, or 1-2 frames [{uri, position: first|last}]."
     )
     prompt_text: str | None = Field(default=None, min_length=1, max_length=1000)

@@ -18,6 +18,7 @@ from workers.providers.runway.schemas import (
     Seed,
     _Wire,
     as_whole_number,
+    uri_rule,
     whole_float,
 )
 
@@ -37,7 +38,7 @@ def _video_uri(value: str) -> str:
     return value
 
 
-VideoUri = Annotated[str, AfterValidator(_video_uri)]
+VideoUri = Annotated[str, AfterValidator(_video_uri), uri_rule(VIDEO_URI_PREFIXES)]
 
 
 def _parent_field() -> Any:
@@ -193,7 +194,8 @@ class RunwayCharacterPerformanceInput(RunwayCharacterPerformanceWire):
                     "parent_job_id": "0190f5c2-7d1e-7c3a-9b1e-2f4a6c8e0b13",
                     "reference": {"type": "video", "uri": "https://example.com/performance.mp4"},
                 },
-            ]
+            ],
+            **exactly_one("character", "parent_job_id"),
         }
     )
 
