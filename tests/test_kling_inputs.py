@@ -111,8 +111,9 @@ def test_audio_inputs_keep_to_klings_bounds() -> None:
 
 
 def test_text_to_audio_durations_the_schema_lists_are_those_taken() -> None:
-    """An enum of the tenths from 3.0 to 10.0: exact, where `multipleOf: 0.1` is not with floats."""
-    listed = KlingTextToAudioInput.model_json_schema()["properties"]["duration"]["enum"]
+    """The tenths from 3.0 to 10.0, each a `const`: exact, where `multipleOf: 0.1` is not with floats."""
+    rule = KlingTextToAudioInput.model_json_schema()["properties"]["duration"]["anyOf"]
+    listed = [option["const"] for option in rule]
     assert (listed[0], listed[-1]) == (3.0, 10.0)
     assert len(listed) == 71
     for duration in [*listed, 3, 10]:

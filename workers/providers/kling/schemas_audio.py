@@ -11,8 +11,10 @@ from workers.providers.kling.schemas_video import EXAMPLE_PARENT, VideoSource
 from workers.providers.rules import exactly_one
 
 # A text-to-audio duration: 3.0 to 10.0 s in tenths. The document lists them (an exact rule, where
-# `multipleOf: 0.1` is not, with binary floats); the validator below is the same rule.
+# `multipleOf: 0.1` is not, with binary floats), each a `const`: generated clients take no enum of
+# numbers with a fraction (openapi-python-client drops the model). The validator is the same rule.
 AUDIO_DURATIONS = tuple(n / 10 for n in range(30, 101))
+AUDIO_DURATION_RULE: dict[str, JsonValue] = {"anyOf": [{"const": seconds} for seconds in AUDIO_DURATIONS]}
 
 
 class KlingTextToAudioInput(BaseModel):
@@ -29,7 +31,7 @@ class KlingTextToAudioInput(BaseModel):
         ge=3.0,
         le=10.0,
         description="Seconds, with at most one decimal.",
-        json_schema_extra={"enum": list[JsonValue](AUDIO_DURATIONS)},
+        json_schema_extra=AUDIO_DURATION_RULE,
     )
 
     @field_validator("duration")
