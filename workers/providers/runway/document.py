@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 from schemas.jobs import CALLBACK_URL_PATTERN
 from workers.providers.runway.schemas import (
     IMAGE_URI_PREFIXES,
-    MAX_DATA_URI_CHARS,
     RUNWAY_VERSION,
     RunwayImageToVideoInput,
     RunwayTextToImageInput,
+    uri_schema,
 )
 from workers.providers.runway.schemas_video import (
     PARENT_FIELD,
@@ -126,9 +126,7 @@ def _constrain_strings(prop: dict[str, Any], prefixes: tuple[str, ...]) -> None:
     targets = prop.get("anyOf", [prop])
     for target in targets:
         if target.get("type") == "string":
-            alternatives = "|".join(prefix.replace(".", r"\.") for prefix in prefixes)
-            target["pattern"] = f"^({alternatives})"
-            target["maxLength"] = MAX_DATA_URI_CHARS
+            target.update(uri_schema(prefixes))
 
 
 def _whole_numbers(prop: dict[str, Any]) -> dict[str, Any]:

@@ -59,10 +59,15 @@ def _image_uri(value: str) -> str:
     return value
 
 
-def uri_rule(prefixes: tuple[str, ...]) -> Any:
-    """A URI's check as its schema states it, for the document (the validator says it in its own words)."""
+def uri_schema(prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """A URI's check as its schema states it: by prefix and size (the validator says it in its own words)."""
     alternatives = "|".join(prefix.replace(".", r"\.") for prefix in prefixes)
-    return Field(json_schema_extra={"pattern": f"^({alternatives})", "maxLength": MAX_DATA_URI_CHARS})
+    return {"pattern": f"^({alternatives})", "maxLength": MAX_DATA_URI_CHARS}
+
+
+def uri_rule(prefixes: tuple[str, ...]) -> Any:
+    """`uri_schema` as a field's, for the document."""
+    return Field(json_schema_extra=uri_schema(prefixes))
 
 
 ImageUri = Annotated[str, AfterValidator(_image_uri), uri_rule(IMAGE_URI_PREFIXES)]
