@@ -11,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from schemas.jobs import JobCreate, JobError, JobOutput
 
 MAX_LINES = 50_000
-CustomId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+CUSTOM_ID_PATTERN, MAX_CUSTOM_ID = r"^[A-Za-z0-9._:-]+$", 64
+CustomId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_CUSTOM_ID, pattern=CUSTOM_ID_PATTERN)
+]
 BatchStatus = Literal["in_progress", "cancelling", "completed", "cancelled"]
 LineStatus = Literal[
     "pending",  # not a job yet: waiting for room under the account's open-jobs limit

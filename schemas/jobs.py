@@ -18,6 +18,8 @@ from pydantic import (
     field_validator,
 )
 
+from schemas.free_form import FreeFormObject
+
 MAX_METADATA_KEYS = 32
 MAX_CALLBACK_URL_LENGTH = 2048
 MAX_CLIENT_DEADLINE_S = 30 * 24 * 3600
@@ -109,7 +111,7 @@ class JobCreate(BaseModel):
     provider: Identifier = Field(description="Upstream provider, e.g. `kling`.")
     operation: Identifier = Field(description="Provider operation, e.g. `text2video`.")
     model: ModelName = Field(description="Provider model, e.g. `kling-v1-6` or Replicate's `owner/name`.")
-    input: dict[str, Any] = Field(description="Provider-specific input, validated per operation.")
+    input: FreeFormObject = Field(description="Provider-specific input, validated per operation.")
     callback_url: str | None = Field(
         default=None,
         max_length=MAX_CALLBACK_URL_LENGTH,
@@ -153,7 +155,7 @@ class JobContinue(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: dict[str, Any]
+    input: FreeFormObject
 
 
 class JobOutput(BaseModel):

@@ -18,22 +18,27 @@ import redis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies
 from pydantic import ValidationError
+from sqlalchemy import func, select
 
 from orchestrator.api import create_app
 from orchestrator.api.routes_streams import ACCOUNT_EVENT_ID, JOB_EVENT_ID
 from orchestrator.api.storable import STORABLE_DEPTH
 from orchestrator.db import Database
 from orchestrator.errors import InvalidRequestError
+from orchestrator.models import Job
 from orchestrator.pricing import load_price_table
 from orchestrator.settings import Settings
 from orchestrator.tenants import idempotency, streams
 from orchestrator.tenants.creating import resolve_provider, validate_input
 from schemas.admin import DECIMAL_CREDITS, MULTIPLIER, AccountLimits, CreditAmount
+from schemas.batches import CUSTOM_ID_PATTERN, MAX_CUSTOM_ID
+from schemas.free_form import MAX_NESTING, TOO_DEEP
 from schemas.jobs import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, JobCreate
-from tests.contract_hooks import from_lines, to_lines
+from tests.contract_hooks import from_lines, to_lines, unique_custom_ids
 from tests.factories import Tenant, kling_request
 from workers.providers import PROVIDERS
 from workers.providers.compat import CompatError
+from workers.providers.midjourney.schemas import ACTION_PATTERNS, MidjourneyActionInput, action_kind
 
 ADMIN_TOKEN = "admin-" + "y" * 30
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -322,6 +327,70 @@ def test_contract_hooks_write_and_read_json_lines() -> None:
     assert to_lines(lines) == b'{"custom_id":"a","body":{}}\n{"custom_id":"b","body":{}}\n'
     assert from_lines(to_lines(lines)) == lines
     assert to_lines("not a list") == b'"not a list"\n'
+
+
+def test_contract_hooks_make_a_batch_custom_ids_unique_as_a_client_does() -> None:
+    long = "x" * MAX_CUSTOM_ID
+    lines: list[Any] = [{"custom_id": c} for c in ["0", "0", "0.1.0", long, long, "bad id", "bad id"]]
+    unique_custom_ids(lines)
+    kept = [line["custom_id"] for line in lines]
+    assert kept[:2] == ["0", "0.1.0"]
+    assert kept[2] not in kept[:2]  # an id made for a line is not made again
+    assert kept[3] == long
+    assert kept[4] != long
+    assert len(kept[4]) == MAX_CUSTOM_ID
+    assert all(re.fullmatch(CUSTOM_ID_PATTERN, custom_id) for custom_id in kept[:5])
+    assert kept[5:] == ["bad id", "bad id"]  # the schema forbids them: the checks send them as they are
+
+
+ACTION_INPUT = jsonschema.Draft202012Validator(MidjourneyActionInput.model_json_schema())
+ACTION_KINDS = {kind for _, kind in ACTION_PATTERNS} | {"other"}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    before=strategies.text(max_size=8),
+    button=strategies.sampled_from([pattern for pattern, _ in ACTION_PATTERNS] + ["MJ::JOB::other::1"]),
+    after=strategies.text(max_size=8),
+    upper=strategies.booleans(),
+)
+def test_document_states_which_action_a_midjourney_custom_id_names(
+    before: str, button: str, after: str, upper: bool
+) -> None:
+    """The document's rule and the code agree: an action input's `action` is its custom_id's kind."""
+    custom_id = before + (button.upper() if upper else button) + after
+    named = {"parent_job_id": "p", "custom_id": custom_id}
+    taken = {kind for kind in ACTION_KINDS if ACTION_INPUT.is_valid({**named, "action": kind})}
+    assert taken == {action_kind(custom_id)}
+
+
+def _nested(levels: int) -> Any:
+    """Text in `levels` arrays and objects, one in the other."""
+    value: Any = "x"
+    for level in range(levels):
+        value = {"k": value} if level % 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [MAX_NESTING, 600])
+def test_api_refuses_a_body_nested_deeper_than_it_takes(
+    client: TestClient, tenant: Tenant, db: Database, levels: int
+) -> None:
+    """No job and no 500 for a body nested past the bound, however deep (a thousand levels would exhaust
+    whatever walks or copies it); the bound itself is taken."""
+    edits = {"prompt": "a cat", "image": "data:image/png;base64,AAAA"}
+    family = {**tenant.headers, "Idempotency-Key": f"deep-{levels}"}
+    refused = client.post("/mj/submit/edits", json={**edits, "extra": _nested(levels)}, headers=family)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["description"] == TOO_DEEP
+    deep_input = kling_request(input={"prompt": "x", "a": _nested(levels)})
+    job = client.post("/v1/jobs", json=deep_input, headers=tenant.headers)
+    assert job.status_code == 422, job.text
+    assert TOO_DEEP in job.json()["error"]["message"]
+    taken = client.post("/mj/submit/edits", json={**edits, "extra": _nested(MAX_NESTING - 1)}, headers=family)
+    assert taken.status_code == 200, taken.text
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 1
 
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "openapi.json"

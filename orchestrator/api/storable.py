@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from schemas.free_form import MAX_NESTING
 from schemas.jobs import STORABLE_TEXT
 
 STORABLE_VALUE = "StorableValue"
@@ -34,7 +35,8 @@ def storable_value_schemas() -> dict[str, dict[str, Any]]:
         inner: dict[str, Any] = {"$ref": f"#/components/schemas/{names[level]}"} if level < len(names) else {}
         schemas[name] = {
             "title": name,
-            "description": "Any JSON value with no NUL character (\\u0000) in its text, at any depth.",
+            "description": "Any JSON value with no NUL character (\\u0000) in its text, at any depth (a "
+            f"request body nests its arrays and objects {MAX_NESTING} levels deep at most).",
             "anyOf": [
                 {"type": "string", "pattern": STORABLE_TEXT},
                 {"type": "number"},

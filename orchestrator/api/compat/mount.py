@@ -37,6 +37,7 @@ from orchestrator.models import Job, JobOutput
 from orchestrator.storage import LocalStorage
 from orchestrator.tenants.accounts import Principal
 from orchestrator.tenants.creating import NO_NUL, nul_at
+from schemas.free_form import TOO_DEEP, too_deep
 from schemas.jobs import IDEMPOTENCY_KEY_PATTERN
 from workers.providers.compat import (
     CompatAnswer,
@@ -209,6 +210,10 @@ def _endpoint(
         body, form = values.get("body"), None
         if route.form:
             body, form = await read_json_or_form(request, route)
+        # As sent, before anything walks or copies it: the model holds what the route reads of it.
+        sent = body if route.form or body is None else await request.json()
+        if too_deep(sent):
+            raise invalid(TOO_DEEP)
         _refuse_nul(body, form)
         compat_request = CompatRequest(
             path_params=dict(request.path_params),

@@ -3,6 +3,7 @@ imagine, blend, describe, button actions on a parent task, and the continuation 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
@@ -56,6 +57,29 @@ def action_kind(custom_id: str) -> ActionKind:
     """The kind of button a customId belongs to, e.g. `MJ::JOB::upsample::1::<hash>` -> "upsample"."""
     lowered = custom_id.lower()
     return next((kind for pattern, kind in ACTION_PATTERNS if pattern in lowered), "other")
+
+
+def _case_blind(text: str) -> str:
+    """A regular expression matching `text` anywhere, in any letter case (JSON Schema has no flags)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+def _action_rules() -> list[dict[str, Any]]:
+    """`action_kind` as the document states it: for each kind, a custom_id holding its pattern and no
+    earlier one takes no other `action`; one holding none of them is an "other" button."""
+    patterns = [_case_blind(pattern) for pattern, _ in ACTION_PATTERNS]
+    rules = []
+    for at, (_, kind) in enumerate(ACTION_PATTERNS):
+        earlier = [{"not": {"pattern": pattern}} for pattern in patterns[:at]]
+        rules.append(_custom_id_means({"allOf": [{"pattern": patterns[at]}, *earlier]}, kind))
+    return [*rules, _custom_id_means({"not": {"anyOf": [{"pattern": p} for p in patterns]}}, "other")]
+
+
+def _custom_id_means(custom_id: dict[str, Any], kind: ActionKind) -> dict[str, Any]:
+    return {
+        "if": {"properties": {"custom_id": custom_id}, "required": ["custom_id"]},
+        "then": {"properties": {"action": {"enum": [kind, None]}}},
+    }
 
 
 def _data_image(value: str) -> str:
@@ -121,21 +145,22 @@ class MidjourneyDescribeInput(BaseModel):
     accountFilter: AccountFilter | None = None  # noqa: N815
 
 
+ACTION_SCHEMA: dict[str, Any] = {
+    "examples": [
+        {
+            "parent_job_id": "0190f5c2-7d1e-7c3a-9b1e-2f4a6c8e0b13",
+            "custom_id": "MJ::JOB::upsample::1::9b5c6b54-3f1e-4c2b-9d3e-1f2a3b4c5d6e",
+        }
+    ],
+    "allOf": _action_rules(),
+}
+
+
 class MidjourneyActionInput(BaseModel):
     """`/mj/submit/action`: press one of a succeeded parent job's buttons. `action` is derived from
     `custom_id` (so that prices can differ per kind); a client may omit it or repeat it."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "parent_job_id": "0190f5c2-7d1e-7c3a-9b1e-2f4a6c8e0b13",
-                    "custom_id": "MJ::JOB::upsample::1::9b5c6b54-3f1e-4c2b-9d3e-1f2a3b4c5d6e",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ACTION_SCHEMA)
 
     parent_job_id: str = Field(min_length=1, max_length=64, description="Our id of the parent job.")
     custom_id: str = Field(min_length=1, max_length=256, description="customId of one of its buttons.")
