@@ -185,6 +185,15 @@ class Settings(BaseSettings):
     metrics_window_s: float = Field(
         default=300.0, gt=0, description="/metrics reports jobs created and finished this recently."
     )
+    metrics_on_api: bool = Field(
+        default=True,
+        description="Serve /metrics on the API's port; production sets false and runs `genrelay metrics`.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Where `genrelay metrics` listens.")
+    metrics_port: int = Field(default=9464, description="Where `genrelay metrics` listens.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Set: /metrics answers only `Authorization: Bearer <token>`."
+    )
     api_shutdown_timeout_s: float = Field(
         default=20.0, ge=0, description="On SIGTERM the API finishes in-flight requests for this long."
     )

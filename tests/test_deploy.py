@@ -68,6 +68,9 @@ def test_deploy_compose_runs_every_part_as_a_genrelay_command(compose: dict[str,
     services = genrelay_services(compose)
     commands = {name: parse_command(service["command"])[0] for name, service in services.items()}
     assert commands["api"] == "api"
+    assert commands["metrics"] == "metrics"
+    assert "9464" in services["metrics"]["expose"]
+    assert services["api"]["environment"]["GENRELAY_METRICS_ON_API"] == "false"  # not on the public port
     assert commands["migrate"] == "db upgrade"
     assert commands["flower"] == "flower"
     assert commands["simulator"] == "simulator"
@@ -184,7 +187,13 @@ def test_deploy_k8s_manifests_have_every_part(manifests: list[dict[str, Any]]) -
     [job] = of_kind(manifests, "Job").values()
     assert parse_command(job["spec"]["template"]["spec"]["containers"][0]["args"])[0] == "db upgrade"
     services = of_kind(manifests, "Service")
-    assert {"genrelay-api", "genrelay-flower"} <= set(services)
+    assert {"genrelay-api", "genrelay-flower", "genrelay-metrics"} <= set(services)
+    # /metrics is scraped from its own Deployment's port; the API's Service carries only the API.
+    assert commands["genrelay-metrics"] == "metrics"
+    assert services["genrelay-metrics"]["metadata"]["annotations"]["prometheus.io/port"] == "9464"
+    assert "prometheus.io/scrape" not in services["genrelay-api"]["metadata"].get("annotations", {})
+    [config] = of_kind(manifests, "ConfigMap").values()
+    assert config["data"]["GENRELAY_METRICS_ON_API"] == "false"
     for deployment in [*deployments.values(), job]:
         pod = deployment["spec"]["template"]["spec"]
         assert pod["containers"][0]["image"] == "genrelay"  # one image, set by kustomization.yaml
@@ -288,7 +297,7 @@ def test_deploy_every_source_folder_is_a_package_so_the_wheel_ships_it() -> None
                 assert (folder / "__init__.py").exists(), f"{folder} is not a package"
 
 
-ENTRY_COMMANDS = [["api"], ["worker"], ["beat"], ["flower"], ["db", "upgrade"], ["simulator"]]
+ENTRY_COMMANDS = [["api"], ["metrics"], ["worker"], ["beat"], ["flower"], ["db", "upgrade"], ["simulator"]]
 
 
 @pytest.mark.parametrize("argv", ENTRY_COMMANDS, ids=" ".join)

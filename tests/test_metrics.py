@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
 from orchestrator import lifecycle, messaging
-from orchestrator.api import create_app
+from orchestrator.api import create_app, create_metrics_app
 from orchestrator.db import Database
 from orchestrator.models import OutboxEvent
 from orchestrator.pipeline import sweeping, webhooks
@@ -150,3 +150,44 @@ def test_metrics_speak_openmetrics_when_asked(api: TestClient) -> None:
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert "# TYPE genrelay_job_duration_seconds gaugehistogram" in response.text
     assert response.text.rstrip().endswith("# EOF")
+
+
+METRICS_TOKEN = "scrape-" + "m" * 24
+
+
+def test_metrics_answer_only_the_metrics_token_when_one_is_set(
+    make_settings: Callable[..., Settings], db: Database, broker: object, tenant: Tenant
+) -> None:
+    with TestClient(create_app(make_settings(metrics_token=METRICS_TOKEN))) as client:
+        for sent in [{}, {"Authorization": "Bearer wrong"}, tenant.headers, {"Authorization": METRICS_TOKEN}]:
+            refused = client.get("/metrics", headers=sent)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "unauthenticated"
+            assert "GENRELAY_METRICS_TOKEN" in refused.json()["error"]["message"]
+        taken = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert taken.status_code == 200
+        assert "genrelay_jobs_active" in taken.text
+
+
+def test_metrics_off_the_api_port_are_served_alone_on_their_own(
+    make_settings: Callable[..., Settings], db: Database, broker: object, tenant: Tenant
+) -> None:
+    """Production's layout: the API's port does not serve /metrics; `genrelay metrics` serves it, and
+    nothing of the API."""
+    settings = make_settings(metrics_on_api=False, metrics_token=METRICS_TOKEN)
+    with TestClient(create_app(settings)) as api:
+        assert api.get("/metrics").status_code == 404
+        assert "/metrics" not in api.get("/openapi.json").json()["paths"]
+        create_job(db, tenant, settings)
+    with TestClient(create_metrics_app(settings)) as alone:
+        scraped = alone.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert scraped.status_code == 200
+        samples = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(scraped.text)
+            for sample in family.samples
+        }
+        assert sample(samples, "genrelay_jobs_active", **KLING, state="queued") == 1
+        assert alone.get("/metrics").status_code == 401
+        for elsewhere in ["/v1/jobs", "/openapi.json", "/docs", "/healthz"]:
+            assert alone.get(elsewhere, headers=tenant.headers).status_code == 404

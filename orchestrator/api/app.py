@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         routes_files.router,
         routes_callbacks.router,
         routes_health.router,
-        routes_metrics.router,
+        *([routes_metrics.router] if settings.metrics_on_api else []),
         routes_admin.router,
         routes_admin_channels.router,
     ]
@@ -140,4 +140,26 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     family_routes = [route for router in families for route in router.routes if isinstance(route, APIRoute)]
     install_error_handlers(app, [*own_routes, *family_routes])
     install_document(app, (ErrorResponse, *routes_batches.DOCUMENTED_MODELS), lambda: _prices(app, settings))
+    return app
+
+
+def create_metrics_app(settings: Settings | None = None) -> FastAPI:
+    """`/metrics` alone, for `genrelay metrics`: no API route, no document, a pool of two connections."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.require_database_url(), pool_size=2)
+        app.state.context = routes_metrics.MetricsContext(settings, db)
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="genrelay metrics", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(routes_metrics.router)
+    install_error_handlers(
+        app, [route for route in routes_metrics.router.routes if isinstance(route, APIRoute)]
+    )
     return app

@@ -12,6 +12,7 @@ import click
 
 from orchestrator.cli.document_commands import openapi
 from orchestrator.cli.provider_commands import deploy, providers
+from orchestrator.cli.serving import api, metrics
 from orchestrator.settings import get_settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ def main() -> None:
 main.add_command(providers)
 main.add_command(deploy)
 main.add_command(openapi)
+main.add_command(api)
+main.add_command(metrics)
 
 
 @main.command()
@@ -44,29 +47,6 @@ def run(speed: float, demo: bool) -> None:
     from orchestrator.cli.runner import run as run_all  # noqa: PLC0415
 
     sys.exit(run_all(get_settings(), speed, demo_jobs=demo))
-
-
-@main.command()
-@click.option("--workers", default=1, show_default=True, help="Uvicorn worker processes.")
-def api(workers: int) -> None:
-    """Serve the HTTP API."""
-    import uvicorn  # noqa: PLC0415
-
-    from orchestrator.logs import logging_config  # noqa: PLC0415
-
-    settings = get_settings()
-    uvicorn.run(
-        "orchestrator.api:create_app",
-        factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
-        workers=workers,
-        log_config=logging_config(settings),
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        # On SIGTERM: stop accepting, finish in-flight requests for this long, then exit.
-        timeout_graceful_shutdown=int(settings.api_shutdown_timeout_s),
-    )
 
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
