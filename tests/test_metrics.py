@@ -161,12 +161,15 @@ def test_metrics_answer_only_the_metrics_token_when_one_is_set(
     with TestClient(create_app(make_settings(metrics_token=METRICS_TOKEN))) as client:
         for sent in [{}, {"Authorization": "Bearer wrong"}, tenant.headers, {"Authorization": METRICS_TOKEN}]:
             refused = client.get("/metrics", headers=sent)
-            assert refused.status_code == 401
+            assert refused.status_code == 401, refused.text
             assert refused.json()["error"]["code"] == "unauthenticated"
             assert "GENRELAY_METRICS_TOKEN" in refused.json()["error"]["message"]
         taken = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert taken.status_code == 200
         assert "genrelay_jobs_active" in taken.text
+        stated = client.get("/openapi.json").json()["paths"]["/metrics"]["get"]
+        assert stated["security"] == [{"MetricsToken": []}]
+        assert "401" in stated["responses"]
 
 
 def test_metrics_off_the_api_port_are_served_alone_on_their_own(
@@ -177,6 +180,7 @@ def test_metrics_off_the_api_port_are_served_alone_on_their_own(
     settings = make_settings(metrics_on_api=False, metrics_token=METRICS_TOKEN)
     with TestClient(create_app(settings)) as api:
         assert api.get("/metrics").status_code == 404
+        assert "security" not in create_app(make_settings()).openapi()["paths"]["/metrics"]["get"]
         assert "/metrics" not in api.get("/openapi.json").json()["paths"]
         create_job(db, tenant, settings)
     with TestClient(create_metrics_app(settings)) as alone:

@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         routes_files.router,
         routes_callbacks.router,
         routes_health.router,
-        *([routes_metrics.router] if settings.metrics_on_api else []),
+        *([routes_metrics.metrics_router(settings)] if settings.metrics_on_api else []),
         routes_admin.router,
         routes_admin_channels.router,
     ]
@@ -158,8 +158,7 @@ def create_metrics_app(settings: Settings | None = None) -> FastAPI:
         title="genrelay metrics", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
     )
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(routes_metrics.router)
-    install_error_handlers(
-        app, [route for route in routes_metrics.router.routes if isinstance(route, APIRoute)]
-    )
+    router = routes_metrics.metrics_router(settings)
+    app.include_router(router)
+    install_error_handlers(app, [route for route in router.routes if isinstance(route, APIRoute)])
     return app

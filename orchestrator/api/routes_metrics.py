@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from orchestrator.api.errors import error_responses
 from orchestrator.db import Database
@@ -21,7 +22,8 @@ from orchestrator.ops import metrics
 from orchestrator.settings import Settings
 
 EXPOSITION = {"schema": {"type": "string"}}
-TOKEN_REFUSED = "send the metrics token as `Authorization: Bearer <token>` (GENRELAY_METRICS_TOKEN)"  # noqa: S105
+TOKEN_SETTING = "GENRELAY_METRICS_TOKEN"  # noqa: S105 - the name of the setting
+TOKEN_REFUSED = f"send the metrics token as `Authorization: Bearer <token>` ({TOKEN_SETTING})"
 
 
 class MetricsSource(Protocol):
@@ -47,38 +49,42 @@ def _source(request: Request) -> MetricsSource:
 Source = Annotated[MetricsSource, Depends(_source)]
 
 
-def _scraper(request: Request, source: Source) -> None:
-    """Refuse a scrape without the metrics token, when the deployment sets one."""
+METRICS_SCHEME = HTTPBearer(scheme_name="MetricsToken", auto_error=False, description=TOKEN_SETTING)
+
+
+def _scraper(
+    source: Source, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(METRICS_SCHEME)]
+) -> None:
+    """Refuse a scrape without the metrics token (the routes of a deployment that sets one)."""
     token = source.settings.metrics_token
-    if token is None:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.get_secret_value().encode()
-    ):
+    given = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
+    if token is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
         raise AuthenticationError(TOKEN_REFUSED)
 
 
-router = APIRouter(tags=["health"])
+def metrics_router(settings: Settings) -> APIRouter:
+    """The `/metrics` route; with a metrics token set, it asks for it, and its document names the token's
+    security scheme (`MetricsToken`) and the 401 it answers without it."""
+    router = APIRouter(tags=["health"])
+    guarded = settings.metrics_token is not None
+    refusal = error_responses(401, described={401: "The request did not send the metrics token."})
 
-
-@router.get(
-    "/metrics",
-    summary="Prometheus metrics: jobs, poll lag, webhook backlog, holds",
-    response_class=Response,
-    dependencies=[Depends(_scraper)],
-    responses={
-        200: {
-            "description": "The Prometheus text format, or OpenMetrics when `Accept` asks for it.",
-            "content": {"text/plain": EXPOSITION, "application/openmetrics-text": EXPOSITION},
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics: jobs, poll lag, webhook backlog, holds",
+        response_class=Response,
+        dependencies=[Depends(_scraper)] if guarded else [],
+        responses={
+            200: {
+                "description": "The Prometheus text format, or OpenMetrics when `Accept` asks for it.",
+                "content": {"text/plain": EXPOSITION, "application/openmetrics-text": EXPOSITION},
+            },
+            **(refusal if guarded else {}),
         },
-        **error_responses(
-            401, described={401: "The deployment sets a metrics token and the request did not send it."}
-        ),
-    },
-)
-def prometheus_metrics(request: Request, source: Source) -> Response:
-    body, content_type = metrics.render(
-        source.db, source.settings.metrics_window_s, request.headers.get("accept")
     )
-    return Response(body, media_type=content_type)
+    def prometheus_metrics(request: Request, source: Source) -> Response:
+        window = source.settings.metrics_window_s
+        body, content_type = metrics.render(source.db, window, request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    return router
