@@ -11,6 +11,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from orchestrator.ids import uuid7_floor
+from orchestrator.models import NON_TERMINAL_SQL
 from schemas.usage import USAGE_COLUMNS, UsageGroup, UsageRow
 
 # What each grouping reads; fixed texts only, never built from the request.
@@ -20,13 +21,13 @@ _GROUP_SQL: dict[UsageGroup, str] = {
     "model": "j.provider || '/' || j.model",
     "key": "coalesce(k.prefix, '')",
 }
-_COUNTS = """
+_COUNTS = f"""
     count(*) AS jobs,
     count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
     count(*) FILTER (WHERE j.state = 'failed') AS failed,
     count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled,
     count(*) FILTER (WHERE j.state = 'expired') AS expired,
-    count(*) FILTER (WHERE j.state NOT IN ('succeeded','failed','cancelled','expired')) AS unfinished,
+    count(*) FILTER (WHERE j.{NON_TERMINAL_SQL}) AS unfinished,
     coalesce(sum(e.amount), 0) AS captured
 """
 _FROM = """
@@ -60,8 +61,9 @@ def usage(
         text(f"SELECT {group} AS grp, {_COUNTS} {_FROM} GROUP BY grp ORDER BY grp"),
         window,
     ).all()
-    total = session.execute(text(f"SELECT 'total' AS grp, {_COUNTS} {_FROM}"), window).one()
-    return [_row(row) for row in rows], _row(total)
+    found = [_row(row) for row in rows]
+    counts = {name: sum(getattr(row, name) for row in found) for name in USAGE_COLUMNS if name != "group"}
+    return found, UsageRow(group="total", **counts)
 
 
 def _row(row: Row[Any]) -> UsageRow:
