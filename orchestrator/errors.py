@@ -132,6 +132,20 @@ class InsufficientCreditsError(OrchestratorError):
     http_status = 402
 
 
+class KeyBudgetExceededError(OrchestratorError):
+    code = "key_budget_exceeded"
+    http_status = 402
+
+
+class ProviderNotAllowedError(ForbiddenError):
+    code = "provider_not_allowed"
+
+
+class KeyLimitError(OrchestratorError):
+    code = "key_limit_reached"
+    http_status = 409
+
+
 class IdempotencyConflictError(OrchestratorError):
     code = "idempotency_key_reused"
     http_status = 422

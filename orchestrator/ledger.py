@@ -8,21 +8,25 @@ account's running totals and appends one `ledger_entries` row; a job's hold is r
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Date, bindparam, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import (
     AccountDisabledError,
     AccountNotFoundError,
     InsufficientCreditsError,
+    KeyBudgetExceededError,
     LedgerError,
     OpenJobsLimitError,
     OrchestratorError,
 )
-from orchestrator.models import Account, Hold, LedgerEntry, table
+from orchestrator.models import Account, Hold, Job, KeySpend, LedgerEntry, table
 
 MICROS_PER_CREDIT = 1_000_000
 
@@ -47,7 +51,25 @@ _LOCK_ACCOUNTS = (
     .order_by(Account.account_id)
     .with_for_update(key_share=True)
 )
-_holds, _accounts = table(Hold), table(Account)
+_holds, _accounts, _spend, _jobs = table(Hold), table(Account), table(KeySpend), table(Job)
+_READ_SPEND = select(_spend.c.key_id, _spend.c.month, _spend.c.amount).where(
+    _spend.c.key_id.in_(bindparam("capped_keys", expanding=True))
+)
+_upsert_spend = upsert(_spend)
+_ADD_SPEND = _upsert_spend.on_conflict_do_update(
+    index_elements=[_spend.c.key_id, _spend.c.month],
+    set_={"amount": _spend.c.amount + _upsert_spend.excluded.amount},
+)
+# A released hold leaves the spend of its key in the month its job was created in.
+_UNSPEND = (
+    update(_spend)
+    .where(
+        _jobs.c.job_id == bindparam("unspending_job"),
+        _spend.c.key_id == _jobs.c.api_key_id,
+        _spend.c.month == cast(func.date_trunc("month", func.timezone("UTC", _jobs.c.created_at)), Date),
+    )
+    .values(amount=_spend.c.amount - bindparam("unspending"))
+)
 _ADD_HELD = (
     update(_accounts)
     .where(_accounts.c.account_id == bindparam("reserving_account"))
@@ -79,6 +101,21 @@ class HoldRequest:
     account_id: uuid.UUID
     job_id: uuid.UUID
     amount: int
+    key: KeyBudget | None = None  # the key that made the job; its spend is counted, its cap checked
+
+
+@dataclass(frozen=True)
+class KeyBudget:
+    """The API key a job is held for, the month (UTC, its first day) the job was created in, and the
+    micro-credits the key's jobs may hold or be charged in a month (None: no cap)."""
+
+    key_id: uuid.UUID
+    month: date
+    cap: int | None = None
+
+    @property
+    def spend_key(self) -> tuple[uuid.UUID, date]:
+        return self.key_id, self.month
 
 
 @dataclass
@@ -116,7 +153,8 @@ def reserve(
     credits fall short, OpenJobsLimitError when the account has its limit of unfinished jobs (its
     own, else `max_open_jobs`), AccountDisabledError. The jobs must already be inserted in this
     transaction. The accounts are locked together in one statement, so concurrent batches never
-    overshoot either bound.
+    overshoot either bound; a key's spend changes only under its account's lock, so the same holds
+    for a key's monthly cap (KeyBudgetExceededError).
     """
     accounts = {request.account_id for request in requests}
     balances = {
@@ -125,9 +163,11 @@ def reserve(
         )
         for row in session.execute(_LOCK_ACCOUNTS, {"account_ids": sorted(accounts)})
     }
-    decisions = [_judge(balances.get(r.account_id), r, max_open_jobs) for r in requests]
+    spent = _spent(session, requests)
+    decisions = [_judge(balances.get(r.account_id), r, max_open_jobs, spent) for r in requests]
     held = [r for r, refused in zip(requests, decisions, strict=True) if refused is None]
     if held:
+        _add_spend(session, held)
         session.execute(
             _INSERT_HOLD, [{"job_id": r.job_id, "account_id": r.account_id, "amount": r.amount} for r in held]
         )
@@ -147,7 +187,33 @@ def reserve(
     return decisions
 
 
-def _judge(balance: _Balance | None, request: HoldRequest, max_open_jobs: int) -> OrchestratorError | None:
+def _spent(session: Session, requests: Sequence[HoldRequest]) -> Counter[tuple[uuid.UUID, date]]:
+    """What the capped keys among the requests' have spent per month, read under their accounts' lock."""
+    capped = sorted({r.key.key_id for r in requests if r.key is not None and r.key.cap is not None})
+    if not capped:
+        return Counter()
+    rows = session.execute(_READ_SPEND, {"capped_keys": capped})
+    return Counter({(row.key_id, row.month): row.amount for row in rows})
+
+
+def _add_spend(session: Session, held: Sequence[HoldRequest]) -> None:
+    by_key: Counter[tuple[uuid.UUID, date]] = Counter()
+    for request in held:
+        if request.key is not None:
+            by_key[request.key.spend_key] += request.amount
+    if by_key:
+        session.execute(
+            _ADD_SPEND,
+            [{"key_id": k, "month": m, "amount": amount} for (k, m), amount in sorted(by_key.items())],
+        )
+
+
+def _judge(
+    balance: _Balance | None,
+    request: HoldRequest,
+    max_open_jobs: int,
+    spent: Counter[tuple[uuid.UUID, date]],
+) -> OrchestratorError | None:
     if balance is None:
         return AccountNotFoundError(f"no account {request.account_id}")
     if balance.status != "active":
@@ -161,6 +227,16 @@ def _judge(balance: _Balance | None, request: HoldRequest, max_open_jobs: int) -
             f"this job costs {format_credits(request.amount)} credits but only {format_credits(available)} "
             "are available (the rest is held by unfinished jobs); add credits or wait for jobs to finish"
         )
+    key = request.key
+    if key is not None and key.cap is not None:
+        if spent[key.spend_key] + request.amount > key.cap:
+            left = max(key.cap - spent[key.spend_key], 0)
+            return KeyBudgetExceededError(
+                f"this job costs {format_credits(request.amount)} credits but this API key may spend only "
+                f"{format_credits(left)} more this month (its cap is {format_credits(key.cap)}); raise the "
+                "key's monthly_spend_cap or use another key"
+            )
+        spent[key.spend_key] += request.amount
     balance.reserving += request.amount
     balance.reserving_jobs += 1
     return None
@@ -185,6 +261,7 @@ def release(session: Session, job_id: uuid.UUID) -> int:
         return 0
     account_id, amount = hold
     session.execute(_SETTLE, {"settling_account": account_id, "settling": amount, "charging": 0})
+    session.execute(_UNSPEND, {"unspending_job": job_id, "unspending": amount})
     _journal(session, account_id, job_id, "release", amount, None)
     return amount
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -88,6 +91,27 @@ class ApiKey(Base):
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[datetime] = _now()
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    # The providers its jobs may use; NULL: every one.
+    providers: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
+    # Micro-credits its jobs may hold and be charged per calendar month (UTC); NULL: no cap.
+    monthly_cap: Mapped[int | None] = mapped_column(BigInteger)
+    # Whether it may issue, list and revoke the account's keys.
+    manage_keys: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    last_used_at: Mapped[datetime | None]
+    last_used_ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class KeySpend(Base):
+    """What a key's jobs hold or were charged, per month of their creation: a hold adds its amount, a
+    release takes it back, a capture leaves it. Kept by the ledger under the account's row lock."""
+
+    __tablename__ = "key_spend"
+    __table_args__ = (CheckConstraint("amount >= 0", name="amount_not_negative"),)
+
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.key_id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class Job(Base):

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.providers import PROVIDERS
@@ -144,6 +144,11 @@ class Settings(BaseSettings):
 
     webhook_allowlist: list[str] = Field(
         default_factory=list, description="Hosts or CIDRs tenant webhooks may reach although not public."
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="CIDRs of the proxies in front of the API, whose `X-Forwarded-For` names the client "
+        '(e.g. `["10.0.0.0/8"]`); from any other peer the header is ignored.',
     )
     webhook_retry_delays_s: list[float] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],

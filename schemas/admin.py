@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from schemas.jobs import NOT_TEXT_OR_BOOL, STORABLE_TEXT, Job
+from schemas.keys import KeyCreate, KeyInfo
 
 MAX_INT32 = 2**31 - 1  # limits are PostgreSQL integers
 MAX_MICRO_CREDITS = 10**18  # about what the largest `credits` string says, and exact as a double
@@ -94,27 +95,25 @@ class AdminAccount(BaseModel):
     created_at: datetime
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApiKeyCreate(KeyCreate):
+    """A key the operator issues: it manages the account's keys unless told otherwise."""
 
-    name: str = Field(default="", max_length=200, pattern=STORABLE_TEXT)
+    manage_keys: StrictBool = Field(
+        default=True, description="Whether the key may itself issue, list and revoke the account's keys."
+    )
 
 
-class ApiKeyInfo(BaseModel):
+class ApiKeyInfo(KeyInfo):
     key_id: str
     account_id: str
-    name: str
-    prefix: str = Field(description="The visible start of the key, e.g. `gr_1a2b3c4d`.")
-    created_at: datetime
-    revoked_at: datetime | None
 
 
-class IssuedApiKey(BaseModel):
-    key_id: str
-    account_id: str
-    name: str
-    prefix: str
+class IssuedApiKey(ApiKeyInfo):
     secret: str = Field(description="The API key itself: shown only now, never stored.")
+
+
+class ApiKeyList(BaseModel):
+    data: list[ApiKeyInfo] = Field(description="Newest first.")
 
 
 class AccountCreated(BaseModel):

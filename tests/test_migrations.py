@@ -78,6 +78,50 @@ def test_migrations_0002_counts_existing_unfinished_jobs(empty_database_url: str
     assert counted == 3
 
 
+def test_migrations_0010_counts_each_keys_spend_by_month_and_keeps_existing_keys_managing(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0009")
+    database = Database(empty_database_url, pool_size=1)
+    account_id, key_id = uuid.uuid4(), uuid.uuid4()
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO accounts (account_id, name, credits_added, held) VALUES (:a, 'x', 100, 4)"),
+            {"a": account_id},
+        )
+        connection.execute(
+            text("INSERT INTO api_keys (key_id, account_id, prefix, key_hash) VALUES (:k, :a, 'gr_x', :h)"),
+            {"k": key_id, "a": account_id, "h": b"h" * 32},
+        )
+        holds = [
+            ("2026-11-30T23:59:59Z", "captured"),
+            ("2026-12-01T00:00:00Z", "open"),
+            ("2026-12-02T00:00:00Z", "open"),
+            ("2026-12-03T00:00:00Z", "released"),
+        ]
+        for index, (created_at, state) in enumerate(holds):
+            job_id = uuid.uuid4()
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (job_id, account_id, api_key_id, provider, operation, model, input,"
+                    " state, price, callback_token, api_format, deadline_at, created_at) VALUES (:j, :a, :k,"
+                    " 'kling', 'text2video', 'm', '{}', 'queued', 2, :t, 'unified', now(), :c)"
+                ),
+                {"j": job_id, "a": account_id, "k": key_id, "t": str(index), "c": created_at},
+            )
+            connection.execute(
+                text("INSERT INTO holds (job_id, account_id, amount, state) VALUES (:j, :a, 2, :s)"),
+                {"j": job_id, "a": account_id, "s": state},
+            )
+    upgrade(empty_database_url)
+    with database.engine.connect() as connection:
+        spend = connection.execute(text("SELECT month::text, amount FROM key_spend ORDER BY month")).all()
+        managing = connection.execute(text("SELECT manage_keys FROM api_keys")).scalar_one()
+    database.dispose()
+    assert [tuple(row) for row in spend] == [("2026-11-01", 2), ("2026-12-01", 4)]
+    assert managing is True
+
+
 def test_migrations_0003_sweep_state_holds_one_row(db: Database) -> None:
     for _ in range(2):
         with db.transaction() as session:

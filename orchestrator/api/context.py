@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from orchestrator.api.client_ip import client_ip
 from orchestrator.api.create_writer import CreateWriter
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
@@ -24,7 +26,8 @@ from orchestrator.tenants.accounts import Principal
 from orchestrator.tenants.limits import RateLimiter
 
 # How long a revoked key (or a disabled account's key) may still work on another API process that saw
-# it recently; the process that handled the admin call forgets it at once.
+# it recently; the process that handled the revoking call forgets it at once. An expired key is
+# refused from its expiry on, cached or not.
 KEY_CACHE_TTL_S = 5.0
 
 
@@ -44,15 +47,20 @@ class AppContext:
 
     def cached_principal(self, secret: str) -> Principal | None:
         cached = self._keys.get(secret)
-        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+        if cached is None or cached[1] <= time.monotonic():
+            return None
+        principal = cached[0]
+        if principal.expires_at is not None and principal.expired(datetime.now(UTC)):
+            return None  # the database says why
+        return principal
 
-    def authenticate(self, secret: str) -> Principal:
+    def authenticate(self, secret: str, client_ip: str | None = None) -> Principal:
         cached = self.cached_principal(secret)
         if cached is not None:
             return cached
         now = time.monotonic()
         with self.db.transaction() as session:
-            principal = accounts.authenticate(session, secret)
+            principal = accounts.authenticate(session, secret, client_ip)
         if len(self._keys) > 10_000:
             self._keys.clear()
         self._keys[secret] = (principal, now + KEY_CACHE_TTL_S)
@@ -76,6 +84,7 @@ bearer = HTTPBearer(auto_error=False, description="Your API key: `Authorization:
 
 
 async def get_principal(
+    request: Request,
     context: Annotated[AppContext, Depends(get_context)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -83,7 +92,8 @@ async def get_principal(
         raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
     principal = context.cached_principal(credentials.credentials)
     if principal is None:
-        principal = await run_in_threadpool(context.authenticate, credentials.credentials)
+        address = client_ip(request, context.settings.trusted_proxies)
+        principal = await run_in_threadpool(context.authenticate, credentials.credentials, address)
     context.limiter.take(principal.key_id, principal.rate_limit_rps or context.settings.rate_limit_rps)
     return principal
 

@@ -86,6 +86,19 @@ def describe_job_create(document: dict[str, Any], prices: PriceTable | None) -> 
     schemas["JobCreate"]["oneOf"] = variants
 
 
+# Bodies whose `allowed_providers` lists providers: the document names the ones this deployment runs.
+PROVIDER_LISTS = ("KeyCreate", "ApiKeyCreate")
+
+
+def enumerate_providers(schemas: dict[str, Any]) -> None:
+    """`allowed_providers` items as the installed providers' names (the schemas cannot know them)."""
+    for name in PROVIDER_LISTS:
+        field = schemas.get(name, {}).get("properties", {}).get("allowed_providers", {})
+        for option in field.get("anyOf", [field]):
+            if option.get("type") == "array":
+                option["items"] = {"type": "string", "enum": sorted(PROVIDERS)}
+
+
 def install_document(
     app: FastAPI,
     models: Iterable[type[BaseModel]] = (),
@@ -109,6 +122,7 @@ def install_document(
             add_models(document, models)
             describe_job_create(document, prices())
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            enumerate_providers(schemas)
             forbid_nul_in_text(schemas)
             schemas.update(storable_value_schemas())
             for operations in document.get("paths", {}).values():

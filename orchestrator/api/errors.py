@@ -33,10 +33,12 @@ HTTP_CODES = {
 STATUS_DESCRIPTIONS = {
     400: "The body is not valid JSON (`invalid_json`) or cannot be parsed (`bad_request`).",
     401: "No credentials, or unknown, revoked or wrong ones (`unauthenticated`).",
-    402: "The account's available credits do not cover the price (`insufficient_credits`).",
-    403: "The credentials are valid but may not do this (`account_disabled`, `admin_disabled`).",
+    402: "The account's available credits do not cover the price (`insufficient_credits`), or the "
+    "key's monthly spend cap would be passed (`key_budget_exceeded`).",
+    403: "The credentials are valid but may not do this (`account_disabled`, `admin_disabled`, "
+    "`provider_not_allowed`, `forbidden`).",
     404: "Nothing of that id in this account (`not_found`, `job_not_found`, ...).",
-    409: "The resource's state does not allow this now (`job_not_cancellable`, ...).",
+    409: "The resource's state does not allow this now (`job_not_cancellable`, `key_limit_reached`, ...).",
     413: "The body is larger than this deployment accepts (`request_too_large`).",
     415: "The body's content type is not one this operation takes (`unsupported_media_type`).",
     422: "The request breaks a rule of its schema or of its provider (`validation_error`, "

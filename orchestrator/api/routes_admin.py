@@ -8,7 +8,7 @@ a key applies at once on the API process that handled it, within 5 s on the othe
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,13 +18,14 @@ from orchestrator.api.context import AppContext, Context
 from orchestrator.api.document import links
 from orchestrator.api.errors import error_responses
 from orchestrator.api.routes_jobs import parse_job_id
+from orchestrator.api.routes_keys import key_fields
 from orchestrator.api.routes_webhooks import delivery_view
 from orchestrator.errors import AccountNotFoundError, NotFoundError
 from orchestrator.models import JobOutput, WebhookAttempt
 from orchestrator.ops import admin
 from orchestrator.pipeline import sweeping
 from orchestrator.settings import Settings
-from orchestrator.tenants import accounts
+from orchestrator.tenants import accounts, keys
 from orchestrator.tenants.accounts import ppm_to_multiplier
 from orchestrator.views import job_view
 from schemas.admin import (
@@ -35,6 +36,7 @@ from schemas.admin import (
     AdminJob,
     ApiKeyCreate,
     ApiKeyInfo,
+    ApiKeyList,
     CreditAmount,
     IssuedApiKey,
     JobFail,
@@ -131,13 +133,7 @@ def _account(context: AppContext, account_id: uuid.UUID) -> AdminAccount:
 def create_account(body: AccountCreate, context: Context) -> AccountCreated:
     with context.db.transaction() as session:
         account_id, key = admin.create_account(session, body)
-    issued = IssuedApiKey(
-        key_id=str(key.key_id),
-        account_id=str(account_id),
-        name=body.key_name,
-        prefix=key.prefix,
-        secret=key.secret,
-    )
+        issued = IssuedApiKey(**_key_info(keys.find(session, account_id, key.prefix)), secret=key.secret)
     return AccountCreated(account=_account(context, account_id), api_key=issued)
 
 
@@ -216,16 +212,38 @@ def add_credits(account_id: str, body: CreditAmount, context: Context) -> AdminA
             "description": "The key, its secret shown only now.",
             "links": links("prefix", "/prefix", ("POST", "/admin/v1/keys/{prefix}/revoke")),
         },
-        **error_responses(*BODY, 404),
+        **error_responses(*BODY, 404, 409),
     },
 )
 def create_key(account_id: str, body: ApiKeyCreate, context: Context) -> IssuedApiKey:
     parsed = parse_account_id(account_id)
     with context.db.transaction() as session:
-        key = accounts.issue_key(session, parsed, body.name)
-    return IssuedApiKey(
-        key_id=str(key.key_id), account_id=str(parsed), name=body.name, prefix=key.prefix, secret=key.secret
-    )
+        issued = accounts.issue_key(session, parsed, options=keys.options(body))
+        return IssuedApiKey(**_key_info(keys.find(session, parsed, issued.prefix)), secret=issued.secret)
+
+
+@router.get(
+    "/accounts/{account_id}/keys",
+    response_model=ApiKeyList,
+    summary="An account's API keys",
+    description="Newest first, with their last use and this month's spend; revoked keys too with "
+    f"`include_revoked=true` (the newest {keys.LISTED} keys in all).",
+    responses=error_responses(404, 422),
+)
+def list_keys(account_id: str, context: Context, include_revoked: bool = False) -> ApiKeyList:
+    parsed = parse_account_id(account_id)
+    with context.db.transaction() as session:
+        admin.get_account(session, parsed)  # 404 for an unknown account, not an empty list
+        rows = keys.list_keys(session, parsed, include_revoked=include_revoked)
+    return ApiKeyList(data=[ApiKeyInfo(**_key_info(row)) for row in rows])
+
+
+def _key_info(row: keys.KeyRow) -> dict[str, Any]:
+    return {
+        **key_fields(row.key, row.spent_this_month),
+        "key_id": str(row.key.key_id),
+        "account_id": str(row.key.account_id),
+    }
 
 
 @router.post(
@@ -236,16 +254,9 @@ def create_key(account_id: str, body: ApiKeyCreate, context: Context) -> IssuedA
 )
 def revoke_key(prefix: str, context: Context) -> ApiKeyInfo:
     with context.db.transaction() as session:
-        key = admin.revoke_key(session, prefix)
-    context.forget(key_id=key.key_id)
-    return ApiKeyInfo(
-        key_id=str(key.key_id),
-        account_id=str(key.account_id),
-        name=key.name,
-        prefix=key.prefix,
-        created_at=key.created_at,
-        revoked_at=key.revoked_at,
-    )
+        row = keys.revoke(session, None, prefix)
+    context.forget(key_id=row.key.key_id)
+    return ApiKeyInfo(**_key_info(row))
 
 
 def _job(context: AppContext, job_id: uuid.UUID) -> AdminJob:

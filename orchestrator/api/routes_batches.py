@@ -18,13 +18,19 @@ from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.api.document import links
 from orchestrator.api.errors import error_responses
 from orchestrator.api.routes_jobs import Cursor, IdempotencyKey
-from orchestrator.errors import InsufficientCreditsError, InvalidRequestError, OrchestratorError
+from orchestrator.errors import (
+    InsufficientCreditsError,
+    InvalidRequestError,
+    KeyBudgetExceededError,
+    OrchestratorError,
+)
 from orchestrator.tenants import batches
 from orchestrator.tenants.accounts import Principal
 from orchestrator.views import job_error, output_views
 from schemas.batches import MAX_LINES, Batch, BatchLineIn, BatchPage, BatchResult
 from schemas.jobs import CALLBACK_URL_PATTERN, MAX_CALLBACK_URL_LENGTH, JobError, JobStatus
 
+RETRYABLE = frozenset({InsufficientCreditsError.code, KeyBudgetExceededError.code})
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/json-lines", "text/plain")
 LINE_EXAMPLE = {
@@ -102,7 +108,8 @@ async def _upload(request: Request, callback_url: str | None) -> tuple[bytes, st
         "lines. The whole file is checked first: a bad line makes no batch (422 `invalid_batch`, "
         "naming the lines). The answer comes at once; the lines become jobs on the workers, in order, "
         "each with its own hold, as the account's open-jobs limit allows. Lines that do not fit the "
-        "account's credits are refused `insufficient_credits`; the others go on. The file may also come "
+        "account's credits are refused `insufficient_credits` (the key's monthly cap, "
+        "`key_budget_exceeded`); the others go on. The file may also come "
         "as `multipart/form-data`, in the field `file` (and `callback_url` in a field of its own)."
     ),
     openapi_extra={"requestBody": UPLOAD_BODY},
@@ -241,8 +248,9 @@ def _result(context: AppContext, row: batches.ResultRow) -> BatchResult:
         refused = line.error_code is not None
         error = None
         if line.error_code is not None:
-            # A line that never became a job: only a shortfall of credits passes with a top-up.
-            retryable = line.error_code == InsufficientCreditsError.code
+            # A line that never became a job: only a shortfall (the account's credits, the key's monthly
+            # cap) passes later, with a top-up or a new month.
+            retryable = line.error_code in RETRYABLE
             error = JobError(code=line.error_code, message=line.error_message or "", retryable=retryable)
         return BatchResult(
             line=line.line_no,

@@ -18,13 +18,12 @@ from orchestrator import ledger, lifecycle
 from orchestrator.errors import (
     AccountNotFoundError,
     AdminDisabledError,
-    ApiKeyNotFoundError,
     AuthenticationError,
     JobFinishedError,
     JobNotFoundError,
     NotFoundError,
 )
-from orchestrator.models import Account, ApiKey, Job, OutboxEvent
+from orchestrator.models import Account, Job, OutboxEvent
 from orchestrator.pipeline import webhooks
 from orchestrator.pipeline.failures import failure_columns
 from orchestrator.settings import Settings
@@ -111,16 +110,6 @@ def add_credits(session: Session, account_id: uuid.UUID, amount: CreditAmount) -
     micros = to_micros(amount)
     ledger.add_credits(session, account_id, micros, amount.note or "added by the operator")
     return micros
-
-
-def revoke_key(session: Session, prefix: str) -> ApiKey:
-    """Revoke the key with this visible prefix; revoking it again changes nothing."""
-    key = session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
-    if key is None:
-        raise ApiKeyNotFoundError(f"no API key with prefix {prefix!r}")
-    accounts.revoke_key(session, prefix)
-    session.refresh(key)
-    return key
 
 
 def find_job(session: Session, job_id: uuid.UUID, *, lock: bool = False) -> Job:

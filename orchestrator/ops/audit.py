@@ -75,6 +75,17 @@ CHECKS: dict[str, str] = {
     "journal_entries_on_the_jobs_account": """
         SELECT e.entry_id::text, format('entry on account %s, job on %s', e.account_id, j.account_id)
         FROM ledger_entries e JOIN jobs j USING (job_id) WHERE e.account_id <> j.account_id""",
+    "key_spend_matches_its_jobs_holds": """
+        SELECT format('key %s month %s', coalesce(s.key_id, h.key_id), coalesce(s.month, h.month)),
+               format('key_spend=%s open or captured holds=%s', coalesce(s.amount, 0), coalesce(h.amount, 0))
+        FROM key_spend s
+        FULL JOIN (SELECT j.api_key_id AS key_id,
+                          date_trunc('month', j.created_at AT TIME ZONE 'UTC')::date AS month,
+                          sum(h.amount) AS amount
+                   FROM holds h JOIN jobs j USING (job_id)
+                   WHERE h.state IN ('open', 'captured') AND j.api_key_id IS NOT NULL
+                   GROUP BY 1, 2) h ON h.key_id = s.key_id AND h.month = s.month
+        WHERE coalesce(s.amount, 0) <> coalesce(h.amount, 0)""",
     "no_hold_open_past_its_deadline": """
         SELECT job_id::text, format('%s since deadline %s', state, deadline_at)
         FROM jobs WHERE state NOT IN ('succeeded','failed','cancelled','expired')

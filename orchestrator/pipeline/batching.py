@@ -22,7 +22,7 @@ from orchestrator import messaging
 from orchestrator.db import Database
 from orchestrator.errors import OpenJobsLimitError, OrchestratorError
 from orchestrator.ids import new_uuid7
-from orchestrator.models import Batch, BatchLine, OutboxEvent
+from orchestrator.models import ApiKey, Batch, BatchLine, OutboxEvent
 from orchestrator.outbox import DISPATCH_LEASE, NEW_EVENTS
 from orchestrator.pipeline.failures import failure_message
 from orchestrator.pricing import PriceTable
@@ -103,7 +103,16 @@ def _expand_chunk(
     """The chunk's jobs, written with their holds in the caller's transaction: (provider, job id) of
     each made, and whether the open-jobs limit stopped it (those lines stay pending)."""
     assert batch.api_key_id is not None
-    principal = Principal(batch.account_id, batch.api_key_id, batch.price_multiplier_ppm)
+    # What the key may do now: its providers and monthly cap bind its batch's jobs as its own creates.
+    key = session.get(ApiKey, batch.api_key_id)
+    assert key is not None
+    principal = Principal(
+        batch.account_id,
+        batch.api_key_id,
+        batch.price_multiplier_ppm,
+        providers=None if key.providers is None else frozenset(key.providers),
+        monthly_cap=key.monthly_cap,
+    )
     prepared: list[tuple[BatchLine, creating.PreparedJob]] = []
     for line in lines:
         try:

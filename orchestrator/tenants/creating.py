@@ -24,6 +24,7 @@ from orchestrator.errors import (
     OrchestratorError,
     ParentJobNotFoundError,
     ParentJobNotSucceededError,
+    ProviderNotAllowedError,
     UnknownOperationError,
     UnknownProviderError,
 )
@@ -31,7 +32,7 @@ from orchestrator.ids import new_token, new_uuid7
 from orchestrator.models import Job
 from orchestrator.pricing import PriceTable
 from orchestrator.settings import Settings
-from orchestrator.tenants import idempotency
+from orchestrator.tenants import idempotency, keys
 from orchestrator.tenants.accounts import Principal
 from orchestrator.views import job_snapshot
 from schemas.jobs import JobCreate, JobStatus
@@ -179,6 +180,12 @@ def prepare(
 ) -> PreparedJob:
     """Check and price the request (raising what is wrong with it) and build its job row."""
     _, input_model = resolve_provider(request.provider, request.operation)
+    if principal.providers is not None and request.provider not in principal.providers:
+        raise ProviderNotAllowedError(
+            f"this API key may create jobs with {', '.join(sorted(principal.providers))} only, "
+            f"not {request.provider}; use a key allowed to",
+            field="provider",
+        )
     job_input = validate_input(input_model, request.input, request.model)
     if request.callback_url:
         egress.vet(request.callback_url, settings.webhook_allowlist)  # refuses internal targets
@@ -263,7 +270,7 @@ def write(session: Session, prepared: Sequence[PreparedJob], settings: Settings)
     rows = [{**prepared[i].row, "parent_job_id": batch.parents.get(i)} for i in pending]
     session.execute(_INSERT_JOB, rows)
     requests = [
-        ledger.HoldRequest(prepared[i].principal.account_id, row["job_id"], row["price"])
+        ledger.HoldRequest(prepared[i].principal.account_id, row["job_id"], row["price"], _key(prepared[i]))
         for i, row in zip(pending, rows, strict=True)
     ]
     refusals = ledger.reserve(session, requests, max_open_jobs=settings.max_open_jobs)
@@ -280,6 +287,11 @@ def write(session: Session, prepared: Sequence[PreparedJob], settings: Settings)
     if created:
         _record_created(session, batch, created)
     return _finished(batch)
+
+
+def _key(item: PreparedJob) -> ledger.KeyBudget:
+    month = keys.month_of(item.row["created_at"])
+    return ledger.KeyBudget(item.principal.key_id, month, item.principal.monthly_cap)
 
 
 def _as_job(row: dict[str, Any]) -> Job:

@@ -160,7 +160,10 @@ def _caller_dependency(key_headers: tuple[str, ...]) -> Callable[..., Coroutine[
         return get_principal
 
     async def caller(
-        context: AppContext, credentials: HTTPAuthorizationCredentials | None, **keys: str | None
+        request: Request,
+        context: AppContext,
+        credentials: HTTPAuthorizationCredentials | None,
+        **keys: str | None,
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
             secret = next((value for value in keys.values() if value), None)
@@ -168,7 +171,7 @@ def _caller_dependency(key_headers: tuple[str, ...]) -> Callable[..., Coroutine[
                 sent = " or ".join(f"`{name}: <key>`" for name in key_headers)
                 raise AuthenticationError(f"send your API key as `Authorization: Bearer <key>` or {sent}")
             credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=secret)
-        return await get_principal(context, credentials)
+        return await get_principal(request, context, credentials)
 
     # Each header is a security scheme of its own in the API document.
     schemes = [
@@ -183,6 +186,7 @@ def _caller_dependency(key_headers: tuple[str, ...]) -> Callable[..., Coroutine[
     keyword = inspect.Parameter.KEYWORD_ONLY
     caller.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
+            inspect.Parameter("request", keyword, annotation=Request),
             inspect.Parameter("context", keyword, annotation=Context),
             inspect.Parameter(
                 "credentials",

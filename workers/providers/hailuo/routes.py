@@ -34,6 +34,8 @@ CODES = {
     "forbidden": 1004,
     "account_disabled": 1004,
     "insufficient_credits": 1008,
+    "key_budget_exceeded": 1008,
+    "provider_not_allowed": 1004,
     "rate_limited": 1002,
     "idempotency_key_in_flight": 1002,
 }

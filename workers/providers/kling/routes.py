@@ -31,6 +31,8 @@ CODES = {
     "unauthenticated": 1000,
     "account_disabled": 1100,
     "insufficient_credits": 1101,
+    "key_budget_exceeded": 1101,
+    "provider_not_allowed": 1100,
     "job_not_found": 1203,
     "not_found": 1203,
     "idempotency_key_in_flight": 1303,

@@ -18,6 +18,7 @@ CODES = {"job_not_found": 3, "not_found": 3, "rate_limited": 23, "idempotency_ke
 TOKENS = {
     "unauthenticated": "unauthorized",
     "insufficient_credits": "quota_not_enough",
+    "key_budget_exceeded": "quota_not_enough",
     "job_not_found": "task_no_found",
     "not_found": "task_no_found",
 }

@@ -39,6 +39,8 @@ CODES = {
     "forbidden": (403, "AccessDenied"),
     "account_disabled": (403, "AccessDenied"),
     "insufficient_credits": (403, "AccountOverdueError"),
+    "key_budget_exceeded": (403, "AccountOverdueError"),
+    "provider_not_allowed": (403, "AccessDenied"),
     "rate_limited": (429, "RateLimitExceeded.EndpointRPMExceeded"),
     "job_not_found": (404, "ResourceNotFound"),
     "missing_parameter": (400, "MissingParameter"),

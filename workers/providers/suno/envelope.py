@@ -13,6 +13,7 @@ from workers.providers.compat import CompatAnswer, CompatError, JobView
 CODES = {
     "unauthenticated": (401, "unauthorized"),
     "insufficient_credits": (402, "quota_not_enough"),
+    "key_budget_exceeded": (402, "quota_not_enough"),
     "job_not_found": (400, "task_not_exist"),
     "not_found": (400, "task_not_exist"),
 }

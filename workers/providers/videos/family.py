@@ -25,6 +25,7 @@ MAX_BODY_BYTES = MAX_REFERENCES * MAX_IMAGE_BYTES  # images as base64 in JSON, p
 CODES = {
     "unauthenticated": "invalid_api_key",
     "insufficient_credits": "insufficient_quota",
+    "key_budget_exceeded": "insufficient_quota",
     "job_not_found": "task_not_exist",
     "not_found": "task_not_exist",
 }
