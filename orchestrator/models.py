@@ -487,3 +487,24 @@ class BatchLine(Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class RequestLogEntry(Base):
+    """One authenticated request, as its account may review it: never a body, a prompt or a key."""
+
+    __tablename__ = "request_log"
+    __table_args__ = (Index("ix_request_log_account_id_entry_id", "account_id", "entry_id"),)
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # UUIDv7 of the request's arrival
+    at: Mapped[datetime]
+    account_id: Mapped[uuid.UUID | None]  # None: the operator's admin token
+    key_prefix: Mapped[str | None] = mapped_column(String(32))
+    request_id: Mapped[str] = mapped_column(String(128))
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    method: Mapped[str] = mapped_column(String(16))
+    route: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[uuid.UUID | None]
+    bytes_in: Mapped[int] = mapped_column(BigInteger)
+    bytes_out: Mapped[int] = mapped_column(BigInteger)

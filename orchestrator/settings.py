@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     webhook_allowlist: list[str] = Field(
         default_factory=list, description="Hosts or CIDRs tenant webhooks may reach although not public."
     )
+    request_log: bool = Field(
+        default=True, description="Record every authenticated request (`GET /v1/requests`)."
+    )
+    request_log_days: int = Field(default=30, ge=1, description="Days the request log is kept.")
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list,
         description="CIDRs of the proxies in front of the API, whose `X-Forwarded-For` names the client "

@@ -20,6 +20,7 @@ from orchestrator.api import (
     routes_jobs,
     routes_keys,
     routes_metrics,
+    routes_requests,
     routes_streams,
     routes_webhooks,
 )
@@ -28,6 +29,7 @@ from orchestrator.api.context import AppContext
 from orchestrator.api.create_writer import CreateWriter
 from orchestrator.api.document import install_document
 from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.request_log import RequestLogMiddleware, RequestLogWriter
 from orchestrator.api.request_size import RequestSizeLimitMiddleware
 from orchestrator.db import Database, ensure_schema_current
 from orchestrator.ids import new_token
@@ -86,6 +88,7 @@ def build_context(settings: Settings) -> AppContext:
         prices=prices,
         limiter=RateLimiter(settings.require_broker_url(), settings.broker_key_prefix),
         writer=CreateWriter(db, dispatcher, settings),
+        request_log=RequestLogWriter(db) if settings.request_log else None,
     )
 
 
@@ -109,6 +112,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         app.state.context.job_ends = None
         if context is None:
             app.state.context.writer.close()
+            if app.state.context.request_log is not None:
+                app.state.context.request_log.close()
             app.state.context.dispatcher.close()
             app.state.context.limiter.close()
             app.state.context.db.dispose()
@@ -119,6 +124,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         description="Long media-generation jobs, held and charged only on success.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestLogMiddleware)  # inside the request id's, which it records
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)  # outermost: the 413 carries the request id too
     own = [
@@ -128,6 +134,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         routes_webhooks.router,
         routes_account.router,
         routes_keys.router,
+        routes_requests.router,
         routes_files.router,
         routes_callbacks.router,
         routes_health.router,

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.client_ip import client_ip
 from orchestrator.api.create_writer import CreateWriter
+from orchestrator.api.request_log import RequestLogWriter, note_caller
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
 from orchestrator.job_ends import JobEnds
@@ -42,6 +43,7 @@ class AppContext:
     writer: CreateWriter
     # Wakes requests waiting for a job to end; started with the app (None: waits only time out).
     job_ends: JobEnds | None = None
+    request_log: RequestLogWriter | None = None  # None: requests are not recorded
     started: float = field(default_factory=time.monotonic)  # when this API process came up
     _keys: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
@@ -90,10 +92,11 @@ async def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthenticationError("send your API key as `Authorization: Bearer <key>`")
+    address = client_ip(request, context.settings.trusted_proxies)
     principal = context.cached_principal(credentials.credentials)
     if principal is None:
-        address = client_ip(request, context.settings.trusted_proxies)
         principal = await run_in_threadpool(context.authenticate, credentials.credentials, address)
+    note_caller(principal.account_id, principal.prefix, address)  # before the rate limit: a 429 is logged
     context.limiter.take(principal.key_id, principal.rate_limit_rps or context.settings.rate_limit_rps)
     return principal
 

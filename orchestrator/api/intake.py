@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.context import AppContext
+from orchestrator.api.request_log import note_job
 from orchestrator.errors import OrchestratorError
 from orchestrator.tenants import creating, idempotency
 from orchestrator.tenants.accounts import Principal
@@ -81,5 +82,6 @@ def _answer(outcome: creating.Outcome, render: Render) -> Intake:
         raise outcome
     if isinstance(outcome, creating.Replayed):
         return Intake(outcome.answer.status, outcome.answer.body, replayed=True)
+    note_job(outcome.job.job_id)
     status, body = (outcome.answer.status, outcome.answer.body) if outcome.answer else render(outcome.job, ())
     return Intake(status, body, replayed=False)

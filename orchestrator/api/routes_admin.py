@@ -10,13 +10,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
+from orchestrator.api.client_ip import client_ip
 from orchestrator.api.context import AppContext, Context
 from orchestrator.api.document import links
 from orchestrator.api.errors import error_responses
+from orchestrator.api.request_log import note_caller
 from orchestrator.api.routes_jobs import parse_job_id
 from orchestrator.api.routes_keys import key_fields
 from orchestrator.api.routes_webhooks import delivery_view
@@ -49,12 +51,15 @@ admin_bearer = HTTPBearer(
 
 
 def require_admin(
-    context: Context, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
+    request: Request,
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
 ) -> None:
     presented = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         presented = credentials.credentials
     admin.check_token(context.settings.admin_token, presented)
+    note_caller(None, None, client_ip(request, context.settings.trusted_proxies))
 
 
 # What every admin route may answer, and what a route with a body or with an id may answer besides.

@@ -16,6 +16,7 @@ from orchestrator.api import intake, prefer
 from orchestrator.api.context import AppContext, Caller, Context
 from orchestrator.api.document import links
 from orchestrator.api.errors import error_responses
+from orchestrator.api.request_log import note_job
 from orchestrator.errors import JobNotFoundError
 from orchestrator.outlook import UNKNOWN
 from orchestrator.tenants import jobs
@@ -64,9 +65,11 @@ JOB_LINKS = links(
 
 def parse_job_id(job_id: str) -> uuid.UUID:
     try:
-        return uuid.UUID(job_id)
+        parsed = uuid.UUID(job_id)
     except ValueError:
         raise JobNotFoundError(f"no job {job_id!r}: job ids look like 0193f7c2-...") from None
+    note_job(parsed)
+    return parsed
 
 
 def _view(context: AppContext, account_id: uuid.UUID, job_id: uuid.UUID) -> Job:

@@ -38,7 +38,7 @@ def key_fields(key: ApiKey, spent_this_month: int) -> dict[str, Any]:
     }
 
 
-def _managing(caller: Principal) -> None:
+def require_managing(caller: Principal) -> None:
     if not caller.manage_keys:
         raise ForbiddenError(
             "this API key may not manage keys; use a key issued with manage_keys, or ask the operator"
@@ -60,7 +60,7 @@ def _managing(caller: Principal) -> None:
     },
 )
 def create_key(body: KeyCreate, context: Context, caller: Caller) -> IssuedKey:
-    _managing(caller)
+    require_managing(caller)
     options = keys.options(body, caller)
     with context.db.transaction() as session:
         issued = accounts.issue_key(session, caller.account_id, options=options)
@@ -78,7 +78,7 @@ def create_key(body: KeyCreate, context: Context, caller: Caller) -> IssuedKey:
     responses=error_responses(401, 403, 422, 429, described=NOT_MANAGING),
 )
 def list_keys(context: Context, caller: Caller, include_revoked: bool = False) -> KeyList:
-    _managing(caller)
+    require_managing(caller)
     with context.db.transaction() as session:
         rows = keys.list_keys(session, caller.account_id, include_revoked=include_revoked)
     return KeyList(data=[KeyInfo(**key_fields(row.key, row.spent_this_month)) for row in rows])
@@ -94,7 +94,7 @@ def list_keys(context: Context, caller: Caller, include_revoked: bool = False) -
     responses=error_responses(401, 403, 404, 429, described=NOT_MANAGING),
 )
 def revoke_key(prefix: str, context: Context, caller: Caller) -> KeyInfo:
-    _managing(caller)
+    require_managing(caller)
     with context.db.transaction() as session:
         row = keys.revoke(session, caller.account_id, prefix)
     context.forget(key_id=row.key.key_id)

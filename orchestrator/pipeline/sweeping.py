@@ -17,7 +17,7 @@ from sqlalchemy import extract, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from orchestrator import durations, messaging, outbox
+from orchestrator import durations, messaging, outbox, request_log
 from orchestrator.db import Database
 from orchestrator.models import SweepState, table
 from orchestrator.pipeline import batching, capacity
@@ -149,6 +149,10 @@ def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *,
         claimed += len(events)
         if len(events) < settings.sweep_batch:
             break
+    for _ in range(rounds):  # a bounded batch per transaction: never one long delete
+        with db.transaction() as session:
+            if request_log.prune(session, settings.request_log_days) < request_log.PRUNE_BATCH:
+                break
     with db.transaction() as session:
         durations.refresh(session)  # at most once a minute, whichever sweep comes first
         record_sweep(session)

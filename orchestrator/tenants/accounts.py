@@ -42,6 +42,7 @@ class Principal:
     providers: frozenset[str] | None = None  # None: every provider
     monthly_cap: int | None = None  # micro-credits; None: no cap
     manage_keys: bool = False
+    prefix: str = ""  # the key's visible prefix
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -155,6 +156,7 @@ def authenticate(session: Session, secret: str, client_ip: str | None = None) ->
         select(
             ApiKey.key_id,
             ApiKey.account_id,
+            ApiKey.prefix,
             ApiKey.expires_at,
             ApiKey.providers,
             ApiKey.monthly_cap,
@@ -189,4 +191,5 @@ def authenticate(session: Session, secret: str, client_ip: str | None = None) ->
         providers=None if row.providers is None else frozenset(row.providers),
         monthly_cap=row.monthly_cap,
         manage_keys=row.manage_keys,
+        prefix=row.prefix,
     )

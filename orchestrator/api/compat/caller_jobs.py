@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from orchestrator import messaging
 from orchestrator.api import intake
 from orchestrator.api.context import AppContext
+from orchestrator.api.request_log import note_job
 from orchestrator.errors import JobNotCancellableError
 from orchestrator.models import Job, JobOutput
 from orchestrator.pipeline import webhook_secrets
@@ -114,6 +115,7 @@ class CallerJobs:
             job = self._find(session, reference, lookup, operation)
             if job is None:
                 raise not_found(f"no task {reference!r} in this account", field)
+            note_job(job.job_id)
             outputs = session.execute(select(JobOutput).where(JobOutput.job_id == job.job_id)).scalars().all()
         return self.view(job, outputs)
 
