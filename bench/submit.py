@@ -1,6 +1,8 @@
 """Submit API: accepted `POST /v1/jobs` per second at saturation, and p50/p99 latency at fixed offered
 rates (open loop, from each request's scheduled send time). Workers and beat are off, so this is the
-API path alone: auth, rate limit, validation, idempotency, price, hold, insert, outbox, publish.
+API path alone: auth, rate limit, validation, idempotency, price, hold, insert, outbox, publish, and
+the request log's row. A second API with the request log off runs beside it, and its saturation is
+measured in turn with the first's, so the log's cost is read from one run.
 
     python -m bench.submit [--quick] [--repeats 3] [--duration 5]
 """
@@ -22,6 +24,7 @@ RATES = (100, 500, 1000)
 GRACE_S = 2.0
 # One tenant's creates queue on its account row (the hold); this many show the API without that queue.
 MANY_TENANTS = 16
+UNLOGGED = "unlogged-"  # the processes of the API with the request log off
 
 
 def run(repeats: int, duration: float, connections: int, tenants: int) -> Report:
@@ -29,25 +32,32 @@ def run(repeats: int, duration: float, connections: int, tenants: int) -> Report
     with services("submit") as svc, processes(svc, "submit") as procs:
         settings = bench_settings(svc)
         api_url = start_genrelay(procs, settings, Shape(api_workers=cores()))
+        unlogged_url = start_genrelay(
+            procs, bench_settings(svc, request_log=False), Shape(api_workers=cores()), tag=UNLOGGED
+        )
         keys, bodies = create_tenants(svc.database_url, tenants), provider_mix(settings)
         many = create_tenants(svc.database_url, MANY_TENANTS)
 
-        def point(name: str, args: list[str], api_keys: list[str] = keys) -> dict[str, Any]:
-            before = cpu_of(procs.pids())
-            result = submit(svc, api_url, api_keys, bodies, name=name, args=args)
-            result["api_cpu_s"] = sum(cpu_delta(before, cpu_of(procs.pids())).values())
+        def point(
+            name: str, args: list[str], api_keys: list[str] = keys, url: str = api_url, tag: str = "api"
+        ) -> dict[str, Any]:
+            before = cpu_of(procs.pids(tag))
+            result = submit(svc, url, api_keys, bodies, name=name, args=args)
+            result["api_cpu_s"] = sum(cpu_delta(before, cpu_of(procs.pids(tag))).values())
             return result
 
         closed = ["--connections", str(connections), "--duration", str(duration)]
         point("warmup", ["--connections", "16", "--duration", "2"])
         results: dict[str, list[dict[str, Any]]] = {
             "saturation": [],
+            "unlogged": [],
             "many": [],
             **{str(r): [] for r in RATES},
         }
         # Interleaved, so that the table's growth during the run weighs on every point alike.
         for _ in range(repeats):
             results["saturation"].append(point("sat", closed))
+            results["unlogged"].append(point("sat-unlogged", closed, url=unlogged_url, tag=UNLOGGED))
             results["many"].append(point("many", closed, many))
             for rate in RATES:
                 args = ["--rate", str(rate), "--duration", str(duration), "--connections", str(connections)]
@@ -65,6 +75,14 @@ def _fill(report: Report, results: dict[str, list[dict[str, Any]]]) -> None:
     saturation = results["saturation"]
     report.add(
         "submit_rps", Spread.of(r["accepted_per_s"] for r in saturation), "accepted jobs/s at saturation"
+    )
+    unlogged = Spread.of(r["accepted_per_s"] for r in results["unlogged"])
+    report.add("submit_rps_request_log_off", unlogged, "accepted jobs/s at saturation, request log off")
+    logged = Spread.of(r["accepted_per_s"] for r in saturation)
+    report.add(
+        "request_log_cost_pct",
+        round(100 * (unlogged.median - logged.median) / max(unlogged.median, 1e-9), 1),
+        "submit_rps lost to the request log (median, % of the log-off figure)",
     )
     report.add(
         f"submit_rps_{MANY_TENANTS}_tenants",
