@@ -46,6 +46,7 @@ _SNAPSHOT_COLUMNS = (
     "error_message",
     "provider_error",
     "result",
+    "outputs_expired_at",
     "parent_job_id",
     "charged",
     "metadata",

@@ -78,6 +78,8 @@ class Account(Base):
     # Tenant limits; NULL means the deployment's default (settings.rate_limit_rps / max_open_jobs).
     rate_limit_rps: Mapped[int | None] = mapped_column(Integer)
     max_open_jobs: Mapped[int | None] = mapped_column(Integer)
+    # Days a succeeded job's stored outputs are kept; NULL: settings.output_retention_days.
+    output_retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
 
 
@@ -124,6 +126,12 @@ class Job(Base):
         Index("ix_jobs_provider_external_id", "provider", "external_id"),
         # /metrics reads the jobs that finished recently (orchestrator/ops/metrics.py).
         Index("ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
+        # The retention sweep reads the succeeded jobs whose outputs are still kept, oldest first.
+        Index(
+            "ix_jobs_finished_at_outputs_kept",
+            "finished_at",
+            postgresql_where=text("state = 'succeeded' AND outputs_expired_at IS NULL"),
+        ),
         Index(
             "ix_jobs_provider_channel_active",
             "provider",
@@ -181,6 +189,8 @@ class Job(Base):
     # When a client deleted the job's stored outputs (`DELETE /v1/videos/{id}`): the row, its timeline
     # and its money stay; the files are gone and the route families no longer show it.
     data_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its stored outputs were deleted at the end of their retention.
+    outputs_expired_at: Mapped[datetime | None]
     parent_job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)

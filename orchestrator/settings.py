@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     webhook_allowlist: list[str] = Field(
         default_factory=list, description="Hosts or CIDRs tenant webhooks may reach although not public."
     )
+    output_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days a succeeded job's stored outputs are kept, then deleted; unset: until deleted. "
+        "An account's own value wins.",
+    )
     request_log: bool = Field(
         default=True, description="Record every authenticated request (`GET /v1/requests`)."
     )

@@ -52,6 +52,7 @@ def job_snapshot(job: models.Job) -> dict[str, Any]:
         status=JobStatus(job.state),
         progress=job.progress,
         outputs=[],
+        outputs_expired_at=job.outputs_expired_at,
         error=job_error(job),
         result=job.result,
         parent_job_id=str(job.parent_job_id) if job.parent_job_id else None,

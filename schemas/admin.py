@@ -15,6 +15,7 @@ from schemas.keys import KeyCreate, KeyInfo
 MAX_INT32 = 2**31 - 1  # limits are PostgreSQL integers
 MAX_MICRO_CREDITS = 10**18  # about what the largest `credits` string says, and exact as a double
 Limit = Annotated[int, Field(ge=1, le=MAX_INT32), NOT_TEXT_OR_BOOL]
+RetentionDays = Annotated[int, Field(ge=1, le=36_500), NOT_TEXT_OR_BOOL]
 
 
 def _nonzero(digits: int) -> str:
@@ -66,6 +67,11 @@ class AccountLimits(BaseModel):
 
     rate_limit_rps: Limit | None = Field(default=None, description="Requests per second per API key.")
     max_open_jobs: Limit | None = Field(default=None, description="Unfinished jobs at once.")
+    output_retention_days: RetentionDays | None = Field(
+        default=None,
+        description="Days a succeeded job's stored outputs are kept, then deleted (the job shows "
+        "`outputs_expired_at`).",
+    )
 
 
 class AccountCreate(AccountLimits):
@@ -92,6 +98,8 @@ class AdminAccount(BaseModel):
     max_open_jobs: int | None = Field(description="The account's own limit; null: the default.")
     effective_rate_limit_rps: int
     effective_max_open_jobs: int
+    output_retention_days: int | None = Field(description="The account's own; null: the default.")
+    effective_output_retention_days: int | None = Field(description="null: outputs are kept until deleted.")
     created_at: datetime
 
 

@@ -203,6 +203,11 @@ class Job(BaseModel):
     status: JobStatus
     progress: int = Field(ge=0, le=100)
     outputs: list[JobOutput]
+    outputs_expired_at: datetime | None = Field(
+        default=None,
+        description="When its stored outputs were deleted at the end of the account's retention: "
+        "`outputs` is empty from then on.",
+    )
     error: JobError | None
     result: dict[str, Any] | None = Field(
         default=None,

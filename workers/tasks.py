@@ -11,7 +11,16 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator import messaging
-from orchestrator.pipeline import batching, reconciliation, storing, submission, sweeping, tracking, webhooks
+from orchestrator.pipeline import (
+    batching,
+    reconciliation,
+    retention,
+    storing,
+    submission,
+    sweeping,
+    tracking,
+    webhooks,
+)
 from workers.celery_app import app
 from workers.providers import PROVIDERS
 from workers.providers.errors import ProviderUnavailableError
@@ -80,6 +89,7 @@ def expand_batches(batch_ids: list[str]) -> None:
 def sweep() -> None:
     rt = runtime()
     sweeping.sweep(rt.db, rt.dispatcher, rt.settings)
+    retention.expire_outputs(rt.db, rt.storage, rt.settings)
 
 
 def _register(name: str, body: Callable[[list[str]], None], **options: Any) -> None:

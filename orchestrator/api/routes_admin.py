@@ -116,6 +116,8 @@ def account_view(state: admin.AccountState, settings: Settings) -> AdminAccount:
         max_open_jobs=account.max_open_jobs,
         effective_rate_limit_rps=account.rate_limit_rps or settings.rate_limit_rps,
         effective_max_open_jobs=account.max_open_jobs or settings.max_open_jobs,
+        output_retention_days=account.output_retention_days,
+        effective_output_retention_days=account.output_retention_days or settings.output_retention_days,
         created_at=account.created_at,
     )
 

@@ -70,7 +70,11 @@ def to_micros(amount: CreditAmount) -> int:
 def create_account(session: Session, request: AccountCreate) -> tuple[uuid.UUID, accounts.IssuedKey]:
     """A new tenant with its limits, optional initial credits and first API key."""
     account_id = accounts.create_account(session, request.name, price_multiplier=request.price_multiplier)
-    set_limits(session, account_id, request.model_dump(include={"rate_limit_rps", "max_open_jobs"}))
+    set_limits(
+        session,
+        account_id,
+        request.model_dump(include={"rate_limit_rps", "max_open_jobs", "output_retention_days"}),
+    )
     if request.initial_credits is not None:
         add_credits(session, account_id, request.initial_credits)
     return account_id, accounts.issue_key(session, account_id, request.key_name)
@@ -91,7 +95,7 @@ def set_status(session: Session, account_id: uuid.UUID, status: Literal["active"
 
 
 def set_limits(session: Session, account_id: uuid.UUID, changes: dict[str, Any]) -> None:
-    """Set `rate_limit_rps` / `max_open_jobs` (None: back to the deployment's default)."""
+    """Set `rate_limit_rps`, `max_open_jobs`, `output_retention_days` (None: back to the default)."""
     _update_account(session, account_id, changes)
 
 
