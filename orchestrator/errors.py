@@ -176,6 +176,11 @@ class JobFinishedError(OrchestratorError):
     http_status = 409
 
 
+class JobNotFinishedError(OrchestratorError):
+    code = "job_not_finished"
+    http_status = 409
+
+
 class LedgerError(OrchestratorError):
     code = "ledger_error"
     http_status = 409

@@ -47,6 +47,8 @@ _SNAPSHOT_COLUMNS = (
     "provider_error",
     "result",
     "outputs_expired_at",
+    "inputs_cleared_at",
+    "data_deleted_at",
     "parent_job_id",
     "charged",
     "metadata",

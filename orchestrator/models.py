@@ -80,6 +80,8 @@ class Account(Base):
     max_open_jobs: Mapped[int | None] = mapped_column(Integer)
     # Days a succeeded job's stored outputs are kept; NULL: settings.output_retention_days.
     output_retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Days a finished job's input and metadata are kept; NULL: settings.input_retention_days.
+    input_retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
 
 
@@ -131,6 +133,11 @@ class Job(Base):
             "ix_jobs_finished_at_outputs_kept",
             "finished_at",
             postgresql_where=text("state = 'succeeded' AND outputs_expired_at IS NULL"),
+        ),
+        Index(
+            "ix_jobs_finished_at_inputs_kept",
+            "finished_at",
+            postgresql_where=text("finished_at IS NOT NULL AND inputs_cleared_at IS NULL"),
         ),
         Index(
             "ix_jobs_provider_channel_active",
@@ -191,6 +198,8 @@ class Job(Base):
     data_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When its stored outputs were deleted at the end of their retention.
     outputs_expired_at: Mapped[datetime | None]
+    # When its input and metadata were cleared (their retention, or its data deleted).
+    inputs_cleared_at: Mapped[datetime | None]
     parent_job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.job_id"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)

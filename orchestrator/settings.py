@@ -151,6 +151,12 @@ class Settings(BaseSettings):
         description="Days a succeeded job's stored outputs are kept, then deleted; unset: until deleted. "
         "An account's own value wins.",
     )
+    input_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days a finished job's input and metadata are kept, then cleared (the job, its "
+        "timeline and the ledger stay); unset: kept. An account's own value wins.",
+    )
     request_log: bool = Field(
         default=True, description="Record every authenticated request (`GET /v1/requests`)."
     )

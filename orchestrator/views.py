@@ -53,6 +53,8 @@ def job_snapshot(job: models.Job) -> dict[str, Any]:
         progress=job.progress,
         outputs=[],
         outputs_expired_at=job.outputs_expired_at,
+        inputs_cleared_at=job.inputs_cleared_at,
+        data_deleted_at=job.data_deleted_at,
         error=job_error(job),
         result=job.result,
         parent_job_id=str(job.parent_job_id) if job.parent_job_id else None,

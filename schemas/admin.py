@@ -72,6 +72,11 @@ class AccountLimits(BaseModel):
         description="Days a succeeded job's stored outputs are kept, then deleted (the job shows "
         "`outputs_expired_at`).",
     )
+    input_retention_days: RetentionDays | None = Field(
+        default=None,
+        description="Days a finished job's input and metadata are kept, then cleared (the job shows "
+        "`inputs_cleared_at`).",
+    )
 
 
 class AccountCreate(AccountLimits):
@@ -100,6 +105,8 @@ class AdminAccount(BaseModel):
     effective_max_open_jobs: int
     output_retention_days: int | None = Field(description="The account's own; null: the default.")
     effective_output_retention_days: int | None = Field(description="null: outputs are kept until deleted.")
+    input_retention_days: int | None = Field(description="The account's own; null: the default.")
+    effective_input_retention_days: int | None = Field(description="null: inputs are kept until deleted.")
     created_at: datetime
 
 

@@ -208,6 +208,15 @@ class Job(BaseModel):
         description="When its stored outputs were deleted at the end of the account's retention: "
         "`outputs` is empty from then on.",
     )
+    inputs_cleared_at: datetime | None = Field(
+        default=None,
+        description="When its input and metadata were cleared, at the end of the account's retention or "
+        "by `DELETE /v1/jobs/{job_id}/data`.",
+    )
+    data_deleted_at: datetime | None = Field(
+        default=None,
+        description="When `DELETE /v1/jobs/{job_id}/data` deleted its outputs, input, metadata and result.",
+    )
     error: JobError | None
     result: dict[str, Any] | None = Field(
         default=None,

@@ -70,6 +70,12 @@ PROTOCOL: list[tuple[str, str | None, dict[str, dict[str, Any]], str]] = [
         {"use_after_free": {"enabled": False}},
         "Runway shows a deleted task as CANCELLED (providers.md 3a)",
     ),
+    (
+        "^/v1/jobs/[^/]+/data$",
+        "DELETE",
+        {"use_after_free": {"enabled": False}},
+        "deleting a job's data deletes its files, input and result; the job stays readable, showing when",
+    ),
 ]
 # The document states that no text holds a NUL in every string and key it can name, free-form values
 # (`StorableValue`, spelled out level by level) included; schemathesis is told so where a body holds one.

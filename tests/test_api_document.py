@@ -136,7 +136,7 @@ def test_document_links_from_creates_to_what_takes_their_ids(document: dict[str,
         return {name: link["operationRef"] for name, link in links.items()}
 
     jobs = linked("/v1/jobs", "post", "202")
-    assert len(jobs) == 6
+    assert len(jobs) == 7
     assert all(ref.startswith("#/paths/~1v1~1jobs~1{job_id}") for ref in jobs.values())
     assert len(linked("/v1/batches", "post", "202")) == 3
     assert linked("/v1/jobs/{job_id}/deliveries", "get", "200") == {

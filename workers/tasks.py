@@ -90,6 +90,7 @@ def sweep() -> None:
     rt = runtime()
     sweeping.sweep(rt.db, rt.dispatcher, rt.settings)
     retention.expire_outputs(rt.db, rt.storage, rt.settings)
+    retention.clear_inputs(rt.db, rt.settings)
 
 
 def _register(name: str, body: Callable[[list[str]], None], **options: Any) -> None:

@@ -118,6 +118,8 @@ def account_view(state: admin.AccountState, settings: Settings) -> AdminAccount:
         effective_max_open_jobs=account.max_open_jobs or settings.max_open_jobs,
         output_retention_days=account.output_retention_days,
         effective_output_retention_days=account.output_retention_days or settings.output_retention_days,
+        input_retention_days=account.input_retention_days,
+        effective_input_retention_days=account.input_retention_days or settings.input_retention_days,
         created_at=account.created_at,
     )
 

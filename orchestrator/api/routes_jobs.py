@@ -19,7 +19,7 @@ from orchestrator.api.errors import error_responses
 from orchestrator.api.request_log import note_job
 from orchestrator.errors import JobNotFoundError
 from orchestrator.outlook import UNKNOWN
-from orchestrator.tenants import jobs
+from orchestrator.tenants import job_data, jobs
 from orchestrator.tenants.job_outlooks import outlooks
 from orchestrator.views import event_view, job_view
 from schemas.jobs import (
@@ -59,6 +59,7 @@ JOB_LINKS = links(
     ("POST", "/v1/jobs/{job_id}/continue"),
     ("GET", "/v1/jobs/{job_id}/events"),
     ("GET", "/v1/jobs/{job_id}/deliveries"),
+    ("DELETE", "/v1/jobs/{job_id}/data"),
     ("GET", "/v1/jobs/{job_id}/stream"),
 )
 
@@ -197,6 +198,30 @@ def cancel_job(job_id: str, context: Context, caller: Caller) -> Job:
     if stop_upstream:
         context.dispatcher.send(messaging.cancel_task(view.provider), [job_id])
     return view
+
+
+@router.delete(
+    "/{job_id}/data",
+    response_model=Job,
+    summary="Delete a finished job's outputs, input, metadata and result",
+    description="Its stored files are deleted from storage, and its input, metadata and provider "
+    "result cleared everywhere genrelay keeps them (the job's timeline and webhook snapshots, its "
+    "idempotency record: a retry under that key is a new request from now on). The job itself, its "
+    "timeline of states and its charge stay: it shows `data_deleted_at`. Deleting again changes "
+    "nothing.",
+    responses=error_responses(
+        401,
+        404,
+        409,
+        429,
+        described={409: "The job has not finished (`job_not_finished`): cancel it, or wait for its end."},
+    ),
+)
+def delete_job_data(job_id: str, context: Context, caller: Caller) -> Job:
+    parsed = parse_job_id(job_id)
+    with context.db.transaction() as session:
+        job_data.delete_job_data(session, context.storage, caller.account_id, parsed)
+    return _view(context, caller.account_id, parsed)
 
 
 @router.post(

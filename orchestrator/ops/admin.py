@@ -28,7 +28,7 @@ from orchestrator.pipeline import webhooks
 from orchestrator.pipeline.failures import failure_columns
 from orchestrator.settings import Settings
 from orchestrator.tenants import accounts
-from schemas.admin import AccountCreate, CreditAmount
+from schemas.admin import AccountCreate, AccountLimits, CreditAmount
 from schemas.jobs import JobStatus
 
 FAILED_BY_OPERATOR = "failed_by_operator"
@@ -73,7 +73,7 @@ def create_account(session: Session, request: AccountCreate) -> tuple[uuid.UUID,
     set_limits(
         session,
         account_id,
-        request.model_dump(include={"rate_limit_rps", "max_open_jobs", "output_retention_days"}),
+        request.model_dump(exclude_unset=True, include=set(AccountLimits.model_fields)),
     )
     if request.initial_credits is not None:
         add_credits(session, account_id, request.initial_credits)
@@ -95,7 +95,7 @@ def set_status(session: Session, account_id: uuid.UUID, status: Literal["active"
 
 
 def set_limits(session: Session, account_id: uuid.UUID, changes: dict[str, Any]) -> None:
-    """Set `rate_limit_rps`, `max_open_jobs`, `output_retention_days` (None: back to the default)."""
+    """Set the account's limits and retention (None: back to the deployment's default)."""
     _update_account(session, account_id, changes)
 
 

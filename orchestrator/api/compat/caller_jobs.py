@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from orchestrator import messaging
@@ -18,7 +18,7 @@ from orchestrator.errors import JobNotCancellableError
 from orchestrator.models import Job, JobOutput
 from orchestrator.pipeline import webhook_secrets
 from orchestrator.pipeline.channels import configured
-from orchestrator.tenants import jobs
+from orchestrator.tenants import job_data, jobs
 from orchestrator.tenants.accounts import Principal
 from orchestrator.tenants.creating import Origin
 from orchestrator.views import provider_view
@@ -178,22 +178,9 @@ class CallerJobs:
                 f"{reference} is still {view.status}; delete it once it has finished (deleting does not "
                 "cancel it)",
             )
-        job_id = uuid.UUID(view.job_id)
         with self.context.db.transaction() as session:
-            keys = (
-                session.execute(select(JobOutput.storage_key).where(JobOutput.job_id == job_id))
-                .scalars()
-                .all()
-            )
-        # The files go first: should the row change fail after, a retry deletes them again (harmless),
-        # where the other order could leave files that no row names.
-        self.context.storage.delete(list(keys))
-        with self.context.db.transaction() as session:
-            session.execute(delete(JobOutput).where(JobOutput.job_id == job_id))
-            session.execute(
-                update(Job)
-                .where(Job.job_id == job_id, Job.data_deleted_at.is_(None))
-                .values(data_deleted_at=func.now())
+            job_data.delete_job_data(
+                session, self.context.storage, self.caller.account_id, uuid.UUID(view.job_id)
             )
         return view
 
