@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -41,3 +42,29 @@ def create_job(db: Database, tenant: Tenant, settings: Settings, **overrides: An
         request = JobCreate.model_validate(kling_request(**overrides))
         prices = load_price_table(settings.prices_path)
         return creating.create_job(session, principal, request, prices, settings).job_id
+
+
+def create_at_once(
+    db: Database, tenant: Tenant, settings: Settings, threads: int, refusal: type[Exception]
+) -> list[str]:
+    """`threads` creates of the tenant, each in its own transaction, released together: the sorted
+    outcomes, "created", "refused" (it raised `refusal`) or the unexpected error."""
+    barrier = threading.Barrier(threads)
+    outcomes: list[str] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            create_job(db, tenant, settings)
+            outcomes.append("created")
+        except refusal:
+            outcomes.append("refused")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+
+    workers = [threading.Thread(target=create) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    return sorted(outcomes)

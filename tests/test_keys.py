@@ -3,7 +3,6 @@ its expiry, its providers and its monthly spend cap, which the create transactio
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from orchestrator.settings import Settings
 from orchestrator.tenants import accounts, creating
 from orchestrator.tenants.accounts import KeyOptions
 from schemas.jobs import JobCreate, JobStatus
-from tests.factories import Tenant, create_job, kling_request
+from tests.factories import Tenant, create_at_once, kling_request
 
 ADMIN_TOKEN = "admin-" + "k" * 30
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -228,25 +227,8 @@ def capped_key(db: Database, tenant: Tenant, cap: int) -> Tenant:
 def test_keys_concurrent_creates_never_pass_the_cap(db: Database, tenant: Tenant, settings: Settings) -> None:
     threads, fits = 10, 3
     capped = capped_key(db, tenant, fits * PRICE)
-    barrier = threading.Barrier(threads)
-    outcomes: list[str] = []
-
-    def create() -> None:
-        barrier.wait()
-        try:
-            create_job(db, capped, settings)
-            outcomes.append("created")
-        except KeyBudgetExceededError:
-            outcomes.append("refused")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-
-    workers = [threading.Thread(target=create) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert sorted(outcomes) == ["created"] * fits + ["refused"] * (threads - fits)
+    outcomes = create_at_once(db, capped, settings, threads, KeyBudgetExceededError)
+    assert outcomes == ["created"] * fits + ["refused"] * (threads - fits)
     with db.transaction() as session:
         assert session.scalar(select(func.sum(Hold.amount))) == fits * PRICE
         assert session.scalar(select(KeySpend.amount)) == fits * PRICE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -22,7 +21,7 @@ from orchestrator.settings import Settings
 from orchestrator.tenants import accounts
 from tests import services
 from tests.conftest import CREDITS
-from tests.factories import Tenant, create_job, kling_request
+from tests.factories import Tenant, create_at_once, kling_request
 
 PRICE = 200_000
 
@@ -129,25 +128,8 @@ def test_limits_concurrent_creates_never_overshoot_max_open_jobs(
 ) -> None:
     settings, threads, limit = make_settings(), 10, 3
     set_limits(db, tenant, max_open_jobs=limit)
-    barrier = threading.Barrier(threads)
-    outcomes: list[str] = []
-
-    def create() -> None:
-        barrier.wait()
-        try:
-            create_job(db, tenant, settings)
-            outcomes.append("created")
-        except RateLimitedError:
-            outcomes.append("refused")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-
-    workers = [threading.Thread(target=create) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert sorted(outcomes) == ["created"] * limit + ["refused"] * (threads - limit)
+    outcomes = create_at_once(db, tenant, settings, threads, RateLimitedError)
+    assert outcomes == ["created"] * limit + ["refused"] * (threads - limit)
     assert (count(db, Job), count(db, Hold)) == (limit, limit)
     with db.transaction() as session:
         assert find_breaches(session) == []
