@@ -5,12 +5,13 @@ ledger stay; the job shows `outputs_expired_at` or `inputs_cleared_at`."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import TextClause, func, select, text, update
 from sqlalchemy.orm import Session
 
 from orchestrator.db import Database
@@ -45,9 +46,9 @@ class _Kind:
         days: int | None = getattr(settings, self.days)
         return days
 
-    @property
-    def due(self) -> str:
-        return _DUE.format(kept=self.kept, days=self.days)
+    @functools.cached_property
+    def due(self) -> TextClause:
+        return text(_DUE.format(kept=self.kept, days=self.days))
 
 
 OUTPUTS = _Kind("outputs", "output_retention_days", "j.state = 'succeeded' AND j.outputs_expired_at IS NULL")
@@ -85,17 +86,18 @@ def _sweep(
     batch: int,
     rounds: int,
 ) -> int:
+    default = kind.default_days(settings)
+    with db.transaction() as session:
+        shortest = session.scalar(select(func.min(getattr(Account, kind.days))))
+    if default is not None:
+        shortest = min(shortest or default, default)
+    if shortest is None:
+        return 0  # no retention is set anywhere: kept until deleted
+    params = {"shortest": shortest, "default_days": default, "batch": batch}
     done = 0
     for _ in range(rounds):
         with db.transaction() as session:
-            default = kind.default_days(settings)
-            shortest = session.scalar(select(func.min(getattr(Account, kind.days))))
-            if default is not None:
-                shortest = min(shortest or default, default)
-            if shortest is None:
-                return done  # no retention is set anywhere: kept until deleted
-            params = {"shortest": shortest, "default_days": default, "batch": batch}
-            job_ids = list(session.execute(text(kind.due), params).scalars())
+            job_ids = list(session.execute(kind.due, params).scalars())
             if job_ids:
                 act(session, job_ids)
         done += len(job_ids)

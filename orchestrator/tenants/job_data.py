@@ -25,12 +25,16 @@ _DELETED = literal({"metadata": None, "result": None}, JSONB)
 def clear_inputs(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
     """Clear the jobs' input and metadata everywhere they are kept. Their idempotency records go too:
     a stored answer may repeat what was sent, and a retry under that key is a new request from now on."""
+    _clear(session, job_ids, _CLEARED)
+
+
+def _clear(session: Session, job_ids: Sequence[uuid.UUID], snapshot_patch: object) -> None:
     session.execute(
         update(Job)
         .where(Job.job_id.in_(job_ids))
         .values(input={}, metadata_=None, inputs_cleared_at=func.coalesce(Job.inputs_cleared_at, func.now()))
     )
-    _clear_snapshots(session, job_ids, _CLEARED)
+    _clear_snapshots(session, job_ids, snapshot_patch)
     session.execute(delete(IdempotencyKey).where(IdempotencyKey.job_id.in_(job_ids)))
 
 
@@ -69,8 +73,7 @@ def delete_job_data(
             f"job {job_id} is still {job.state}; delete its data once it has finished, or cancel it first"
         )
     delete_outputs(session, storage, [job_id])
-    clear_inputs(session, [job_id])
-    _clear_snapshots(session, [job_id], _DELETED)
+    _clear(session, [job_id], _DELETED)  # the snapshots lose the result too, in the same statements
     session.execute(
         update(Job)
         .where(Job.job_id == job_id)

@@ -17,7 +17,7 @@ from orchestrator.tenants.accounts import KeyOptions, Principal
 from schemas.keys import KeyCreate
 from workers.providers import PROVIDERS
 
-LISTED = 1000  # a list shows this many keys, newest first: every live one (accounts.MAX_LIVE_KEYS)
+LISTED = accounts.MAX_LIVE_KEYS  # a list shows this many keys, newest first: every live one
 
 
 @dataclass(frozen=True)
