@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.messaging import broker_kind
 from workers.providers import PROVIDERS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +48,25 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("BROKER_URL", "GENRELAY_BROKER_URL"),
-        description="Redis, `redis://host:6379/0`; unset, `genrelay run` starts an embedded one.",
+        description=(
+            "Redis, `redis://host:6379/0`, or RabbitMQ, `amqp://user:password@host:5672/vhost`; unset, "
+            "`genrelay run` starts an embedded Redis."
+        ),
     )
     broker_key_prefix: str = Field(
-        default="", description="Prefix of every broker key, so several deployments can share one Redis."
+        default="",
+        description=(
+            "Prefix of every Redis key, so several deployments can share one Redis (on RabbitMQ, give "
+            "each deployment its own vhost)."
+        ),
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "GENRELAY_REDIS_URL"),
+        description=(
+            "Redis for the per-key rate limit, shared by every API process; default BROKER_URL when "
+            "that is Redis. Unset with RabbitMQ: each API process limits on its own."
+        ),
     )
 
     api_host: str = Field(default="127.0.0.1", description="Where `genrelay api` listens.")
@@ -231,6 +247,10 @@ class Settings(BaseSettings):
     flower_max_tasks: int = Field(default=10_000, ge=100, description="Tasks Flower keeps in memory.")
     flower_purge_offline_s: int = Field(default=600, ge=1, description="Forget a worker gone this long.")
     flower_url_prefix: str = Field(default="", description="When Flower is served under a path.")
+    flower_broker_api: SecretStr | None = Field(
+        default=None,
+        description="RabbitMQ's management API for Flower's queue lengths, `http://user:password@host:15672/api/`.",
+    )
 
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token of the /admin/v1 API; unset: the admin API is off."
@@ -248,6 +268,12 @@ class Settings(BaseSettings):
                 raise ValueError("DATABASE_URL and BROKER_URL must be set outside dev")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET is required when STORAGE_BACKEND=s3")
+        return self
+
+    @model_validator(mode="after")
+    def _a_broker_genrelay_runs_on(self) -> Settings:
+        if self.broker_url:
+            broker_kind(self.broker_url)  # raises ValueError naming the schemes it takes
         return self
 
     @model_validator(mode="after")
@@ -287,6 +313,15 @@ class Settings(BaseSettings):
         if not self.broker_url:
             raise RuntimeError("BROKER_URL is not set (genrelay run starts an embedded Redis)")
         return self.broker_url
+
+    @property
+    def rate_limit_redis_url(self) -> str | None:
+        """Where the rate limit's shared buckets live: REDIS_URL, else a Redis broker, else nowhere."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url and broker_kind(self.broker_url) == "redis":
+            return self.broker_url
+        return None
 
     def poll_policy(self, provider: str) -> PollPolicy:
         """The operator's cadence for `provider`, else the provider's own, else the default."""

@@ -22,7 +22,7 @@ from orchestrator.db import Database, upgrade
 from orchestrator.models import Base
 from orchestrator.settings import PollPolicy, Settings
 from orchestrator.tenants import accounts
-from tests import services
+from tests import rabbitmq, services
 from tests.factories import Tenant
 from tests.stack import start_stack  # noqa: F401 - a fixture, shared by every end-to-end test
 from workers.simulator import SimConfig, Simulator
@@ -69,20 +69,51 @@ def empty_database_url(database_url: str) -> Iterator[str]:
         connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+BROKERS = ("redis", "rabbitmq")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `brokers` runs once on Redis and once on RabbitMQ."""
+    if metafunc.definition.get_closest_marker("brokers") is not None:
+        metafunc.parametrize("broker_kind", BROKERS, indirect=True)
+
+
+@pytest.fixture
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """The broker this test runs on: Redis, unless the test is marked `brokers` (then both)."""
+    return str(getattr(request, "param", "redis"))
+
+
 @pytest.fixture(scope="session")
-def broker_url() -> str:
+def redis_broker_url() -> str:
     return services.redis_url()
 
 
 # Every broker key of this test session carries this prefix, so concurrent sessions on one Redis
-# never see (or clear) each other's queues.
+# never see (or clear) each other's queues; on RabbitMQ the session has a vhost of this name.
 BROKER_PREFIX = f"genrelay-test-{os.getpid()}:"
 
 
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    vhost = BROKER_PREFIX.rstrip(":")
+    url = rabbitmq.session_vhost(vhost)
+    yield url
+    rabbitmq.drop_vhost(vhost)
+
+
 @pytest.fixture
-def broker(broker_url: str) -> Iterator[redis.Redis]:
-    """The test's broker keys, emptied before the test."""
-    client = redis.Redis.from_url(broker_url)
+def broker_url(request: pytest.FixtureRequest, broker_kind: str, redis_broker_url: str) -> str:
+    return str(request.getfixturevalue("amqp_url")) if broker_kind == "rabbitmq" else redis_broker_url
+
+
+@pytest.fixture
+def broker(broker_url: str, broker_kind: str, redis_broker_url: str) -> Iterator[redis.Redis]:
+    """The test's broker keys (and, on RabbitMQ, its vhost's queues), emptied before the test; a
+    client of the Redis that holds the keys (the broker's, or the rate limit's beside RabbitMQ)."""
+    if broker_kind == "rabbitmq":
+        rabbitmq.purge(broker_url)
+    client = redis.Redis.from_url(redis_broker_url)
     stale = list(client.scan_iter(match=f"{BROKER_PREFIX}*", count=1000))
     if stale:
         client.delete(*stale)
@@ -124,7 +155,7 @@ def simulator_url(simulator_server: tuple[Simulator, services.ThreadedServer]) -
 
 @pytest.fixture
 def make_settings(
-    database_url: str, broker_url: str, tmp_path: Path, simulator_url: str
+    database_url: str, broker_url: str, redis_broker_url: str, tmp_path: Path, simulator_url: str
 ) -> Callable[..., Settings]:
     """Settings for a test: real services, local storage in tmp_path, fast polling."""
 
@@ -135,6 +166,7 @@ def make_settings(
             "database_url": database_url,
             "broker_url": broker_url,
             "broker_key_prefix": BROKER_PREFIX,
+            "redis_url": redis_broker_url,
             "storage_backend": "local",
             "storage_dir": tmp_path / "storage",
             "poll": {"default": PollPolicy(initial_s=0.05, factor=1.0, max_s=0.05)},

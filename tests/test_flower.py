@@ -129,6 +129,7 @@ def ids_only(args_repr: str) -> list[str]:
 
 
 @pytest.mark.e2e
+@pytest.mark.brokers
 def test_flower_shows_tasks_by_name_with_ids_as_their_only_arguments(
     start_stack: Callable[..., Stack],
     tenant: Tenant,
@@ -188,14 +189,16 @@ def test_flower_shows_tasks_by_name_with_ids_as_their_only_arguments(
 def test_flower_credentials_stay_off_the_command_line_and_memory_is_bounded(
     make_settings: Callable[..., Settings],
 ) -> None:
-    settings = make_settings(flower_user="ops", flower_password=PASSWORD)
+    management = "http://ops:management-password@rabbitmq:15672/api/"
+    settings = make_settings(flower_user="ops", flower_password=PASSWORD, flower_broker_api=management)
     argv = flower_argv(settings)
     assert argv[argv.index("-A") + 1] == "workers.celery_app"  # the workers' own app: same broker options
     assert "--max_tasks=10000" in argv
     assert "--persistent=False" in argv
-    assert not any(PASSWORD in arg for arg in argv)
+    assert not any(PASSWORD in arg or "management-password" in arg for arg in argv)
     env = flower_env(settings)
     assert env["FLOWER_BASIC_AUTH"] == f"ops:{PASSWORD}"
+    assert env["FLOWER_BROKER_API"] == management  # RabbitMQ's queue lengths, through the environment
     # The cookie secret survives restarts and is the same on every replica.
     assert (
         env["FLOWER_COOKIE_SECRET"]

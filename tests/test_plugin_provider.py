@@ -20,12 +20,12 @@ from fastapi.responses import JSONResponse, Response
 
 from orchestrator.cli import main
 from orchestrator.db import Database
+from orchestrator.messaging import all_queues
 from orchestrator.ops import deploy_files
 from orchestrator.settings import Settings
 from tests import services
 from tests.factories import Tenant
 from tests.stack import Stack
-from workers.celery_app import all_queues
 from workers.providers import PROVIDERS
 
 PLUGINS = Path(__file__).parent / "plugins"

@@ -7,21 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import setup_logging, worker_init
+from celery.worker.consumer import Consumer
 
 from orchestrator import logs, messaging
 from orchestrator.db import ensure_schema_current
 from orchestrator.errors import SchemaNotCurrentError
 from orchestrator.settings import Settings, get_settings
-from workers.providers import PROVIDERS
-
-
-def all_queues() -> list[str]:
-    queues = [messaging.STORE_TASK, messaging.SWEEP_TASK, messaging.DELIVER_TASK]
-    for provider in PROVIDERS:
-        queues += [messaging.submit_task(provider), messaging.poll_task(provider)]
-    return queues
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -38,8 +31,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
         # On SIGQUIT (a container's SIGTERM with REMAP_SIGTERM=SIGQUIT) running tasks get this long,
-        # then unacknowledged messages go back to Redis for another worker; idle workers too, so a
-        # retry waiting in memory is handed back rather than lost until the visibility timeout.
+        # then unacknowledged messages go back to the broker for another worker; idle workers too, so
+        # a retry waiting in memory is handed back rather than lost until Redis's visibility timeout.
         "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_s,
         "worker_enable_soft_shutdown_on_idle": True,
         "beat_schedule": {
@@ -61,10 +54,22 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+class DeadLetters(bootsteps.StartStopStep):
+    """On RabbitMQ, declares the dead-letter exchange and queue each time the worker's consumer
+    (re)connects, so a broker that restarted empty still has them before a message hits its limit."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, parent: Consumer) -> None:
+        if parent.connection is not None and parent.connection.transport.driver_type == "amqp":
+            messaging.declare_dead_letters(parent.connection)
+
+
 def create_celery() -> Celery:
     celery = Celery("genrelay")
     # Read lazily: importing this module must not need the environment to be complete yet.
     celery.add_defaults(lambda: worker_settings(get_settings()))
+    celery.steps["consumer"].add(DeadLetters)
     return celery
 
 

@@ -86,7 +86,7 @@ def build_context(settings: Settings) -> AppContext:
         storage=build_storage(settings),
         dispatcher=dispatcher,
         prices=prices,
-        limiter=RateLimiter(settings.require_broker_url(), settings.broker_key_prefix),
+        limiter=RateLimiter(settings.rate_limit_redis_url, settings.broker_key_prefix),
         writer=CreateWriter(db, dispatcher, settings),
         request_log=RequestLogWriter(db) if settings.request_log else None,
     )
@@ -159,8 +159,10 @@ def create_metrics_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.require_database_url(), pool_size=2)
-        app.state.context = routes_metrics.MetricsContext(settings, db)
+        dispatcher = Dispatcher(settings.require_broker_url(), settings.broker_key_prefix)
+        app.state.context = routes_metrics.MetricsContext(settings, db, dispatcher)
         yield
+        dispatcher.close()
         db.dispose()
 
     app = FastAPI(

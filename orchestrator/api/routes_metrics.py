@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from orchestrator.api.errors import error_responses
 from orchestrator.db import Database
 from orchestrator.errors import AuthenticationError
+from orchestrator.messaging import Dispatcher
 from orchestrator.ops import metrics
 from orchestrator.settings import Settings
 
@@ -31,14 +32,16 @@ class MetricsSource(Protocol):
 
     settings: Settings
     db: Database
+    dispatcher: Dispatcher
 
 
 @dataclass
 class MetricsContext:
-    """The metrics server's context: a small pool, nothing of the API's."""
+    """The metrics server's context: a small pool and a broker client, nothing of the API's."""
 
     settings: Settings
     db: Database
+    dispatcher: Dispatcher
 
 
 def _source(request: Request) -> MetricsSource:
@@ -84,7 +87,8 @@ def metrics_router(settings: Settings) -> APIRouter:
     )
     def prometheus_metrics(request: Request, source: Source) -> Response:
         window = source.settings.metrics_window_s
-        body, content_type = metrics.render(source.db, window, request.headers.get("accept"))
+        dead_letters = source.dispatcher.dead_letters()
+        body, content_type = metrics.render(source.db, window, request.headers.get("accept"), dead_letters)
         return Response(body, media_type=content_type)
 
     return router

@@ -1,7 +1,8 @@
 """Flower, the operators' console over the Celery cluster: its command line and environment, from Settings.
 
 Flower runs on our own Celery app (`workers.celery_app`), so it sees the same broker, key prefix and
-transport options as the workers: its queue lengths read the prefixed Redis lists the workers consume.
+transport options as the workers: its queue lengths read the prefixed Redis lists the workers consume,
+or, on RabbitMQ, come from the management API (GENRELAY_FLOWER_BROKER_API).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def flower_env(settings: Settings) -> dict[str, str]:
     Raises ValueError when no password is set outside dev, or one Flower cannot take.
     """
     env = {"FLOWER_COOKIE_SECRET": cookie_secret(settings)}
+    if settings.flower_broker_api is not None:  # it carries the management user's password
+        env["FLOWER_BROKER_API"] = settings.flower_broker_api.get_secret_value()
     if settings.flower_password is None:
         if settings.environment != "dev":
             raise ValueError("GENRELAY_FLOWER_PASSWORD must be set outside dev")

@@ -17,6 +17,7 @@ from prometheus_client.metrics_core import GaugeHistogramMetricFamily, GaugeMetr
 from sqlalchemy import Float, cast, extract, func, select, text
 from sqlalchemy.orm import Session
 
+from orchestrator import messaging
 from orchestrator.db import Database
 from orchestrator.ids import uuid7_floor
 from orchestrator.models import NON_TERMINAL_SQL, Job
@@ -29,10 +30,15 @@ QUERY_TIMEOUT_MS = 5000
 JOB_LABELS = ["provider", "operation", "state"]
 
 
-def render(db: Database, window_s: float, accept: str | None) -> tuple[bytes, str]:
-    """The exposition Prometheus asked for (OpenMetrics or text) and its content type."""
+def render(
+    db: Database, window_s: float, accept: str | None, dead_letters: int | None = None
+) -> tuple[bytes, str]:
+    """The exposition Prometheus asked for (OpenMetrics or text) and its content type; `dead_letters`
+    is the broker's count of dead-lettered messages (RabbitMQ only)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(JobsCollector(db, window_s))
+    if dead_letters is not None:
+        registry.register(DeadLettersCollector(dead_letters))
     encode, content_type = choose_encoder(accept or "")
     return encode(registry), content_type
 
@@ -65,6 +71,22 @@ class JobsCollector:
         took = GaugeMetricFamily("genrelay_metrics_query_seconds", "Time this scrape spent in PostgreSQL.")
         took.add_metric([], time.perf_counter() - started)
         yield from [*families, window, took]
+
+
+class DeadLettersCollector:
+    """The messages RabbitMQ took out of circulation after their delivery limit."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "genrelay_broker_dead_lettered_messages",
+            "Messages in the genrelay.dead queue: handed to workers that died or gave them back "
+            f"{messaging.DELIVERY_LIMIT} times. Their jobs are re-dispatched by the sweep.",
+        )
+        family.add_metric([], self._count)
+        yield family
 
 
 def _gauge(
