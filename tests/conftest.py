@@ -155,7 +155,12 @@ def simulator_url(simulator_server: tuple[Simulator, services.ThreadedServer]) -
 
 @pytest.fixture
 def make_settings(
-    database_url: str, broker_url: str, redis_broker_url: str, tmp_path: Path, simulator_url: str
+    database_url: str,
+    broker_url: str,
+    broker_kind: str,
+    redis_broker_url: str,
+    tmp_path: Path,
+    simulator_url: str,
 ) -> Callable[..., Settings]:
     """Settings for a test: real services, local storage in tmp_path, fast polling."""
 
@@ -166,7 +171,8 @@ def make_settings(
             "database_url": database_url,
             "broker_url": broker_url,
             "broker_key_prefix": BROKER_PREFIX,
-            "redis_url": redis_broker_url,
+            # Beside RabbitMQ, the rate limit's Redis; on Redis, the broker is that too.
+            **({"redis_url": redis_broker_url} if broker_kind == "rabbitmq" else {}),
             "storage_backend": "local",
             "storage_dir": tmp_path / "storage",
             "poll": {"default": PollPolicy(initial_s=0.05, factor=1.0, max_s=0.05)},
