@@ -215,3 +215,12 @@ class BatchNotCancellableError(OrchestratorError):
 class SchemaNotCurrentError(OrchestratorError):
     code = "schema_not_current"
     http_status = 503
+
+
+class ServiceUnavailableError(OrchestratorError):
+    """A service the request needs cannot be reached now (PostgreSQL restarting or failing over, its
+    connections all taken); nothing was half done, and the same request may be sent again."""
+
+    code = "unavailable"
+    http_status = 503
+    retry_after_s = 5

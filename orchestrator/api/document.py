@@ -90,6 +90,28 @@ def describe_job_create(document: dict[str, Any], prices: PriceTable | None) -> 
 PROVIDER_LISTS = ("KeyCreate", "ApiKeyCreate")
 
 
+UNAVAILABLE = (
+    "The database is unavailable for a moment (`unavailable`): nothing was changed; send the same "
+    "request again after `Retry-After` seconds."
+)
+
+
+def add_unavailable(document: dict[str, Any]) -> None:
+    """Every operation that authenticates reads PostgreSQL, so each may answer 503 `unavailable` while
+    it restarts or fails over: in the same envelope as its 401 (the family's own on compatible routes)."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if "401" not in responses or "503" in responses:
+                continue
+            retry_after = {"description": "Whole seconds to wait.", "schema": {"type": "integer"}}
+            responses["503"] = {
+                **responses["401"],
+                "description": UNAVAILABLE,
+                "headers": {"Retry-After": retry_after},
+            }
+
+
 def enumerate_providers(schemas: dict[str, Any]) -> None:
     """`allowed_providers` items as the installed providers' names (the schemas cannot know them)."""
     for name in PROVIDER_LISTS:
@@ -121,6 +143,7 @@ def install_document(
             unwrap_nullable_parameters(document)
             add_models(document, models)
             describe_job_create(document, prices())
+            add_unavailable(document)
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             enumerate_providers(schemas)
             forbid_nul_in_text(schemas)

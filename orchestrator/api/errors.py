@@ -7,13 +7,20 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
-from orchestrator.errors import InvalidInputError, OrchestratorError, RateLimitedError
+from orchestrator.errors import (
+    InvalidInputError,
+    OrchestratorError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
 from schemas.errors import ErrorBody, ErrorResponse, FieldProblem
 
 log = logging.getLogger(__name__)
@@ -112,9 +119,24 @@ def error_headers(exc: OrchestratorError) -> dict[str, str] | None:
     """The HTTP headers a domain error calls for, whichever envelope renders its body."""
     if exc.http_status == 401:
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, RateLimitedError):
+    if isinstance(exc, RateLimitedError | ServiceUnavailableError):
         return {"Retry-After": str(exc.retry_after_s)}
     return None
+
+
+# What PostgreSQL going away looks like from here: a connection refused or cut (a restart, a failover),
+# no pooled connection free in time. Each transaction rolled back whole, so a retry is safe.
+DATABASE_OUTAGES = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, psycopg.OperationalError)
+
+
+def as_outage(exc: Exception) -> ServiceUnavailableError | None:
+    """The 503 a database outage is answered with; None for any other error."""
+    if not isinstance(exc, DATABASE_OUTAGES):
+        return None
+    log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return ServiceUnavailableError(
+        "the database is unavailable for a moment; retry after Retry-After seconds"
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -154,6 +176,12 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def _outage(request: Request, exc: Exception) -> JSONResponse:
+    outage = as_outage(exc)
+    assert outage is not None
+    return await _domain_error(request, outage)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
@@ -170,4 +198,6 @@ def install_error_handlers(app: FastAPI, routes: list[Route]) -> None:
     app.add_exception_handler(OrchestratorError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for outage in DATABASE_OUTAGES:  # answered, not re-raised to the server's log as a crash
+        app.add_exception_handler(outage, _outage)
     app.add_exception_handler(Exception, _unexpected)

@@ -24,7 +24,7 @@ from orchestrator.api.compat.caller_jobs import CallerJobs, as_job_id
 from orchestrator.api.compat.documented import error_responses
 from orchestrator.api.compat.waiting import answer_when_ended
 from orchestrator.api.context import AppContext, Context, bearer, get_principal
-from orchestrator.api.errors import error_headers
+from orchestrator.api.errors import as_outage, error_headers
 from orchestrator.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -116,8 +116,9 @@ def as_compat_error(exc: Exception) -> CompatError | None:
     """An error a family renders in its envelope (None: not one, e.g. the API's own 413)."""
     if isinstance(exc, CompatError):
         return exc
-    if isinstance(exc, OrchestratorError):
-        return from_domain(exc)
+    domain = exc if isinstance(exc, OrchestratorError) else as_outage(exc)
+    if domain is not None:  # the database being down is answered in the family's envelope too
+        return from_domain(domain)
     if isinstance(exc, RequestValidationError):
         return from_validation(exc)
     if isinstance(exc, ValidationError):
