@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.errors import SchemaNotCurrentError
+from orchestrator.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -34,9 +35,15 @@ class Database:
     recorded); commit hooks see them once the transaction has committed, never before.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, prepared_statements: bool = True) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, future=True)
+        # Behind a transaction pooler (PgBouncer before 1.21) consecutive transactions of one pooled
+        # connection may run on different server connections, where a statement psycopg prepared on
+        # another does not exist: `prepared_statements=False` never prepares one.
+        connect_args: dict[str, Any] = {} if prepared_statements else {"prepare_threshold": None}
+        self.engine: Engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, future=True, connect_args=connect_args
+        )
         _ping_when_idle(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._commit_hooks: list[CommitHook] = []
@@ -57,6 +64,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings, pool_size: int) -> Database:
+    """The deployment's database as its settings describe it (URL, and whether a transaction pooler
+    sits in front of it)."""
+    return Database(
+        settings.require_database_url(),
+        pool_size=pool_size,
+        prepared_statements=settings.database_pooling == "session",
+    )
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -45,6 +45,20 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "GENRELAY_DATABASE_URL"),
         description="PostgreSQL, `postgresql+psycopg://user@host/db`; unset: `genrelay run` embeds one.",
     )
+    database_pooling: Literal["session", "transaction"] = Field(
+        default="session",
+        description=(
+            "`transaction` when DATABASE_URL goes through a transaction pooler (PgBouncer "
+            "`pool_mode = transaction`): no prepared statements, and LISTEN on GENRELAY_DATABASE_LISTEN_URL."
+        ),
+    )
+    database_listen_url: str | None = Field(
+        default=None,
+        description=(
+            "A direct connection to PostgreSQL for LISTEN (`Prefer: wait`, event streams); default "
+            "DATABASE_URL. Required with transaction pooling: LISTEN needs a session of its own."
+        ),
+    )
     broker_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("BROKER_URL", "GENRELAY_BROKER_URL"),
@@ -271,6 +285,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _listen_past_a_transaction_pooler(self) -> Settings:
+        if self.database_pooling == "transaction" and self.database_url and not self.database_listen_url:
+            raise ValueError(
+                "GENRELAY_DATABASE_POOLING=transaction needs GENRELAY_DATABASE_LISTEN_URL: a direct "
+                "connection to PostgreSQL (not through the pooler), since LISTEN holds a session"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _a_broker_genrelay_runs_on(self) -> Settings:
         if self.broker_url:
             broker_kind(self.broker_url)  # raises ValueError naming the schemes it takes
@@ -308,6 +331,10 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise RuntimeError("DATABASE_URL is not set (genrelay run starts an embedded PostgreSQL)")
         return self.database_url
+
+    def require_listen_url(self) -> str:
+        """Where the job-end listener connects: a direct connection, past any transaction pooler."""
+        return self.database_listen_url or self.require_database_url()
 
     def require_broker_url(self) -> str:
         if not self.broker_url:

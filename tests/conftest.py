@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import psycopg
@@ -24,6 +25,7 @@ from orchestrator.settings import PollPolicy, Settings
 from orchestrator.tenants import accounts
 from tests import rabbitmq, services
 from tests.factories import Tenant
+from tests.pgbouncer import PgBouncer
 from tests.stack import start_stack  # noqa: F401 - a fixture, shared by every end-to-end test
 from workers.simulator import SimConfig, Simulator
 from workers.simulator import create_app as create_simulator_app
@@ -69,19 +71,48 @@ def empty_database_url(database_url: str) -> Iterator[str]:
         connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-BROKERS = ("redis", "rabbitmq")
+# The shapes of deployment a test marked `deployments` runs on, each once: Redis as the broker, RabbitMQ
+# as the broker, and Redis with every genrelay connection to PostgreSQL through PgBouncer in
+# transaction pooling mode.
+DEPLOYMENTS = ("redis", "rabbitmq", "pgbouncer")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked `brokers` runs once on Redis and once on RabbitMQ."""
-    if metafunc.definition.get_closest_marker("brokers") is not None:
-        metafunc.parametrize("broker_kind", BROKERS, indirect=True)
+    if metafunc.definition.get_closest_marker("deployments") is not None:
+        metafunc.parametrize("deployment", DEPLOYMENTS, indirect=True)
 
 
 @pytest.fixture
-def broker_kind(request: pytest.FixtureRequest) -> str:
-    """The broker this test runs on: Redis, unless the test is marked `brokers` (then both)."""
+def deployment(request: pytest.FixtureRequest) -> str:
+    """The deployment this test runs on: Redis and a direct PostgreSQL, unless it is marked
+    `deployments` (then each of DEPLOYMENTS)."""
     return str(getattr(request, "param", "redis"))
+
+
+@pytest.fixture
+def broker_kind(deployment: str) -> str:
+    return "rabbitmq" if deployment == "rabbitmq" else "redis"
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(database_url: str) -> Iterator[PgBouncer]:
+    bouncer = PgBouncer(database_url)
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture
+def database_settings(request: pytest.FixtureRequest, deployment: str, database_url: str) -> dict[str, Any]:
+    """How genrelay's processes reach PostgreSQL in this deployment (the tests' own `db` connects
+    directly either way)."""
+    if deployment != "pgbouncer":
+        return {"database_url": database_url}
+    bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+    return {
+        "database_url": bouncer.url(urlparse(database_url).path.lstrip("/")),
+        "database_pooling": "transaction",
+        "database_listen_url": database_url,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +186,7 @@ def simulator_url(simulator_server: tuple[Simulator, services.ThreadedServer]) -
 
 @pytest.fixture
 def make_settings(
-    database_url: str,
+    database_settings: dict[str, Any],
     broker_url: str,
     broker_kind: str,
     redis_broker_url: str,
@@ -168,7 +199,7 @@ def make_settings(
         values: dict[str, Any] = {
             "environment": "test",
             "data_dir": tmp_path / "data",
-            "database_url": database_url,
+            **database_settings,
             "broker_url": broker_url,
             "broker_key_prefix": BROKER_PREFIX,
             # Beside RabbitMQ, the rate limit's Redis; on Redis, the broker is that too.

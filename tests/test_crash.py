@@ -31,7 +31,7 @@ from tests.rabbitmq import RabbitNode
 from tests.receivers import Receiver, running_receiver
 from workers.simulator import Simulator
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.brokers, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.deployments, pytest.mark.timeout(900)]
 JOBS = 500
 TERMINAL = ("succeeded", "failed", "cancelled", "expired")
 

@@ -28,7 +28,7 @@ from tests.receivers import running_receiver
 from tests.stack import Stack
 from workers.simulator import Outcome, Simulator
 
-pytestmark = [pytest.mark.e2e, pytest.mark.brokers]
+pytestmark = [pytest.mark.e2e, pytest.mark.deployments]
 PRICE = 200_000
 DEAD_BROKER = {
     "redis": lambda port: f"redis://127.0.0.1:{port}/0",

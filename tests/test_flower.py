@@ -129,7 +129,7 @@ def ids_only(args_repr: str) -> list[str]:
 
 
 @pytest.mark.e2e
-@pytest.mark.brokers
+@pytest.mark.deployments
 def test_flower_shows_tasks_by_name_with_ids_as_their_only_arguments(
     start_stack: Callable[..., Stack],
     tenant: Tenant,

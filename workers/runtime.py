@@ -13,7 +13,7 @@ from functools import cached_property
 
 import httpx
 
-from orchestrator.db import Database
+from orchestrator.db import Database, open_database
 from orchestrator.messaging import Dispatcher
 from orchestrator.pipeline import webhooks
 from orchestrator.pricing import PriceTable, load_price_table
@@ -28,7 +28,7 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
-        database = Database(self.settings.require_database_url(), pool_size=4)
+        database = open_database(self.settings, pool_size=4)
         database.on_commit(webhooks.commit_hook(self.dispatcher))
         return database
 

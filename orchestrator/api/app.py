@@ -31,7 +31,7 @@ from orchestrator.api.document import install_document
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.request_log import RequestLogMiddleware, RequestLogWriter
 from orchestrator.api.request_size import RequestSizeLimitMiddleware
-from orchestrator.db import Database, ensure_schema_current
+from orchestrator.db import ensure_schema_current, open_database
 from orchestrator.ids import new_token
 from orchestrator.job_ends import JobEnds
 from orchestrator.messaging import Dispatcher
@@ -69,7 +69,7 @@ class RequestIdMiddleware:
 
 def build_context(settings: Settings) -> AppContext:
     """Everything the API needs; refuses to start on an un-migrated database or a bad price file."""
-    db = Database(settings.require_database_url(), pool_size=20)
+    db = open_database(settings, pool_size=20)
     try:
         ensure_schema_current(db.engine)
         prices = load_price_table(settings.prices_path)
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.context = context or build_context(settings)
-        listener = JobEnds(app.state.context.settings.require_database_url())
+        listener = JobEnds(app.state.context.settings.require_listen_url())
         listener.start()
         app.state.context.job_ends = listener
         yield
@@ -158,7 +158,7 @@ def create_metrics_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.require_database_url(), pool_size=2)
+        db = open_database(settings, pool_size=2)
         dispatcher = Dispatcher(settings.require_broker_url(), settings.broker_key_prefix)
         app.state.context = routes_metrics.MetricsContext(settings, db, dispatcher)
         yield

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 
 def _db() -> Database:
-    from orchestrator.db import Database  # noqa: PLC0415 - keep `genrelay --help` instant
+    from orchestrator.db import open_database  # noqa: PLC0415 - keep `genrelay --help` instant
 
-    return Database(get_settings().require_database_url(), pool_size=1)
+    return open_database(get_settings(), pool_size=1)
 
 
 @click.group()
