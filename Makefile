@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast test-repeat lint format bench clean flower chaos fuzz openapi
+.PHONY: install run test test-fast test-repeat lint format bench clean flower chaos fuzz openapi hosts-test
 
 install: $(STAMP)
 
@@ -58,6 +58,10 @@ clean:
 
 chaos: install
 	$(BIN)/pytest -m chaos -s
+
+# Three hosts in network namespaces (needs root): 1,000 jobs, one host SIGKILLed, one cut off for 30 s.
+hosts-test: install
+	$(BIN)/pytest -m hosts -s
 
 fuzz: install
 	$(BIN)/pytest -m fuzz

@@ -20,9 +20,13 @@ SERVER_POOL_SIZE = 8
 
 
 class PgBouncer:
-    """A pgbouncer process of the test session's own on a free port, in front of `upstream_url`."""
+    """A pgbouncer process of the test session's own on a free port of `listen_addr`, in front of
+    `upstream_url`; each database of `session_databases` also answers as `<name>_session` in session
+    pooling mode, for a connection that must keep its server session (LISTEN)."""
 
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(
+        self, upstream_url: str, listen_addr: str = "127.0.0.1", session_databases: tuple[str, ...] = ()
+    ) -> None:
         if shutil.which("pgbouncer") is None:
             services.unavailable("pgbouncer is not installed (Debian's package pgbouncer)")
         upstream = urlparse(upstream_url)
@@ -32,14 +36,20 @@ class PgBouncer:
         self.root = Path(tempfile.mkdtemp(prefix="genrelay-pgbouncer-"))
         self.root.chmod(0o755)  # pgbouncer drops to the postgres user when started as root
         host = socket_dir or upstream.hostname or "127.0.0.1"
+        self.listen_addr = listen_addr
+        server = f"host={host} port={upstream.port or 5432}"
+        sessions = [
+            f"{name}_session = {server} dbname={name} pool_mode=session" for name in session_databases
+        ]
         (self.root / "users.txt").write_text(f'"{self.user}" ""\n', encoding="utf-8")
         (self.root / "pgbouncer.ini").write_text(
             "\n".join(
                 [
                     "[databases]",
-                    f"* = host={host} port={upstream.port or 5432}",
+                    *sessions,
+                    f"* = {server}",
                     "[pgbouncer]",
-                    "listen_addr = 127.0.0.1",
+                    f"listen_addr = {listen_addr}",
                     f"listen_port = {self.port}",
                     "unix_socket_dir =",
                     "auth_type = trust",
@@ -66,14 +76,14 @@ class PgBouncer:
         if self._process.poll() is not None:
             raise RuntimeError(f"pgbouncer exited:\n{self._log()}")
         with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+            return probe.connect_ex((self.listen_addr, self.port)) == 0
 
     def _log(self) -> str:
         path = self.root / "pgbouncer.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log yet)"
 
     def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg://{self.user}@{self.listen_addr}:{self.port}/{database}"
 
     def stop(self) -> None:
         if self._process.poll() is None:

@@ -347,8 +347,8 @@ def test_stream_errors_before_a_stream_starts_are_json(
     assert listener_of(app).watching == 0
     spec = httpx.get(f"{url}/openapi.json", timeout=30).json()["paths"]
     for path, errors in [
-        ("/v1/jobs/stream", {"401", "422", "429"}),  # no id: nothing to be missing
-        ("/v1/jobs/{job_id}/stream", {"401", "404", "422", "429"}),
+        ("/v1/jobs/stream", {"401", "422", "429", "503"}),  # no id: nothing to be missing
+        ("/v1/jobs/{job_id}/stream", {"401", "404", "422", "429", "503"}),
     ]:
         answers = spec[path]["get"]["responses"]
         assert "text/event-stream" in answers["200"]["content"]

@@ -19,7 +19,7 @@ from orchestrator.settings import Settings
 from orchestrator.tenants.limits import RateLimiter
 from tests.processes import celery_worker
 
-on_rabbitmq = pytest.mark.parametrize("broker_kind", ["rabbitmq"], indirect=True)
+on_rabbitmq = pytest.mark.parametrize("deployment", ["rabbitmq"], indirect=True)
 
 
 def hand_back_until_gone(url: str, queue: str) -> int:
