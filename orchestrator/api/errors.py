@@ -135,7 +135,8 @@ def as_outage(exc: Exception) -> ServiceUnavailableError | None:
         return None
     log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return ServiceUnavailableError(
-        "the database is unavailable for a moment; retry after Retry-After seconds"
+        "the database is unavailable for a moment; nothing was changed: send the same request again "
+        "after Retry-After seconds"
     )
 
 
