@@ -321,6 +321,28 @@ def test_replicate_cancel_after_aborts_a_waiting_prediction_and_cancels_a_runnin
     assert Replicate().poll(raw, channel, ref(prediction)).status is meaning
 
 
+def test_replicate_cancel_after_of_a_forgotten_prediction_spares_the_one_that_took_its_id(
+    simulator: Simulator, raw: httpx.Client
+) -> None:
+    simulator.script("replicate", [Outcome(result="succeed", submitted_s=0.0, held=True)])
+    headers = {"Cancel-After": "1s"}
+    forgotten = raw.post(f"/v1/models/{SCHNELL}/predictions", json={"input": PROMPT}, headers=headers)
+    simulator.configure(seed=simulator.config.seed)  # the same random stream again: the same ids
+    simulator.reset()
+    simulator.script("replicate", [Outcome(result="succeed", submitted_s=0.0, processing_s=2.5)])
+    created = raw.post(f"/v1/models/{SCHNELL}/predictions", json={"input": PROMPT})
+    prediction = created.json()["id"]
+    assert prediction == forgotten.json()["id"]
+
+    def status() -> str:
+        return str(raw.get(f"/v1/predictions/{prediction}").json()["status"])
+
+    # A new prediction's first read may be a 404 (`not_found_polls`), then it starts and runs.
+    waiting = ("404", "starting", "processing")
+    ended = services.wait_until(lambda: (s := status()) not in waiting and s, timeout=10)
+    assert ended == "succeeded"  # the forgotten prediction's deadline is not this one's
+
+
 def test_replicate_prefer_wait_holds_the_upstream_create(simulator: Simulator, raw: httpx.Client) -> None:
     simulator.script("replicate", [Outcome(result="succeed", submitted_s=0.0, processing_s=0.3)])
     done = raw.post(f"/v1/models/{PRO_11}/predictions", json={"input": PROMPT}, headers={"Prefer": "wait=30"})

@@ -166,7 +166,7 @@ class ReplicateRoutes:
         def fire() -> None:
             current = self._current(task)
             result: Result = "expired" if self._phase(current) is Phase.QUEUED else "cancelled"
-            self.sim.end(task.task_id, result, render=self._webhook)
+            self.sim.end(task.task_id, result, render=self._webhook, only=task)
 
         asyncio.get_running_loop().call_later(seconds, fire)
 

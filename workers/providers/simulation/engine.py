@@ -248,14 +248,20 @@ class Simulator:
                 due_at = due[phase] + copy * CALLBACK_GAP_S / 2
                 self.callbacks.push(due_at, task.provider, url, body, task.task_id)
 
-    def end(self, task_id: str, result: Result, render: Render | None = None) -> TaskRecord | None:
+    def end(
+        self, task_id: str, result: Result, render: Render | None = None, *, only: TaskRecord | None = None
+    ) -> TaskRecord | None:
         """End an unfinished task now with `result` (a provider's cancel of a queued task): its timeline
         stops here, and its callbacks not yet sent give way to one announcing the end (rendered by
-        `render`). None when it had ended already, or is unknown."""
+        `render`). None when it had ended already, or is unknown. With `only`, end it only if it is
+        still that task: a seeded simulator reset hands the same ids out again, so a timer set for a
+        forgotten task must not end the new one that took its id."""
         now = time.monotonic()
         with self._lock:
             task = self._tasks.get(task_id)
             if task is None or task.phase_at(now) is Phase.DONE:
+                return None
+            if only is not None and task.created_mono != only.created_mono:
                 return None
             elapsed = now - task.created_mono
             waited = min(task.submitted_s, elapsed)
