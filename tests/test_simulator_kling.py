@@ -258,6 +258,18 @@ def test_kling_callbacks_follow_each_status_change(
     assert bodies[-1]["task_result"]["videos"][0]["url"]
 
 
+def test_a_second_server_that_stops_leaves_the_first_one_sending_callbacks(
+    sim: Simulator, client: httpx.Client, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, bodies = hook
+    with serving(create_app(sim)):
+        pass  # its sender started and stopped on the same simulator
+    # The task is created through the first server, so only its sender is left to wake.
+    create(client, callback_url=url)
+    wait_until(lambda: sim.stats()["kling"].callbacks_sent == 3)
+    assert [b["task_status"] for b in bodies] == ["submitted", "processing", "succeed"]
+
+
 def test_kling_duplicate_callbacks(
     sim: Simulator, client: httpx.Client, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:

@@ -52,21 +52,21 @@ class PendingCallback:
 
 
 class CallbackQueue:
-    """Due callbacks ordered by time; a "new work" signal wakes the sender early."""
+    """Due callbacks ordered by time; a "new work" signal wakes the senders early."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._heap: list[PendingCallback] = []
         self._seq = itertools.count()
-        self._waker: Callable[[], None] | None = None
+        self._wakers: list[Callable[[], None]] = []
 
     def push(
         self, due: float, provider: str, url: str, render: Callable[[], CallbackBody], task_id: str = ""
     ) -> None:
         with self._lock:
             heapq.heappush(self._heap, PendingCallback(due, next(self._seq), provider, url, render, task_id))
-            waker = self._waker
-        if waker is not None:
+            wakers = list(self._wakers)
+        for waker in wakers:
             waker()
 
     def clear(self) -> None:
@@ -79,10 +79,15 @@ class CallbackQueue:
             self._heap = [callback for callback in self._heap if callback.task_id != task_id]
             heapq.heapify(self._heap)
 
-    def set_waker(self, waker: Callable[[], None] | None) -> None:
-        """Install the sender's wake-up; it is called from whichever thread pushes."""
+    def add_waker(self, waker: Callable[[], None]) -> None:
+        """Install a sender's wake-up; it is called from whichever thread pushes. Each server of the
+        simulator runs a sender, so one that stops leaves the others' wake-ups in place."""
         with self._lock:
-            self._waker = waker
+            self._wakers.append(waker)
+
+    def remove_waker(self, waker: Callable[[], None]) -> None:
+        with self._lock:
+            self._wakers.remove(waker)
 
     def pop_due(self) -> list[PendingCallback]:
         now = time.monotonic()
@@ -106,7 +111,7 @@ async def deliver_callbacks(sim: Simulator) -> None:
     def wake_up() -> None:
         loop.call_soon_threadsafe(wake.set)
 
-    queue.set_waker(wake_up)
+    queue.add_waker(wake_up)
     sending: set[asyncio.Task[None]] = set()
     # The last send to each URL: a task's callbacks leave in the order they fell due (out of order only
     # when `reorder_callbacks` says so), while different receivers are served concurrently.
@@ -130,7 +135,7 @@ async def deliver_callbacks(sim: Simulator) -> None:
                     send.cancel()
                 await asyncio.gather(*sending, return_exceptions=True)
     finally:
-        queue.set_waker(None)
+        queue.remove_waker(wake_up)
 
 
 def _forget(tails: dict[str, asyncio.Task[None]], url: str, done: asyncio.Task[None]) -> None:
