@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +21,10 @@ from orchestrator.errors import SchemaNotCurrentError
 from orchestrator.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# What PostgreSQL going away looks like from here: a connection refused or cut (a restart, a failover),
+# no pooled connection free in time. Each transaction rolled back whole, so a retry is safe.
+DATABASE_OUTAGES = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, psycopg.OperationalError)
 
 
 CommitHook = Callable[[dict[str, Any]], None]

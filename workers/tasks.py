@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator import messaging
+from orchestrator.db import DATABASE_OUTAGES
 from orchestrator.pipeline import (
     batching,
     reconciliation,
@@ -25,6 +26,17 @@ from workers.celery_app import app
 from workers.providers import PROVIDERS
 from workers.providers.errors import ProviderUnavailableError
 from workers.runtime import runtime
+
+# A task cut off by a database outage runs again seconds later, then up to half a minute apart: each of
+# its transactions rolled back whole and every task is safe to run twice, so its jobs go on as soon as
+# PostgreSQL is back rather than when their lease runs out (up to minutes for a store). After the last
+# retry the lease still brings each job back through the sweep.
+OUTAGE_RETRIES: dict[str, Any] = {
+    "autoretry_for": DATABASE_OUTAGES,
+    "max_retries": 20,
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+}
 
 
 def _uuids(job_ids: list[str]) -> list[uuid.UUID]:
@@ -64,21 +76,21 @@ def poll_jobs(job_ids: list[str]) -> None:
         rt.dispatcher.send(messaging.STORE_TASK, [str(job_id) for job_id in to_store])
 
 
-@app.task(name=messaging.STORE_TASK)
+@app.task(name=messaging.STORE_TASK, **OUTAGE_RETRIES)
 def store_jobs(job_ids: list[str]) -> None:
     rt = runtime()
     for job_id in _uuids(job_ids):
         storing.store(rt.db, rt.http, rt.storage, rt.settings, job_id)
 
 
-@app.task(name=messaging.DELIVER_TASK)
+@app.task(name=messaging.DELIVER_TASK, **OUTAGE_RETRIES)
 def deliver_events(event_ids: list[str]) -> None:
     rt = runtime()
     for event_id in _uuids(event_ids):
         webhooks.deliver(rt.db, rt.http, rt.storage, rt.settings, event_id)
 
 
-@app.task(name=messaging.EXPAND_BATCHES_TASK)
+@app.task(name=messaging.EXPAND_BATCHES_TASK, **OUTAGE_RETRIES)
 def expand_batches(batch_ids: list[str]) -> None:
     rt = runtime()
     for batch_id in _uuids(batch_ids):
@@ -98,15 +110,15 @@ def _register(name: str, body: Callable[[list[str]], None], **options: Any) -> N
 
 
 for _provider in PROVIDERS:
-    _register(messaging.submit_task(_provider), submit_jobs)
-    _register(messaging.reconcile_task(_provider), reconcile_jobs)
-    _register(messaging.admit_task(_provider), admit_jobs)
-    _register(messaging.poll_task(_provider), poll_jobs)
+    _register(messaging.submit_task(_provider), submit_jobs, **OUTAGE_RETRIES)
+    _register(messaging.reconcile_task(_provider), reconcile_jobs, **OUTAGE_RETRIES)
+    _register(messaging.admit_task(_provider), admit_jobs, **OUTAGE_RETRIES)
+    _register(messaging.poll_task(_provider), poll_jobs, **OUTAGE_RETRIES)
     # A refused or unreachable upstream cancel is retried a few times, minutes apart at most.
     _register(
         messaging.cancel_task(_provider),
         cancel_jobs,
-        autoretry_for=(ProviderUnavailableError,),
+        autoretry_for=(ProviderUnavailableError, *DATABASE_OUTAGES),
         max_retries=3,
         retry_backoff=5,
         retry_backoff_max=120,

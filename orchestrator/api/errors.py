@@ -7,14 +7,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from orchestrator.db import DATABASE_OUTAGES
 from orchestrator.errors import (
     InvalidInputError,
     OrchestratorError,
@@ -122,11 +121,6 @@ def error_headers(exc: OrchestratorError) -> dict[str, str] | None:
     if isinstance(exc, RateLimitedError | ServiceUnavailableError):
         return {"Retry-After": str(exc.retry_after_s)}
     return None
-
-
-# What PostgreSQL going away looks like from here: a connection refused or cut (a restart, a failover),
-# no pooled connection free in time. Each transaction rolled back whole, so a retry is safe.
-DATABASE_OUTAGES = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, psycopg.OperationalError)
 
 
 def as_outage(exc: Exception) -> ServiceUnavailableError | None:
