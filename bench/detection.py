@@ -3,7 +3,9 @@ how long until the tenant's `job.succeeded` webhook arrives, with the upstream p
 Kling, which reports no progress: (a) with upstream callbacks, (b) polling only (the default poll
 policy), (c) polling only at a fixed 15 s. Veo's video API, which reports progress and sends no
 callbacks: (d) polling only (the default policy, and a poll where the progress predicts the end),
-(e) a fixed 15 s.
+(e) a fixed 15 s. For the polling-only Kling cases it prints the least mean delay any schedule could
+reach at the same polls per job for that uniform distribution (`orchestrator.poll_placement`), and
+the measured mean as a multiple of it.
 
 The cases run side by side, each a whole genrelay (API, worker, beat, own database and broker
 prefix) against its own simulator with the same scripted durations. Simulators and the webhook
@@ -32,6 +34,7 @@ from bench.harness import Processes, Shape, processes, start_genrelay
 from bench.measure import Report, Spread, percentile
 from bench.services import Services, bench_settings, create_tenants, services, sibling
 from bench.workload import job_body, submit
+from orchestrator.poll_placement import RunTimes, cost, fixed, plan
 from orchestrator.settings import PollPolicy
 from tests.services import serving
 from workers.providers.simulation.engine import Outcome
@@ -149,6 +152,7 @@ def run(jobs: int, low: float, high: float, spread_s: float) -> Report:
             time.sleep(0.5)
         results = {mode: measure(cases[mode], arrivals.seen[mode]) for mode in MODES}
     _fill(report, results)
+    _against_the_optimum(report, results, RunTimes.uniform(low, high))
     report.note("jobs_per_mode", jobs)
     report.note("answers_per_mode", answers)
     report.note("submitted_over_s", spread_s)
@@ -173,6 +177,26 @@ def _fill(report: Report, results: dict[str, tuple[list[float], list[int]]]) -> 
     report.add(
         "polls_per_job_callback", _mean([float(p) for p in results["callback"][1]]), "callback: polls/job", 2
     )
+
+
+def _against_the_optimum(
+    report: Report, results: dict[str, tuple[list[float], list[int]]], runs: RunTimes
+) -> None:
+    """For each polling-only Kling case: the least mean detection delay any schedule can reach at the
+    polls per job the case spent, for the distribution the tasks were drawn from, and the case's
+    measured mean as a multiple of it (genrelay's own time from the poll to the webhook included)."""
+    every_15 = cost(fixed(15.0, runs), runs)
+    report.add("model_fixed15_delay_s", every_15.mean_delay_s, "model: fixed 15 s, mean delay s", 2)
+    report.add("model_fixed15_polls", every_15.mean_polls, "model: fixed 15 s, polls/job", 2)
+    for mode in ("polling", "fixed15"):
+        latencies, polls = results[mode]
+        if not latencies:
+            continue
+        spent = max(1.0, sum(polls) / len(polls))
+        optimum = plan(runs, spent).optimum_delay_s
+        measured = sum(latencies) / len(latencies)
+        report.add(f"optimum_s_{mode}", optimum, f"{mode}: optimum at its polls/job, mean s", 2)
+        report.add(f"vs_optimum_{mode}", measured / optimum, f"{mode}: measured mean / optimum", 2)
 
 
 def _over_jobs(values: list[float], q: float) -> Spread:
