@@ -23,8 +23,17 @@ CONCURRENCY = 4
 GENRELAY = ("api", "worker", "beat")
 
 
-def run_once(svc: Services, procs: Processes, api_url: str, keys: list[str], jobs: int) -> dict[str, Any]:
-    bodies = provider_mix(bench_settings(svc))
+def run_once(
+    svc: Services,
+    procs: Processes,
+    api_url: str,
+    keys: list[str],
+    jobs: int,
+    bodies: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`jobs` jobs through a running genrelay (one standalone operation per provider in turn unless
+    `bodies` says otherwise): jobs/s from the first submit to the last end, and CPU per process."""
+    bodies = bodies or provider_mix(bench_settings(svc))
     done_before = progress(svc).finished
     pids = {**procs.pids(), **svc.infra_pids()}
     before = cpu_of(pids)

@@ -31,6 +31,7 @@ PROGRAMS: dict[str, dict[str, list[str]]] = {
     },
     "detection": {"default": ["--jobs", "150"], "quick": ["--quick", "--max-s", "30"]},
     "naive_vs_genrelay": {"default": ["--jobs", "200"], "quick": ["--jobs", "60"]},
+    "naive_loop": {"default": ["--jobs", "2000"], "quick": ["--jobs", "500"]},
     "batches": {"default": ["--lines", "10000"], "quick": ["--lines", "2000"]},
     "live": {"default": ["--waiters", "1000", "--rate", "50"], "quick": ["--waiters", "300", "--rate", "50"]},
 }
@@ -68,6 +69,7 @@ TARGETS: list[tuple[str, str, Check]] = [
         lambda f: _at_most(f, "polls_per_job_progress", f.get("polls_per_job_fixed15")),
     ),
     ("speedup_vs_naive", "ratio, reported", lambda f: None),
+    ("cpu_vs_naive_loop", "genrelay CPU/job over the loop's, reported", lambda f: None),
     ("live_wait_p99_ms", "<= 200 ms", lambda f: _at_most(f, "live_wait_p99_ms", 200)),
     (
         "live_wait_db_connections_busy",
