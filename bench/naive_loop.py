@@ -124,25 +124,27 @@ def run_relay(upstream: str, jobs: int, loop: Loop) -> dict[str, Any]:
         return result
 
 
-def run(jobs: int, loop_shape: Loop) -> Report:
+def run(jobs: int, shape_of_loop: Loop) -> Report:
     report = Report("naive_loop")
     with services("naive_loop") as svc, processes(svc, "naive_loop") as procs:
         simulator = start_simulator(procs, speed=0.0, not_found_polls=0)
-        loop = run_relay(simulator, jobs, loop_shape)
+        baseline = run_relay(simulator, jobs, shape_of_loop)
         settings = bench_settings(svc, upstream_base_url=simulator)
         shape = Shape(api_workers=cores(), workers=cores(), concurrency=CONCURRENCY, beat=True)
         api_url = start_genrelay(procs, settings, shape)
         keys = create_tenants(svc.database_url)
         genrelay = run_once(svc, procs, api_url, keys, jobs, [job_body(settings, "kling")])
-    loop_ms = loop["cpu_s"] * 1000 / max(loop["succeeded"], 1)
+    loop_ms = baseline["cpu_s"] * 1000 / max(baseline["succeeded"], 1)
     genrelay_ms = genrelay["genrelay_cpu_s"] * 1000 / max(genrelay["ended"], 1)
     report.add("naive_loop_cpu_ms_per_job", loop_ms, "loop: CPU ms per job", 2)
-    report.add("naive_loop_jobs_per_s", loop["succeeded"] / loop["elapsed_s"], "loop: jobs/s")
+    report.add("naive_loop_jobs_per_s", baseline["succeeded"] / baseline["elapsed_s"], "loop: jobs/s")
     report.add("genrelay_kling_cpu_ms_per_job", genrelay_ms, "genrelay (API+workers+beat): CPU ms per job", 2)
     report.add("genrelay_kling_jobs_per_s", genrelay["jobs_per_s"], "genrelay: jobs/s")
     report.add("cpu_vs_naive_loop", genrelay_ms / loop_ms, "genrelay CPU per job / loop's", 1)
     report.note("jobs", jobs)
-    report.note("loop", {**vars(loop_shape), "succeeded": loop["succeeded"], "files": loop["files"]})
+    report.note(
+        "loop", {**vars(shape_of_loop), "succeeded": baseline["succeeded"], "files": baseline["files"]}
+    )
     report.note("genrelay_states", genrelay["states"])
     return report
 
