@@ -33,10 +33,10 @@ import httpx
 from bench.e2e import CONCURRENCY, run_once
 from bench.harness import PYTHON, Shape, processes, start_genrelay, start_simulator
 from bench.measure import Report
+from bench.naive.app import ROUTE
 from bench.services import bench_settings, create_tenants, services
 from bench.workload import cores, job_body
 
-ROUTE = "/kling/v1/videos/text2video"
 ENDED = ("succeed", "failed")
 
 
@@ -152,9 +152,13 @@ def run(jobs: int, shape_of_loop: Loop) -> Report:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.naive_loop", description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--in-flight", type=int, default=1000)
-    parser.add_argument("--connections", type=int, default=4, help="the loop's connections to the upstream")
-    parser.add_argument("--poll-s", type=float, default=1.0, help="the loop's wait between polls of a task")
+    parser.add_argument("--in-flight", type=int, default=Loop.in_flight)
+    parser.add_argument(
+        "--connections", type=int, default=Loop.connections, help="the loop's connections to the upstream"
+    )
+    parser.add_argument(
+        "--poll-s", type=float, default=Loop.poll_s, help="the loop's wait between polls of a task"
+    )
     parser.add_argument("--relay", metavar="UPSTREAM", help=argparse.SUPPRESS)  # run as the loop's child
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
