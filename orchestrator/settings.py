@@ -223,7 +223,10 @@ class Settings(BaseSettings):
         description="Submits that found the provider unavailable before the job fails (hold released).",
     )
     max_store_attempts: int = Field(
-        default=5, ge=1, description="Failed downloads of a result before the job fails (hold released)."
+        default=5,
+        ge=1,
+        description="Failed downloads of a result before the job fails (hold released); "
+        "an outage of genrelay's own bucket spends none.",
     )
     upstream_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of upstream API calls.")
     download_timeout_s: float = Field(default=120.0, gt=0, description="Timeout of result downloads.")

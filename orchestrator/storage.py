@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestrator.settings import Settings
 
@@ -38,6 +38,11 @@ EXTENSIONS = {
     "text/plain": ".txt",
     "application/json": ".json",
 }
+
+
+class StorageUnavailableError(Exception):
+    """genrelay's own bucket could not be reached or refused a write: nothing is wrong with the job,
+    so it is retried without spending one of its attempts."""
 
 
 @dataclass(frozen=True)
@@ -154,10 +159,13 @@ class S3Storage:
 
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> StoredObject:
         reader = HashingReader(chunks)
-        # upload_fileobj streams in parts, so a large video is never whole in memory.
-        self._client.upload_fileobj(
-            io.BufferedReader(reader), self.bucket, key, ExtraArgs={"ContentType": content_type}
-        )
+        try:
+            # upload_fileobj streams in parts, so a large video is never whole in memory.
+            self._client.upload_fileobj(
+                io.BufferedReader(reader), self.bucket, key, ExtraArgs={"ContentType": content_type}
+            )
+        except (BotoCoreError, ClientError) as exc:  # after boto3's own retries
+            raise StorageUnavailableError(f"bucket {self.bucket}: {type(exc).__name__}: {exc}") from exc
         return StoredObject(key, reader.size, reader.sha256.hexdigest(), content_type)
 
     def download_url(self, key: str, *, expires_in: int) -> str:

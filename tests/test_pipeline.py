@@ -347,3 +347,44 @@ def test_pipeline_storing_resumes_after_the_outputs_it_recorded(
     assert sorted((row.label, row.size_bytes) for row in rows) == [("a", 5), ("b", 6)]
     assert job_row(db, job_id).charged == PRICE
     assert_ledger_sound(db)
+
+
+def test_pipeline_an_outage_of_our_own_bucket_waits_and_never_spends_a_store_attempt(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    make_settings: Callable[..., Settings],
+    s3_endpoint: str,
+) -> None:
+    """With one store attempt allowed, a write our unreachable bucket refuses neither fails the job
+    nor uses the attempt up: the store is tried again seconds later and succeeds once the bucket is back."""
+    bucket = {
+        "max_store_attempts": 1,
+        "storage_backend": "s3",
+        "s3_bucket": f"outage-{uuid.uuid4().hex[:8]}",
+        "s3_access_key_id": "test",
+        "s3_secret_access_key": "test",
+        "s3_addressing_style": "path",
+    }
+    down = make_settings(**bucket, s3_endpoint_url="http://127.0.0.1:9")  # the discard port: refused
+    up = make_settings(**bucket, s3_endpoint_url=s3_endpoint)
+    job_id = create_job(db, tenant, up)
+    with db.transaction() as session:
+        for state in (S.SUBMITTING, S.SUBMITTED):
+            session.execute(update(Job).where(Job.job_id == job_id).values(state=state.value))
+        change = lifecycle.Change(S.STORING, columns={"pending_outputs": [{"url": "data:text/plain,kept"}]})
+        assert lifecycle.advance(session, job_id, S.SUBMITTED, change) is not None
+
+    before = datetime.now(UTC)
+    assert storing.store(db, http, build_storage(down), down, job_id) is S.STORING
+    waiting = job_row(db, job_id)
+    assert waiting.store_attempts == 0
+    assert waiting.next_check_at is not None
+    assert before + timedelta(seconds=storing.STORAGE_RETRY_S / 2) <= waiting.next_check_at
+    assert waiting.next_check_at <= datetime.now(UTC) + timedelta(seconds=storing.STORAGE_RETRY_S)
+
+    storage = build_storage(up)
+    storage.ensure_bucket()  # type: ignore[attr-defined]
+    assert storing.store(db, http, storage, up, job_id) is S.SUCCEEDED
+    assert job_row(db, job_id).charged == PRICE
+    assert_ledger_sound(db)

@@ -13,7 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.settings import Settings
-from orchestrator.storage import MAX_PRESIGN_S, LocalStorage, S3Storage, build_storage, output_key
+from orchestrator.storage import (
+    MAX_PRESIGN_S,
+    LocalStorage,
+    S3Storage,
+    StorageUnavailableError,
+    build_storage,
+    output_key,
+)
 
 PAYLOAD = [bytes([n % 251]) * 70_000 for n in range(40)]  # 2.8 MB in 40 chunks
 DIGEST = hashlib.sha256(b"".join(PAYLOAD)).hexdigest()
@@ -121,3 +128,25 @@ def test_storage_a_malformed_result_link_is_a_download_failure(
     settings = make_settings()
     with httpx.Client() as http, pytest.raises(DownloadError, match="download failed"):
         copy_output(http, build_storage(settings), settings, uuid.uuid4(), 0, {"url": url}, {})
+
+
+@pytest.mark.parametrize("size", [1000, 20 << 20], ids=["one part", "multipart"])
+def test_storage_s3_a_download_broken_midway_stays_a_download_error(s3_settings: Settings, size: int) -> None:
+    """The provider's stream failing while it is uploaded surfaces as its own error, which a store
+    counts against the job's attempts, not as an outage of our bucket, which it would not."""
+    storage = build_storage(s3_settings)
+    assert isinstance(storage, S3Storage)
+    storage.ensure_bucket()
+
+    def broken() -> Iterator[bytes]:
+        yield b"x" * size
+        raise httpx.ReadError("the provider's server went away")
+
+    with pytest.raises(httpx.ReadError):
+        storage.put_stream("jobs/j/0.mp4", broken(), "video/mp4")
+
+
+def test_storage_s3_an_unreachable_bucket_is_an_outage_of_ours(s3_settings: Settings) -> None:
+    settings = s3_settings.model_copy(update={"s3_endpoint_url": "http://127.0.0.1:9"})  # refused
+    with pytest.raises(StorageUnavailableError, match=s3_settings.s3_bucket):
+        build_storage(settings).put_stream("jobs/j/0.mp4", chunks(), "video/mp4")

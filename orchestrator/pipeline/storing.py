@@ -31,7 +31,7 @@ from orchestrator.pipeline.failures import failure_columns, redacted
 from orchestrator.pipeline.tracking import pending_outputs
 from orchestrator.schedule import after, retry_delay
 from orchestrator.settings import Settings
-from orchestrator.storage import Storage, StoredObject, output_key
+from orchestrator.storage import Storage, StorageUnavailableError, StoredObject, output_key
 from schemas.jobs import JobStatus
 from workers.providers import PROVIDERS, Provider
 from workers.providers.base import Channel, OutputRef, TaskRef, UpstreamStatus
@@ -45,6 +45,7 @@ EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
 # What an upstream answers for a file it never made: an optional output so answered is left out.
 ABSENT_STATUSES = frozenset({400, 404, 405, 410, 415, 422})
 MAX_REDIRECTS = 5
+STORAGE_RETRY_S = 8.0  # the most a store waits, jittered from half of it, while our bucket is out
 
 
 class DownloadError(Exception):
@@ -71,6 +72,8 @@ def store(
             if exc.status not in EXPIRED_LINK_STATUSES or not _refresh_links(db, http, settings, job):
                 raise
             last = _copy_all(db, http, storage, settings, job, done)
+    except StorageUnavailableError as exc:
+        return _wait_for_storage(db, settings, job, exc)
     except (DownloadError, OSError) as exc:
         return _retry_or_fail(db, settings, job, exc)
     with db.transaction() as session:
@@ -243,6 +246,20 @@ _RECORD_OUTPUT = _upsert.on_conflict_do_update(
         for name in ("storage_key", "content_type", "size_bytes", "sha256", "label")
     },
 )
+
+
+def _wait_for_storage(db: Database, settings: Settings, job: Job, exc: Exception) -> JobStatus:
+    """Our own bucket is out: try again shortly, and give back the attempt the claim took, so an
+    outage of ours never fails a job that succeeded upstream."""
+    log.warning("storing job %s waits for storage: %s", job.job_id, redacted(settings, str(exc)))
+    when = after(datetime.now(UTC), retry_delay(1, base_s=STORAGE_RETRY_S))
+    with db.transaction() as session:
+        session.execute(
+            update(Job)
+            .where(Job.job_id == job.job_id, Job.state == S.STORING.value)
+            .values(store_attempts=Job.store_attempts - 1, next_check_at=when)
+        )
+    return S.STORING
 
 
 def _retry_or_fail(db: Database, settings: Settings, job: Job, exc: Exception) -> JobStatus:
