@@ -22,10 +22,16 @@ SERVER_POOL_SIZE = 8
 class PgBouncer:
     """A pgbouncer process of the test session's own on a free port of `listen_addr`, in front of
     `upstream_url`; each database of `session_databases` also answers as `<name>_session` in session
-    pooling mode, for a connection that must keep its server session (LISTEN)."""
+    pooling mode, for a connection that must keep its server session (LISTEN). With
+    `idle_transaction_timeout_s`, a client that stops halfway through a transaction (its host cut off)
+    is disconnected after that long, its transaction rolled back and its row locks freed."""
 
     def __init__(
-        self, upstream_url: str, listen_addr: str = "127.0.0.1", session_databases: tuple[str, ...] = ()
+        self,
+        upstream_url: str,
+        listen_addr: str = "127.0.0.1",
+        session_databases: tuple[str, ...] = (),
+        idle_transaction_timeout_s: float | None = None,
     ) -> None:
         if shutil.which("pgbouncer") is None:
             services.unavailable("pgbouncer is not installed (Debian's package pgbouncer)")
@@ -57,6 +63,11 @@ class PgBouncer:
                     "pool_mode = transaction",
                     f"default_pool_size = {SERVER_POOL_SIZE}",
                     "max_client_conn = 1000",
+                    *(
+                        [f"idle_transaction_timeout = {idle_transaction_timeout_s:g}"]
+                        if idle_transaction_timeout_s is not None
+                        else []
+                    ),
                     "",
                 ]
             ),
