@@ -79,7 +79,11 @@ _CODES = (
         True,
         "the submit's answer was lost and the provider never confirmed the task by the deadline",
     ),
-    FailureCode("storage_failed", True, "the results could not be copied into genrelay's storage"),
+    FailureCode(
+        "storage_failed",
+        True,
+        "the provider's result files could not be fetched into genrelay's storage, try after try",
+    ),
     FailureCode("deadline_exceeded", True, "the job did not finish before its deadline"),
     FailureCode(
         "start_deadline_exceeded", True, "the provider had not accepted the job by its start deadline"
