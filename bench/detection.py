@@ -1,11 +1,13 @@
 """Detection latency: each upstream task ends at a random moment (uniform 5-60 s after it is created);
 how long until the tenant's `job.succeeded` webhook arrives, with the upstream polls each job cost.
-Kling, which reports no progress: (a) with upstream callbacks, (b) polling only (the default poll
-policy), (c) polling only at a fixed 15 s. Veo's video API, which reports progress and sends no
-callbacks: (d) polling only (the default policy, and a poll where the progress predicts the end),
-(e) a fixed 15 s. For the polling-only Kling cases it prints the least mean delay any schedule could
-reach at the same polls per job for that uniform distribution (`orchestrator.poll_placement`), and
-the measured mean as a multiple of it.
+Kling, which reports no progress: (a) with upstream callbacks, (b) polling only (the poll policy),
+(c) polling only at a fixed 15 s, (f) polling only at the schedule genrelay learned from the model's
+run times (the default), after WARMUP jobs of the same distribution taught it. Veo's video API, which
+reports progress and sends no callbacks: (d) polling only (the poll policy, and a poll where the
+progress predicts the end), (e) a fixed 15 s. (b) to (e) run with learned polling off. For the
+polling-only Kling cases it prints the least mean delay any schedule could reach at the same polls
+per job for that uniform distribution (`orchestrator.poll_placement`), and the measured mean as a
+multiple of it.
 
 The cases run side by side, each a whole genrelay (API, worker, beat, own database and broker
 prefix) against its own simulator with the same scripted durations. Simulators and the webhook
@@ -33,7 +35,7 @@ from fastapi import FastAPI, Request, Response
 from bench.harness import Processes, Shape, processes, start_genrelay
 from bench.measure import Report, Spread, percentile
 from bench.services import Services, bench_settings, create_tenants, services, sibling
-from bench.workload import job_body, submit
+from bench.workload import job_body, submit, submit_count
 from orchestrator.poll_placement import RunTimes, cost, fixed, plan
 from orchestrator.settings import PollPolicy
 from tests.services import serving
@@ -43,15 +45,20 @@ from workers.simulator import SimConfig, Simulator
 from workers.simulator import create_app as create_simulator_app
 
 FIXED_15 = {"default": PollPolicy(initial_s=15.0, factor=1.0, max_s=15.0)}
+POLICY_ONLY = {"upstream_callbacks": False, "learned_poll_every_s": None}
 # mode: (provider, settings)
 MODES: dict[str, tuple[str, dict[str, Any]]] = {
-    "callback": ("kling", {}),
-    "polling": ("kling", {"upstream_callbacks": False}),
-    "fixed15": ("kling", {"upstream_callbacks": False, "poll": FIXED_15}),
-    "progress": ("veo", {"upstream_callbacks": False}),
-    "progress_fixed15": ("veo", {"upstream_callbacks": False, "poll": FIXED_15}),
+    "callback": ("kling", {"learned_poll_every_s": None}),
+    "polling": ("kling", POLICY_ONLY),
+    "fixed15": ("kling", {**POLICY_ONLY, "poll": FIXED_15}),
+    "learned": ("kling", {"upstream_callbacks": False}),
+    "progress": ("veo", POLICY_ONLY),
+    "progress_fixed15": ("veo", {**POLICY_ONLY, "poll": FIXED_15}),
 }
+POLLING_KLING = ("polling", "fixed15", "learned")
 QUEUED_S = 1.0  # of each task's duration, the part before it starts running
+WARMUP = 60  # jobs the learned case runs first, to learn from
+LEARNING_S = 150.0  # the most its warm-up and the next refresh of run times (once a minute) may take
 
 
 @dataclass
@@ -59,7 +66,7 @@ class Arrivals:
     """When each job's terminal webhook arrived, per mode (first delivery only)."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    seen: dict[str, dict[str, float]] = field(default_factory=lambda: {mode: {} for mode in MODES})
+    seen: dict[str, dict[str, float]] = field(default_factory=lambda: {m: {} for m in [*MODES, "warmup"]})
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -68,7 +75,7 @@ class Arrivals:
         async def receive(mode: str, request: Request) -> Response:
             arrived = time.monotonic()
             body = json.loads(await request.body())
-            if body.get("type") in {"job.succeeded", "job.failed", "job.expired"}:
+            if mode in self.seen and body.get("type") in {"job.succeeded", "job.failed", "job.expired"}:
                 with self.lock:
                     self.seen[mode].setdefault(str(body["data"]["job_id"]), arrived)
             return Response(status_code=204)
@@ -116,6 +123,24 @@ def start_case(
     return Case(space, provider, sim, api_url, create_tenants(space.database_url), body)
 
 
+def learn(case: Case, arrivals: Arrivals, procs: Processes) -> list[float]:
+    """Run the warm-up jobs (the first WARMUP scripted durations) and wait for the schedule learned
+    from them; returns it (seconds after a task's acceptance)."""
+    warmup = {
+        **case.body,
+        "callback_url": case.body["callback_url"].replace("/hooks/learned", "/hooks/warmup"),
+    }
+    submit_count(case.space, case.api_url, case.keys, [warmup], WARMUP)
+    deadline = time.monotonic() + LEARNING_S
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        rows = case.space.sql("SELECT poll_schedule_s FROM duration_stats WHERE poll_schedule_s IS NOT NULL")
+        if rows and arrivals.count("warmup") >= WARMUP:
+            return list(rows[0][0])
+        time.sleep(0.5)
+    raise RuntimeError(f"no poll schedule learned within {LEARNING_S:g} s")
+
+
 def measure(case: Case, arrived: dict[str, float]) -> tuple[list[float], list[int]]:
     """Per job: seconds from the task's end to the webhook; upstream polls per task."""
     external_ids = dict(case.space.sql("SELECT job_id::text, external_id FROM jobs"))
@@ -134,10 +159,17 @@ def measure(case: Case, arrived: dict[str, float]) -> tuple[list[float], list[in
 def run(jobs: int, low: float, high: float, spread_s: float) -> Report:
     rng = random.Random(7)
     durations = [rng.uniform(low, high) for _ in range(jobs)]
+    warmup = [rng.uniform(low, high) for _ in range(WARMUP)]
     arrivals, report = Arrivals(), Report("detection")
     with services("detection") as svc, processes(svc, "detection") as procs, ExitStack() as stack:
         hooks = stack.enter_context(serving(arrivals.app())).url
-        cases = {mode: start_case(stack, svc, procs, mode, durations, hooks) for mode in MODES}
+        cases = {
+            mode: start_case(
+                stack, svc, procs, mode, warmup + durations if mode == "learned" else durations, hooks
+            )
+            for mode in MODES
+        }
+        schedule = learn(cases["learned"], arrivals, procs)
         # Paced, all cases at once: a burst would measure the queue behind it, not detection.
         pacing = ["--rate", str(jobs / spread_s), "--duration", str(spread_s), "--grace", "30"]
         with ThreadPoolExecutor(len(cases)) as pool:
@@ -158,6 +190,7 @@ def run(jobs: int, low: float, high: float, spread_s: float) -> Report:
     report.note("submitted_over_s", spread_s)
     report.note("webhooks_received", {mode: len(lat) for mode, (lat, _) in results.items()})
     report.note("upstream_duration_s", f"uniform {low:g}-{high:g}")
+    report.note("learned_schedule_s", [round(t, 1) for t in schedule])
     return report
 
 
@@ -165,7 +198,7 @@ def _fill(report: Report, results: dict[str, tuple[list[float], list[int]]]) -> 
     callback, _ = results["callback"]
     report.add("detect_p50_s_callback", _over_jobs(callback, 50), "callback: p50 s [min to max over jobs]", 2)
     report.add("detect_p99_s_callback", percentile(callback, 99), "callback: p99 s", 2)
-    for mode in ("polling", "fixed15", "progress", "progress_fixed15"):
+    for mode in (*POLLING_KLING, "progress", "progress_fixed15"):
         latencies, polls = results[mode]
         suffix = "" if mode == "polling" else f"_{mode.removeprefix('polling_')}"
         report.add(f"detect_mean_s_{mode}", _mean(latencies), f"{mode}: mean s [min to max]", 2)
@@ -188,7 +221,7 @@ def _against_the_optimum(
     every_15 = cost(fixed(15.0, runs), runs)
     report.add("model_fixed15_delay_s", every_15.mean_delay_s, "model: fixed 15 s, mean delay s", 2)
     report.add("model_fixed15_polls", every_15.mean_polls, "model: fixed 15 s, polls/job", 2)
-    for mode in ("polling", "fixed15"):
+    for mode in POLLING_KLING:
         latencies, polls = results[mode]
         if not latencies:
             continue

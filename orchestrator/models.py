@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -228,6 +229,11 @@ class Job(Base):
     submitted_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    polled_at: Mapped[datetime | None]  # the latest poll's
+    # When the task ended upstream, as closely as genrelay can tell: after the poll that last saw it
+    # running, by the one that saw it end (a callback: both on its arrival). Polling learns from it.
+    upstream_ended_after: Mapped[datetime | None]
+    upstream_ended_by: Mapped[datetime | None]
 
 
 class JobEvent(Base):
@@ -438,6 +444,10 @@ class DurationStat(Base):
     p50_s: Mapped[float]
     p90_s: Mapped[float]
     refreshed_at: Mapped[datetime]
+    # Run times from acceptance to the end upstream (not to when genrelay saw it), at QUANTILES, and
+    # the poll times (seconds after acceptance) planned from them; unset until there are enough.
+    run_quantiles_s: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
+    poll_schedule_s: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
 
 
 class Batch(Base):

@@ -105,12 +105,13 @@ class Plan:
     optimum_delay_s: float  # at exactly the budget, mixing the two best schedules around it
 
 
-def plan(runs: RunTimes, polls_per_task: float) -> Plan:
+def plan(runs: RunTimes, polls_per_task: float, grid_points: int = GRID_POINTS) -> Plan:
     """The schedule with the least mean detection delay among those of at most `polls_per_task` polls
-    on average, over a grid of candidate times. At least one poll per task is needed."""
+    on average, over a grid of candidate times (the work grows with the square of `grid_points`). At
+    least one poll per task is needed."""
     if polls_per_task < 1:
         raise ValueError("every task needs at least one poll to be seen ending")
-    grid = _grid(runs)
+    grid = _grid(runs, grid_points)
     ended = [0.0] + [runs.ended_by(t) for t in grid]
     times = [0.0, *grid]
     # Free polls are made at every grid time; a price high enough leaves one poll, at the longest run.
@@ -141,10 +142,10 @@ def plan(runs: RunTimes, polls_per_task: float) -> Plan:
     return Plan(schedule, inside, optimum)
 
 
-def _grid(runs: RunTimes) -> list[float]:
+def _grid(runs: RunTimes, points: int) -> list[float]:
     # No poll before the shortest run: it could never see an end.
-    step = (runs.longest_s - runs.shortest_s) / GRID_POINTS
-    return [runs.shortest_s + n * step for n in range(1, GRID_POINTS)] + [runs.longest_s]
+    step = (runs.longest_s - runs.shortest_s) / points
+    return [runs.shortest_s + n * step for n in range(1, points)] + [runs.longest_s]
 
 
 def _best_for_price(

@@ -21,9 +21,9 @@ MIN_ADMIN_TOKEN_LENGTH = 24
 class PollPolicy(BaseModel):
     """When to ask the provider again: first after `initial_s`, then growing by `factor` up to `max_s`."""
 
-    initial_s: float = 5.0
-    factor: float = 1.5
-    max_s: float = 30.0
+    initial_s: float = Field(default=5.0, gt=0)
+    factor: float = Field(default=1.5, ge=1)  # a shrinking delay would poll ever faster
+    max_s: float = Field(default=30.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     callback_poll: PollPolicy = Field(
         default_factory=lambda: PollPolicy(initial_s=60.0, factor=2.0, max_s=600.0),
         description="Safety-net polling once a job's provider has called back at least once.",
+    )
+    learned_poll_every_s: float | None = Field(
+        default=15.0,
+        gt=0,
+        description="Poll a model's jobs at times planned from its measured run times, spending no more "
+        "polls per job than its poll policy or a poll every this many seconds would; unset: the policy only.",
     )
     upstream_callbacks: bool = Field(default=True, description="Give providers a callback URL.")
 

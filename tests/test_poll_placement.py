@@ -7,7 +7,6 @@ import itertools
 
 import pytest
 
-from orchestrator import poll_placement
 from orchestrator.poll_placement import Cost, RunTimes, cost, fixed, plan
 
 
@@ -63,12 +62,9 @@ def test_a_skewed_distribution_is_where_placement_pays_most() -> None:
     assert best.cost.mean_delay_s < every_15.mean_delay_s / 2
 
 
-def test_a_budget_above_what_the_grid_can_spend_polls_at_every_candidate_time(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(poll_placement, "GRID_POINTS", 4)
+def test_a_budget_above_what_the_grid_can_spend_polls_at_every_candidate_time() -> None:
     runs = RunTimes.uniform(0.0, 8.0)
-    best = plan(runs, 100.0)
+    best = plan(runs, 100.0, grid_points=4)
     assert best.schedule == (2.0, 4.0, 6.0, 8.0)
     assert best.optimum_delay_s == best.cost.mean_delay_s
 
@@ -76,11 +72,10 @@ def test_a_budget_above_what_the_grid_can_spend_polls_at_every_candidate_time(
 @pytest.mark.parametrize("budget", [1.0, 1.3, 1.8, 2.4, 3.1])
 @pytest.mark.parametrize("quantiles", [(0.0, 10.0), (1.0, 2.0, 9.0), (0.0, 6.0, 7.0, 8.0, 20.0)])
 def test_no_schedule_on_the_grid_does_better_than_the_optimum_at_the_budget(
-    monkeypatch: pytest.MonkeyPatch, quantiles: tuple[float, ...], budget: float
+    quantiles: tuple[float, ...], budget: float
 ) -> None:
-    monkeypatch.setattr(poll_placement, "GRID_POINTS", 8)
     runs = RunTimes(quantiles)
-    best = plan(runs, budget)
+    best = plan(runs, budget, grid_points=8)
     assert best.cost.mean_polls <= budget + 1e-9
     step = (runs.longest_s - runs.shortest_s) / 8
     inner = [runs.shortest_s + n * step for n in range(1, 8)]

@@ -111,13 +111,16 @@ def send(
 
 
 def _submitted(db: Database, settings: Settings, job: Job, external_id: str) -> JobStatus:
-    first_poll = after(datetime.now(UTC), poll_delay(settings.poll_policy(job.provider), 0))
-    columns = {
-        "external_id": external_id,
-        "submitted_at": Sql.NOW,
-        "next_check_at": at_most(first_poll, job.deadline_at),
-    }
     with db.transaction() as session:
+        model = (job.provider, job.model)
+        # The first poll of the model's learned schedule, else the policy's.
+        schedule = tracking.learned_schedules(session, settings, [model]).get(model)
+        delay = schedule[0] if schedule else poll_delay(settings.poll_policy(job.provider), 0)
+        columns = {
+            "external_id": external_id,
+            "submitted_at": Sql.NOW,
+            "next_check_at": at_most(after(datetime.now(UTC), delay), job.deadline_at),
+        }
         channel_health.record_success(session, job.provider, job.channel or "")
         advance(session, job.job_id, S.SUBMITTING, Change(S.SUBMITTED, columns=columns))
     return S.SUBMITTED

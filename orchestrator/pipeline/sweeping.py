@@ -154,8 +154,10 @@ def sweep(db: Database, dispatcher: messaging.Dispatcher, settings: Settings, *,
             if request_log.prune(session, settings.request_log_days) < request_log.PRUNE_BATCH:
                 break
     with db.transaction() as session:
-        durations.refresh(session)  # at most once a minute, whichever sweep comes first
+        refreshed = durations.refresh(session)  # at most once a minute, whichever sweep comes first
         record_sweep(session)
+    if refreshed:
+        durations.plan_polls(db, settings, refreshed)
     return claimed
 
 

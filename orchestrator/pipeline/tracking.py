@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from orchestrator import durations
 from orchestrator.db import Database
 from orchestrator.lifecycle import RANK, Change, Sql, Transition, advance, record_progress
 from orchestrator.models import Job, table
@@ -68,7 +69,9 @@ CONTINUATION_KEY = "modal"  # where a job's continuation input lives (see jobs.c
 _jobs = table(Job)
 # Built once, executed with bound values (cheaper than building a statement per report).
 _COUNT_POLL = (
-    update(_jobs).where(_jobs.c.job_id == bindparam("counting_job")).values(poll_count=_jobs.c.poll_count + 1)
+    update(_jobs)
+    .where(_jobs.c.job_id == bindparam("counting_job"))
+    .values(poll_count=_jobs.c.poll_count + 1, polled_at=func.now())
 )
 _COUNT_CALLBACK = (
     update(_jobs)
@@ -88,6 +91,12 @@ class PollOutcome:
     error: ProviderError | None
 
 
+# For a report that the task has ended upstream, the last time it was known to be running: the
+# previous poll, now() (a callback comes as it ends), or unknown (a report found by reconciliation).
+EndedAfter = datetime | Sql | None
+Schedule = Sequence[float]
+
+
 def poll(
     db: Database, http: httpx.Client, settings: Settings, job_ids: Sequence[uuid.UUID]
 ) -> list[uuid.UUID]:
@@ -98,14 +107,16 @@ def poll(
             .scalars()
             .all()
         )
+        schedules = learned_schedules(session, settings, [(job.provider, job.model) for job in jobs])
     if not jobs:
         return []
     with ThreadPoolExecutor(max_workers=min(settings.poll_concurrency, len(jobs))) as pool:
         outcomes = list(pool.map(lambda job: _poll_one(http, settings, job), jobs))
     to_store: list[uuid.UUID] = []
     for job, outcome in zip(jobs, outcomes, strict=True):
+        schedule = schedules.get((job.provider, job.model))
         with db.transaction() as session:
-            transition = _apply_outcome(session, settings, job, outcome)
+            transition = _apply_outcome(session, settings, job, outcome, schedule)
         if transition is not None and transition.to_state is S.STORING:
             to_store.append(job.job_id)
     return to_store
@@ -124,16 +135,33 @@ def _poll_one(http: httpx.Client, settings: Settings, job: Job) -> PollOutcome:
         return PollOutcome(job.job_id, None, exc)
 
 
-def _apply_outcome(session: Session, settings: Settings, job: Job, outcome: PollOutcome) -> Transition | None:
+def learned_schedules(
+    session: Session, settings: Settings, models: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Schedule]:
+    """The learned poll schedules of these models, unless learning is off."""
+    return durations.poll_schedules(session, models) if settings.learned_poll_every_s is not None else {}
+
+
+def _apply_outcome(
+    session: Session, settings: Settings, job: Job, outcome: PollOutcome, schedule: Schedule | None
+) -> Transition | None:
     session.execute(_COUNT_POLL, {"counting_job": job.job_id})
     if outcome.update is not None:
-        transition = apply_update(session, settings, job.job_id, outcome.update)
+        # `job` is as it was before this poll: the task ended after the previous look at it.
+        transition = apply_update(
+            session,
+            settings,
+            job.job_id,
+            outcome.update,
+            ended_after=job.polled_at or job.submitted_at,
+            schedule=schedule,
+        )
         if transition is not None:
             return transition
     else:
         error = redacted(settings, str(outcome.error))
         log.info("poll of job %s failed, will retry: %s", job.job_id, error)
-        _schedule_next_poll(session, settings, job)
+        _schedule_next_poll(session, settings, job, schedule=schedule)
     if datetime.now(UTC) >= job.deadline_at:
         return expire(session, settings, job.job_id)
     return None
@@ -146,11 +174,16 @@ def apply_update(
     report: ProviderUpdate,
     *,
     via_callback: bool = False,
+    ended_after: EndedAfter = None,
+    schedule: Schedule | None = None,
 ) -> Transition | None:
-    """Apply one provider report to the job; None when it changes no state (stale, repeated, unknown)."""
+    """Apply one provider report to the job; None when it changes no state (stale, repeated, unknown).
+    `ended_after`: when the task was last known to run, should the report say it has ended;
+    `schedule`: the model's learned poll schedule, for the next poll."""
     if via_callback:
         # Callbacks arrive for this job: polling becomes the slower safety net from now on.
         session.execute(_COUNT_CALLBACK, {"counting_job": job_id})
+        ended_after = Sql.NOW
     for _ in range(MAX_RACES):
         job = session.execute(
             select(Job).where(Job.job_id == job_id).execution_options(populate_existing=True)
@@ -163,10 +196,10 @@ def apply_update(
             eta_s = _progress_eta_s(job, report, datetime.now(UTC))
             if report.progress is not None and target == current:
                 record_progress(session, job_id, current, report.progress)
-            _schedule_next_poll(session, settings, job, eta_s)
+            _schedule_next_poll(session, settings, job, eta_s, schedule)
             return None
         progress = report.progress if report.progress is not None else STAGE_PROGRESS.get(target)
-        columns = _columns(settings, job, report, target)
+        columns = _columns(settings, job, report, target, ended_after, schedule)
         change = Change(target, progress, columns, {"upstream_status": columns["upstream_status"]})
         transition = advance(session, job_id, current, change)
         if transition is not None:
@@ -202,7 +235,14 @@ def expire(
     return advance(session, job_id, S(job), Change(S.EXPIRED, columns=columns))
 
 
-def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobStatus) -> dict[str, Any]:
+def _columns(
+    settings: Settings,
+    job: Job,
+    report: ProviderUpdate,
+    target: JobStatus,
+    ended_after: EndedAfter,
+    schedule: Schedule | None,
+) -> dict[str, Any]:
     # The raw status reaches the tenant too, in the timeline: it is the provider's text.
     columns: dict[str, Any] = {"upstream_status": redacted(settings, report.raw_status)[:64]}
     if report.external_id and not job.external_id:
@@ -213,6 +253,8 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
         columns["started_at"] = Sql.NOW_IF_UNSET
     if target is S.STORING:
         columns["pending_outputs"] = pending_outputs(report.outputs)
+        if ended_after is not None:  # it ended between then and now: what polling learns from
+            columns |= {"upstream_ended_after": ended_after, "upstream_ended_by": Sql.NOW}
         # Dispatched to a store task right after commit; should that publish be lost, the sweep sends
         # it later. Not due at once: the sweep would send a second store for nearly every job.
         columns["next_check_at"] = after(datetime.now(UTC), settings.redispatch_after_s)
@@ -227,7 +269,7 @@ def _columns(settings: Settings, job: Job, report: ProviderUpdate, target: JobSt
             provider_message=report.provider_message,
         )
     else:
-        columns["next_check_at"] = _next_poll_at(settings, job)
+        columns["next_check_at"] = _next_poll_at(settings, job, schedule=schedule)
     return columns
 
 
@@ -246,10 +288,20 @@ def pending_outputs(outputs: Sequence[OutputRef]) -> list[dict[str, Any]]:
     ]
 
 
-def _next_poll_at(settings: Settings, job: Job, eta_s: float | None = None) -> datetime:
-    policy = settings.callback_poll if job.callback_count else settings.poll_policy(job.provider)
-    delay = next_poll_delay(policy, job.poll_count, eta_s)
-    return at_most(after(datetime.now(UTC), delay), job.deadline_at)
+def _next_poll_at(
+    settings: Settings, job: Job, eta_s: float | None = None, schedule: Schedule | None = None
+) -> datetime:
+    """From the progress's prediction, else the model's learned schedule (until the job outruns it),
+    else the poll policy; once callbacks arrive, only the safety-net policy."""
+    now = datetime.now(UTC)
+    if job.callback_count:
+        return at_most(after(now, next_poll_delay(settings.callback_poll, job.poll_count)), job.deadline_at)
+    delay = None
+    if eta_s is None and schedule and job.submitted_at is not None:
+        delay = durations.next_scheduled_delay(schedule, (now - job.submitted_at).total_seconds())
+    if delay is None:
+        delay = next_poll_delay(settings.poll_policy(job.provider), job.poll_count, eta_s)
+    return at_most(after(now, delay), job.deadline_at)
 
 
 def _progress_eta_s(job: Job, report: ProviderUpdate, now: datetime) -> float | None:
@@ -260,8 +312,14 @@ def _progress_eta_s(job: Job, report: ProviderUpdate, now: datetime) -> float | 
     return progress_eta_s(report.progress, job.progress, (now - job.updated_at).total_seconds())
 
 
-def _schedule_next_poll(session: Session, settings: Settings, job: Job, eta_s: float | None = None) -> None:
-    next_check_at = _next_poll_at(settings, job, eta_s)
+def _schedule_next_poll(
+    session: Session,
+    settings: Settings,
+    job: Job,
+    eta_s: float | None = None,
+    schedule: Schedule | None = None,
+) -> None:
+    next_check_at = _next_poll_at(settings, job, eta_s, schedule)
     session.execute(_SCHEDULE, {"scheduling_job": job.job_id, "next_check_at": next_check_at})
 
 
