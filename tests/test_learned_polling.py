@@ -51,6 +51,30 @@ def succeeded(
         )
 
 
+def given_schedule(db: Database, schedule: list[float]) -> None:
+    """The model has learned this poll schedule."""
+    now = datetime.now(UTC)
+    figures = {"samples": 50, "p10_s": 1.0, "p50_s": 2.0, "p90_s": 3.0, "refreshed_at": now}
+    with db.transaction() as session:
+        session.add(DurationStat(provider="kling", model=MODEL, poll_schedule_s=schedule, **figures))
+
+
+def submitted_on(
+    db: Database,
+    http: httpx.Client,
+    tenant: Tenant,
+    simulator: Simulator,
+    settings: Settings,
+    schedule: list[float],
+) -> uuid.UUID:
+    """A job of a model that learned `schedule`, accepted upstream and running until released."""
+    given_schedule(db, schedule)
+    simulator.script("kling", [Outcome(result="succeed", held=True)])
+    job_id = create_job(db, tenant, settings)
+    assert submission.submit(db, http, settings, job_id) is S.SUBMITTED
+    return job_id
+
+
 def learn(db: Database, settings: Settings) -> dict[tuple[str, str], DurationStat]:
     with db.transaction() as session:
         refreshed = durations.refresh(session)
@@ -130,24 +154,8 @@ def test_learned_polling_a_job_is_polled_on_its_models_schedule_and_its_end_is_p
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(upstream_callbacks=False)
-    learned = [40.0, 90.0, 200.0]
-    with db.transaction() as session:
-        session.add(
-            DurationStat(
-                provider="kling",
-                model=MODEL,
-                samples=50,
-                p10_s=50.0,
-                p50_s=100.0,
-                p90_s=180.0,
-                refreshed_at=datetime.now(UTC),
-                poll_schedule_s=learned,
-            )
-        )
-    simulator.script("kling", [Outcome(result="succeed", held=True)])
-    job_id = create_job(db, tenant, settings)
+    job_id = submitted_on(db, http, tenant, simulator, settings, [40.0, 90.0, 200.0])
 
-    assert submission.submit(db, http, settings, job_id) is S.SUBMITTED
     job = job_row(db, job_id)
     assert job.submitted_at is not None
     assert job.next_check_at is not None
@@ -188,22 +196,7 @@ def test_learned_polling_a_job_past_its_models_longest_run_falls_back_to_the_pol
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(upstream_callbacks=False)
-    with db.transaction() as session:
-        session.add(
-            DurationStat(
-                provider="kling",
-                model=MODEL,
-                samples=50,
-                p10_s=1.0,
-                p50_s=2.0,
-                p90_s=3.0,
-                refreshed_at=datetime.now(UTC),
-                poll_schedule_s=[1.0, 2.0, 3.0],
-            )
-        )
-    simulator.script("kling", [Outcome(result="succeed", held=True)])
-    job_id = create_job(db, tenant, settings)
-    assert submission.submit(db, http, settings, job_id) is S.SUBMITTED
+    job_id = submitted_on(db, http, tenant, simulator, settings, [1.0, 2.0, 3.0])
     with db.transaction() as session:  # it has been running upstream for 10 s
         session.execute(
             update(Job)
