@@ -21,7 +21,7 @@ from orchestrator.api import create_app
 from orchestrator.db import Database, upgrade
 from orchestrator.models import Job
 from orchestrator.ops import audit
-from orchestrator.settings import Settings
+from orchestrator.settings import PollPolicy, Settings
 from tests import services
 from tests.factories import Tenant, kling_request
 from tests.stack import Stack
@@ -133,8 +133,11 @@ def test_jobs_in_flight_through_a_postgres_restart_all_end_with_their_credits_ri
 ) -> None:
     simulator.configure(speed=0.02)
     # A job caught between its claim and its upstream create is reconciled when its submit lease runs
-    # out; every other task cut off by the outage retries by itself once PostgreSQL is back.
-    stack = start_stack(submit_lease_s=10.0)
+    # out; every other task cut off by the outage retries by itself once PostgreSQL is back. A callback
+    # the provider sends while the API answers 503 is lost (providers do not retry them): a job that
+    # was called back before is then found ended by its safety-net poll, here every second rather than
+    # from a minute on.
+    stack = start_stack(submit_lease_s=10.0, callback_poll=PollPolicy(initial_s=1.0, factor=1.0, max_s=1.0))
     tenant = make_tenant()
     job_ids = [stack.create(tenant, kling_request(prompt=f"shot {n}")) for n in range(20)]
 
