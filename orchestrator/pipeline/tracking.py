@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from orchestrator import durations
+from orchestrator import durations, outbox
 from orchestrator.db import Database
 from orchestrator.lifecycle import RANK, Change, Sql, Transition, advance, record_progress
 from orchestrator.models import Job, table
@@ -79,6 +79,29 @@ _COUNT_CALLBACK = (
     .values(callback_count=_jobs.c.callback_count + 1)
 )
 _SCHEDULE = update(_jobs).where(_jobs.c.job_id == bindparam("scheduling_job"))
+# Most polls of a waiting job tell nothing new: the same state, and no rise of progress worth an event.
+# Their counts, progress and next polls are written for a whole batch in one statement, each row only
+# where the job is still as the poll read it (state, progress, counts), so that the next poll computed
+# from that reading holds; the jobs it leaves go through `apply_update` one by one.
+_QUIET_POLLS = text(
+    """
+    UPDATE jobs AS j SET
+        poll_count = j.poll_count + 1,
+        polled_at = now(),
+        next_check_at = v.next_check_at,
+        progress = greatest(j.progress, coalesce(v.progress, j.progress)),
+        updated_at = CASE WHEN v.progress > j.progress THEN now() ELSE j.updated_at END
+    FROM unnest(
+        CAST(:job_ids AS uuid[]), CAST(:states AS varchar[]), CAST(:next_checks AS timestamptz[]),
+        CAST(:progresses AS smallint[]), CAST(:read_progresses AS smallint[]),
+        CAST(:read_polls AS integer[]), CAST(:read_callbacks AS integer[])
+    ) AS v(job_id, state, next_check_at, progress, read_progress, read_polls, read_callbacks)
+    WHERE j.job_id = v.job_id AND j.state = v.state AND j.progress = v.read_progress
+        AND j.poll_count = v.read_polls AND j.callback_count = v.read_callbacks
+        AND (v.progress IS NULL OR v.progress < j.notified_progress + :progress_step)
+    RETURNING j.job_id
+    """
+)
 
 # Progress to show when a provider reports none (Kling, Veo): enough to tell the stages apart.
 STAGE_PROGRESS: Mapping[JobStatus, int] = {S.SUBMITTED: 5, S.RUNNING: 10, S.STORING: 95}
@@ -89,6 +112,15 @@ class PollOutcome:
     job_id: uuid.UUID
     update: ProviderUpdate | None
     error: ProviderError | None
+
+
+@dataclass(frozen=True)
+class QuietPoll:
+    """A poll that changes no state, as one row of `_QUIET_POLLS`."""
+
+    job: Job
+    next_check_at: datetime
+    progress: int | None  # the report's progress to raise the job's to, if any
 
 
 # For a report that the task has ended upstream, the last time it was known to be running: the
@@ -112,14 +144,60 @@ def poll(
         return []
     with ThreadPoolExecutor(max_workers=min(settings.poll_concurrency, len(jobs))) as pool:
         outcomes = list(pool.map(lambda job: _poll_one(http, settings, job), jobs))
+    polled = [
+        (job, outcome, schedules.get((job.provider, job.model)))
+        for job, outcome in zip(jobs, outcomes, strict=True)
+    ]
+    now = datetime.now(UTC)
+    applied = _apply_quiet(db, [q for q in (_quiet(settings, *p, now) for p in polled) if q is not None])
     to_store: list[uuid.UUID] = []
-    for job, outcome in zip(jobs, outcomes, strict=True):
-        schedule = schedules.get((job.provider, job.model))
+    for job, outcome, schedule in polled:
+        if job.job_id in applied:
+            continue
         with db.transaction() as session:
             transition = _apply_outcome(session, settings, job, outcome, schedule)
         if transition is not None and transition.to_state is S.STORING:
             to_store.append(job.job_id)
     return to_store
+
+
+def _quiet(
+    settings: Settings, job: Job, outcome: PollOutcome, schedule: Schedule | None, now: datetime
+) -> QuietPoll | None:
+    """The poll as a quiet one, if it changes no state (what `_apply_outcome` would do, from the job
+    as read before the poll); None for one that may change something."""
+    if now >= job.deadline_at:
+        return None
+    if outcome.update is None:
+        log.info("poll of job %s failed, will retry: %s", job.job_id, redacted(settings, str(outcome.error)))
+        return QuietPoll(job, _next_poll_at(settings, job, schedule=schedule), None)
+    current, target, report = _target(job, outcome.update)
+    if target is not None and target != current and RANK[target] >= RANK[current]:
+        return None
+    progress = report.progress if target == current else None
+    if progress is not None and progress >= job.notified_progress + outbox.PROGRESS_STEP:
+        return None  # a job.progress event to tell
+    eta_s = _progress_eta_s(job, report, now)
+    next_check_at = _next_poll_at(settings, job, eta_s, schedule, polls_done=job.poll_count + 1)
+    return QuietPoll(job, next_check_at, progress)
+
+
+def _apply_quiet(db: Database, quiet: Sequence[QuietPoll]) -> set[uuid.UUID]:
+    """Write the quiet polls in one statement; returns the jobs it applied to."""
+    if not quiet:
+        return set()
+    values = {
+        "job_ids": [q.job.job_id for q in quiet],
+        "states": [q.job.state for q in quiet],
+        "next_checks": [q.next_check_at for q in quiet],
+        "progresses": [q.progress for q in quiet],
+        "read_progresses": [q.job.progress for q in quiet],
+        "read_polls": [q.job.poll_count for q in quiet],
+        "read_callbacks": [q.job.callback_count for q in quiet],
+        "progress_step": outbox.PROGRESS_STEP,
+    }
+    with db.transaction() as session:
+        return set(session.execute(_QUIET_POLLS, values).scalars())
 
 
 def _poll_one(http: httpx.Client, settings: Settings, job: Job) -> PollOutcome:
@@ -289,18 +367,25 @@ def pending_outputs(outputs: Sequence[OutputRef]) -> list[dict[str, Any]]:
 
 
 def _next_poll_at(
-    settings: Settings, job: Job, eta_s: float | None = None, schedule: Schedule | None = None
+    settings: Settings,
+    job: Job,
+    eta_s: float | None = None,
+    schedule: Schedule | None = None,
+    *,
+    polls_done: int | None = None,
 ) -> datetime:
     """From the progress's prediction, else the model's learned schedule (until the job outruns it),
-    else the poll policy; once callbacks arrive, only the safety-net policy."""
+    else the poll policy; once callbacks arrive, only the safety-net policy. `polls_done`: the job's
+    polls, when more than it shows (one counted in a statement still to run)."""
     now = datetime.now(UTC)
+    polls_done = job.poll_count if polls_done is None else polls_done
     if job.callback_count:
-        return at_most(after(now, next_poll_delay(settings.callback_poll, job.poll_count)), job.deadline_at)
+        return at_most(after(now, next_poll_delay(settings.callback_poll, polls_done)), job.deadline_at)
     delay = None
     if eta_s is None and schedule and job.submitted_at is not None:
         delay = durations.next_scheduled_delay(schedule, (now - job.submitted_at).total_seconds())
     if delay is None:
-        delay = next_poll_delay(settings.poll_policy(job.provider), job.poll_count, eta_s)
+        delay = next_poll_delay(settings.poll_policy(job.provider), polls_done, eta_s)
     return at_most(after(now, delay), job.deadline_at)
 
 
