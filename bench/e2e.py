@@ -12,7 +12,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.harness import Processes, Shape, processes, start_genrelay, start_simulator
+from bench.harness import POOLS, Processes, Shape, processes, start_genrelay, start_simulator
 from bench.measure import Report, Spread, cpu_delta, cpu_of
 from bench.services import Services, bench_settings, create_tenants, services
 from bench.workload import cores, progress, provider_mix, submit_count, wait_finished
@@ -54,12 +54,12 @@ def run_once(
     }
 
 
-def run(jobs: int, repeats: int, concurrency: int) -> Report:
+def run(jobs: int, repeats: int, concurrency: int, pool: str = "prefork") -> Report:
     report = Report("e2e")
     with services("e2e") as svc, processes(svc, "e2e") as procs:
         simulator = start_simulator(procs, speed=0.0, not_found_polls=0)
         settings = bench_settings(svc, upstream_base_url=simulator)
-        shape = Shape(api_workers=cores(), workers=cores(), concurrency=concurrency, beat=True)
+        shape = Shape(api_workers=cores(), workers=cores(), concurrency=concurrency, beat=True, pool=pool)
         api_url = start_genrelay(procs, settings, shape)
         keys = create_tenants(svc.database_url)
         runs = [run_once(svc, procs, api_url, keys, jobs) for _ in range(repeats)]
@@ -84,7 +84,7 @@ def run(jobs: int, repeats: int, concurrency: int) -> Report:
     report.note("jobs_per_repeat", jobs)
     report.note("final_states", runs[-1]["states"])
     report.note("elapsed_s", [round(r["elapsed_s"], 1) for r in runs])
-    report.note("shape", f"API {cores()} processes; {cores()} workers x prefork {concurrency}; beat")
+    report.note("shape", f"API {cores()} processes; {shape.describe_workers()}; beat")
     return report
 
 
@@ -93,10 +93,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 jobs, one repeat")
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="prefork processes per worker")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="pool size per worker")
+    parser.add_argument("--pool", choices=POOLS, default="prefork", help="the workers' Celery pool")
     args = parser.parse_args()
     jobs, repeats = (1000, 1) if args.quick else (args.jobs, args.repeats)
-    run(jobs, repeats, args.concurrency).print()
+    run(jobs, repeats, args.concurrency, args.pool).print()
 
 
 if __name__ == "__main__":

@@ -113,14 +113,22 @@ def processes(svc: Services, group: str) -> Iterator[Processes]:
         procs.stop_all()
 
 
+POOLS = ("prefork", "threads")  # the Celery pools a bench can give its workers
+
+
 @dataclass(frozen=True)
 class Shape:
     """How many genrelay processes a run starts."""
 
     api_workers: int = 0  # uvicorn processes; 0: no API
-    workers: int = 0  # celery worker processes (each a prefork pool)
-    concurrency: int = 4  # pool processes per worker
+    workers: int = 0  # celery worker processes, each with a pool of `concurrency`
+    concurrency: int = 4  # pool processes (prefork) or threads per worker
     beat: bool = False
+    pool: str = "prefork"  # the workers' Celery pool: prefork or threads
+
+    def describe_workers(self) -> str:
+        unit = "prefork" if self.pool == "prefork" else "threads"
+        return f"{self.workers} worker{'s' if self.workers != 1 else ''} x {unit} {self.concurrency}"
 
 
 def start_genrelay(procs: Processes, settings: Settings, shape: Shape, tag: str = "") -> str:
@@ -130,7 +138,7 @@ def start_genrelay(procs: Processes, settings: Settings, shape: Shape, tag: str 
     if shape.api_workers:
         procs.start(f"{tag}api", [*cli, "api", "--workers", str(shape.api_workers)], env)
     for index in range(shape.workers):
-        argv = [*cli, "worker", "-Q", worker_queues(), "-c", str(shape.concurrency), "--pool", "prefork"]
+        argv = [*cli, "worker", "-Q", worker_queues(), "-c", str(shape.concurrency), "--pool", shape.pool]
         procs.start(f"{tag}worker-{index}", [*argv, "-n", f"bench-{tag}{index}-{os.getpid()}@%h"], env)
     if shape.beat:
         procs.start(f"{tag}beat", [*cli, "beat", "-s", str(settings.data_dir / "beat-schedule")], env)

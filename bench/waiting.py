@@ -5,6 +5,7 @@ PostgreSQL rows updated per second on `jobs` (pg_stat_user_tables), upstream pol
 poll lag.
 
     python -m bench.waiting [--jobs 10000] [--full] [--window 60] [--fill-via-api]
+                            [--workers 1] [--concurrency 4] [--pool prefork|threads]
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import argparse
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from bench.harness import Processes, Shape, processes, start_genrelay, start_simulator
+from bench.harness import POOLS, Processes, Shape, processes, start_genrelay, start_simulator
 from bench.measure import Report, Spread, cpu_of, tree_rss_mb
 from bench.services import Services, bench_settings, create_tenants, services
 from bench.workload import cores, progress, provider_mix, submit_count
@@ -179,25 +181,26 @@ def settle(svc: Services, procs: Processes) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def run(counts: list[int], window: float, via_api: bool, concurrency: int) -> Report:
+def run(counts: list[int], window: float, via_api: bool, workers: Shape) -> Report:
+    """`workers`: the shape of the workers that poll (their count, pool and concurrency)."""
     report = Report("waiting")
     for count in counts:
-        measure(report, count, window, via_api, concurrency)
+        measure(report, count, window, via_api, workers)
     report.note("filled_by", "API + worker" if via_api else "create_job + submission.submit in this program")
-    report.note("shape", f"API {cores()} processes; 1 worker x prefork {concurrency}; beat")
+    report.note("shape", f"API {cores()} processes; {workers.describe_workers()}; beat")
     return report
 
 
-def measure(report: Report, count: int, window: float, via_api: bool, concurrency: int) -> None:
+def measure(report: Report, count: int, window: float, via_api: bool, workers: Shape) -> None:
     with services("waiting") as svc, processes(svc, "waiting") as procs:
         simulator = start_simulator(procs, speed=1.0)
         settings = bench_settings(svc, upstream_base_url=simulator, deadline_s={"default": 7200.0})
         # The worker and beat start once every job is upstream: during the fill they would poll the
         # jobs already in, taking the cores the fill needs (the fill then took 2.5 times as long).
-        fill_shape = Shape(api_workers=cores(), workers=1 if via_api else 0, concurrency=concurrency)
+        fill_shape = replace(workers, api_workers=cores(), workers=workers.workers if via_api else 0)
         start_genrelay(procs, settings, fill_shape)
         fill_s = fill(svc, procs, settings, simulator, count, via_api)
-        polling_shape = Shape(workers=0 if via_api else 1, concurrency=concurrency, beat=True)
+        polling_shape = replace(workers, workers=0 if via_api else workers.workers, beat=True)
         start_genrelay(procs, settings, polling_shape)
         settle_s = settle(svc, procs)
         before, samples = counters(svc, simulator, procs), []
@@ -227,10 +230,13 @@ def main() -> None:
     parser.add_argument(
         "--fill-via-api", action="store_true", help="submit through the API and worker (slow)"
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="prefork processes of the one worker")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=4, help="pool processes or threads per worker")
+    parser.add_argument("--pool", choices=POOLS, default="prefork", help="the workers' Celery pool")
     args = parser.parse_args()
     counts = [args.jobs, 100_000] if args.full else [args.jobs]
-    run(counts, args.window, args.fill_via_api, args.concurrency).print()
+    workers = Shape(workers=args.workers, concurrency=args.concurrency, pool=args.pool)
+    run(counts, args.window, args.fill_via_api, workers).print()
 
 
 if __name__ == "__main__":

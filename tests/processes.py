@@ -98,9 +98,10 @@ class WorkerProcess:
 
 @contextmanager
 def celery_worker(
-    settings: Settings, log_path: Path, *, beat: bool = True, concurrency: int = 2
+    settings: Settings, log_path: Path, *, beat: bool = True, concurrency: int = 2, pool: str = "prefork"
 ) -> Iterator[WorkerProcess]:
-    """A real `celery worker` process on every genrelay queue, ready when this yields."""
+    """A real `celery worker` process on every genrelay queue, ready when this yields; `pool`: Celery's
+    prefork (processes) or threads."""
     env = process_env(settings)
     argv = [
         sys.executable,
@@ -114,7 +115,7 @@ def celery_worker(
         "-c",
         str(concurrency),
         "--pool",
-        "prefork",
+        pool,
         "-l",
         "INFO",
         "-n",

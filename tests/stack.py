@@ -17,16 +17,17 @@ from orchestrator.settings import PollPolicy, Settings
 from orchestrator.storage import S3Storage, build_storage
 from tests import services
 from tests.factories import Tenant
-from tests.processes import celery_worker
+from tests.processes import WorkerProcess, celery_worker
 from workers.simulator import Simulator
 
 
 class Stack:
     """A running API server and worker sharing one set of settings."""
 
-    def __init__(self, settings: Settings, api_url: str) -> None:
+    def __init__(self, settings: Settings, api_url: str, worker: WorkerProcess) -> None:
         self.settings = settings
         self.api = httpx.Client(base_url=api_url, timeout=10)
+        self.worker = worker
 
     def create(self, tenant: Tenant, body: dict[str, Any]) -> str:
         response = self.api.post("/v1/jobs", json=body, headers=tenant.headers)
@@ -54,7 +55,8 @@ def start_stack(
 ) -> Iterator[Callable[..., Stack]]:
     started: list[Any] = []
 
-    def start(**overrides: Any) -> Stack:
+    def start(*, worker_pool: str = "prefork", worker_concurrency: int = 2, **overrides: Any) -> Stack:
+        """A stack on settings with these overrides; its worker runs Celery's `worker_pool`."""
         sock = services.listening_socket()  # held from now on: the port in the settings stays ours
         values: dict[str, Any] = {
             "public_base_url": f"http://127.0.0.1:{sock.getsockname()[1]}",
@@ -67,10 +69,11 @@ def start_stack(
             storage.ensure_bucket()
         server = services.ThreadedServer(create_app(settings), sock).start()
         started.append(server)
-        worker = celery_worker(settings, tmp_path / f"worker-{len(started)}.log")
-        worker.__enter__()
+        log = tmp_path / f"worker-{len(started)}.log"
+        worker = celery_worker(settings, log, pool=worker_pool, concurrency=worker_concurrency)
+        process = worker.__enter__()
         started.append(worker)
-        stack = Stack(settings, server.url)
+        stack = Stack(settings, server.url, process)
         started.append(stack)
         return stack
 

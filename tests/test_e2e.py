@@ -78,6 +78,26 @@ def test_e2e_job_succeeds_through_a_real_worker_and_is_charged_once(
     assert "ledger check passed" in check.stdout
 
 
+def test_e2e_a_threads_pool_worker_runs_jobs_at_once_each_charged_once(
+    start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
+) -> None:
+    """The threads pool shares one process's database pool, HTTP client and broker producers between
+    its threads: jobs running on them at once end as on prefork, each charged once."""
+    simulator.configure(speed=0.01)
+    simulator.script("kling", [Outcome(result="fail", message="no")] * 2)
+    stack = start_stack(worker_pool="threads", worker_concurrency=4)
+    assert "(thread)" in stack.worker.log  # Celery's banner: "concurrency: 4 (thread)"
+    job_ids = [stack.create(tenant, kling_request(prompt=f"shot {n}")) for n in range(12)]
+    jobs = [stack.wait_for_end(tenant, job_id) for job_id in job_ids]
+    assert sorted(job["status"] for job in jobs) == ["failed"] * 2 + ["succeeded"] * 10
+    assert all(job["charged"] == (PRICE if job["status"] == "succeeded" else 0) for job in jobs)
+    account = stack.api.get("/v1/account", headers=tenant.headers).json()
+    assert (account["balance"], account["held"]) == (100 * CREDITS - 10 * PRICE, 0)
+    assert simulator.stats()["kling"].creates == 12
+    check = ledger_check(stack.settings)
+    assert check.returncode == 0, check.stderr
+
+
 def test_e2e_a_create_that_prefers_to_wait_is_answered_with_the_finished_job(
     start_stack: Callable[..., Stack], tenant: Tenant, simulator: Simulator
 ) -> None:

@@ -83,6 +83,13 @@ def _configure_logging(loglevel: int | str | None = None, **_: Any) -> None:
 
 
 @worker_init.connect
+def _size_for_pool(sender: Any, **_: Any) -> None:
+    from workers.runtime import size_for_pool  # noqa: PLC0415 - after settings are final
+
+    size_for_pool(sender.pool_cls, sender.concurrency)
+
+
+@worker_init.connect
 def _refuse_unmigrated_database(**_: Any) -> None:
     from workers.runtime import runtime  # noqa: PLC0415 - after settings are final
 

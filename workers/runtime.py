@@ -2,12 +2,15 @@
 lazily.
 
 Celery's prefork pool forks after import, and sockets must not cross a fork, so everything here is
-created on first use in the process that uses it and rebuilt if the pid changes.
+created on first use in the process that uses it and rebuilt if the pid changes. The threads pool
+shares one runtime between its threads: every resource here is safe to share (a pool of database
+connections, httpx's client, a Celery producer pool, boto3's client).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,6 +23,16 @@ from orchestrator.pricing import PriceTable, load_price_table
 from orchestrator.settings import Settings, get_settings
 from orchestrator.storage import LocalStorage, S3Storage, build_storage
 
+DATABASE_POOL = 4  # connections a process keeps (as many again overflow), at least one per task thread
+_tasks_at_once = 1  # tasks one process runs at once: the threads pool's concurrency, else one
+
+
+def size_for_pool(pool: object, concurrency: int) -> None:
+    """Record the worker's Celery pool (its name or class) and concurrency: a threads pool runs that
+    many tasks in this process at once, and its database pool is sized for them."""
+    global _tasks_at_once  # noqa: PLW0603 - set once, when the worker starts
+    _tasks_at_once = concurrency if "thread" in str(pool).lower() else 1
+
 
 @dataclass
 class Runtime:
@@ -28,7 +41,7 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
-        database = open_database(self.settings, pool_size=4)
+        database = open_database(self.settings, pool_size=max(DATABASE_POOL, _tasks_at_once))
         database.on_commit(webhooks.commit_hook(self.dispatcher))
         return database
 
@@ -58,10 +71,15 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
+_building = threading.Lock()
 
 
 def runtime() -> Runtime:
     global _runtime  # noqa: PLW0603 - one runtime per process, by design
-    if _runtime is None or _runtime.pid != os.getpid():
-        _runtime = Runtime(get_settings(), os.getpid())
-    return _runtime
+    current = _runtime
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _building:  # threads of one pool share the one they find or build
+        if _runtime is None or _runtime.pid != os.getpid():
+            _runtime = Runtime(get_settings(), os.getpid())
+        return _runtime
