@@ -120,10 +120,12 @@ def plan_polls(
             runs = RunTimes(tuple(quantiles))
         except ValueError:
             continue
-        by_policy = policy_times(settings.poll_policy(provider), runs.longest_s)
+        # Each as it runs: every poll claimed, on average, `lead` after it falls due.
+        lead = claim_lead_s(settings)
+        by_policy = policy_times(settings.poll_policy(provider), runs.longest_s, lead)
         budget = min(
             cost(by_policy, runs).mean_polls,
-            cost(fixed(settings.learned_poll_every_s, runs), runs).mean_polls,
+            cost(fixed(settings.learned_poll_every_s + lead, runs), runs).mean_polls,
         )
         schedules[provider, model] = list(plan(runs, max(1.0, budget), grid_points=PLAN_GRID).schedule)
     if not schedules:
@@ -136,12 +138,19 @@ def plan_polls(
     log.info("poll schedules planned for %s models", sum(s is not None for s in schedules.values()))
 
 
-def policy_times(policy: PollPolicy, until_s: float) -> list[float]:
-    """When a poll policy polls a task, in seconds after its acceptance, until one at or after `until_s`."""
-    times = [policy.initial_s]
+def policy_times(policy: PollPolicy, until_s: float, lead_s: float = 0.0) -> list[float]:
+    """When a poll policy polls a task, in seconds after its acceptance, until one at or after `until_s`;
+    each poll `lead_s` after it falls due (the wait for the sweep that claims it)."""
+    times = [policy.initial_s + lead_s]
     while times[-1] < until_s:
-        times.append(times[-1] + poll_delay(policy, len(times)))
+        times.append(times[-1] + poll_delay(policy, len(times)) + lead_s)
     return times
+
+
+def claim_lead_s(settings: Settings) -> float:
+    """How long a due job waits, on average, for the sweep that claims it: half the sweep's interval.
+    A learned schedule's polls fall due that much before its times, so that they run at them."""
+    return settings.sweep_interval_s / 2
 
 
 def poll_schedules(
@@ -157,11 +166,13 @@ def poll_schedules(
     return {(row.provider, row.model): row.poll_schedule_s for row in session.execute(query)}
 
 
-def next_scheduled_delay(schedule: Sequence[float], elapsed_s: float) -> float | None:
-    """Seconds from now to the schedule's next poll, `elapsed_s` after the task's acceptance; None once
-    the task has outrun every run the schedule was planned from."""
-    index = bisect.bisect_right(schedule, elapsed_s + SOONEST_S)
-    return schedule[index] - elapsed_s if index < len(schedule) else None
+def next_scheduled_delay(schedule: Sequence[float], elapsed_s: float, lead_s: float = 0.0) -> float | None:
+    """Seconds from now until the schedule's next poll falls due, `elapsed_s` after the task's
+    acceptance, `lead_s` before the schedule's time (a due poll waits that long on average for the
+    sweep that claims it, so it runs at the time planned; and a poll that ran that much early was
+    the schedule's, not one before it). None once the task has outrun every run it was planned from."""
+    index = bisect.bisect_right(schedule, elapsed_s + lead_s + SOONEST_S)
+    return schedule[index] - elapsed_s - lead_s if index < len(schedule) else None
 
 
 def of_models(session: Session, models: Iterable[tuple[str, str]]) -> dict[tuple[str, str], DurationStat]:

@@ -83,12 +83,19 @@ def learn(db: Database, settings: Settings) -> dict[tuple[str, str], DurationSta
         return {(s.provider, s.model): s for s in session.execute(select(DurationStat)).scalars()}
 
 
-def test_learned_polling_next_delay_is_the_schedules_next_time_and_none_past_its_end() -> None:
+def test_learned_polling_next_delay_is_the_schedules_next_time_early_by_the_lead_and_none_past_its_end() -> (
+    None
+):
     schedule = (10.0, 20.0, 30.0)
     assert durations.next_scheduled_delay(schedule, 0.0) == 10.0
     assert durations.next_scheduled_delay(schedule, 10.0) == 10.0  # just polled at 10: the next is 20
     assert durations.next_scheduled_delay(schedule, 24.0) == 6.0
     assert durations.next_scheduled_delay(schedule, 31.0) is None  # outran every measured run
+    # Falling due half a sweep early, a poll runs at the schedule's time on average; one that ran up to
+    # that much early was the schedule's poll, not one before it.
+    assert durations.next_scheduled_delay(schedule, 0.0, lead_s=0.5) == 9.5
+    assert durations.next_scheduled_delay(schedule, 9.6, lead_s=0.5) == pytest.approx(9.9)
+    assert durations.next_scheduled_delay(schedule, 10.4, lead_s=0.5) == pytest.approx(9.1)
 
 
 def test_learned_polling_schedules_come_from_runs_measured_upstream_within_the_fixed_budget(

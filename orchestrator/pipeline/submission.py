@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.db import Database
+from orchestrator.durations import claim_lead_s, next_scheduled_delay
 from orchestrator.lifecycle import Change, Sql, advance
 from orchestrator.models import Job
 from orchestrator.pipeline import admission, capacity, channel_health, tracking
@@ -115,7 +116,9 @@ def _submitted(db: Database, settings: Settings, job: Job, external_id: str) -> 
         model = (job.provider, job.model)
         # The first poll of the model's learned schedule, else the policy's.
         schedule = tracking.learned_schedules(session, settings, [model]).get(model)
-        delay = schedule[0] if schedule else poll_delay(settings.poll_policy(job.provider), 0)
+        delay = next_scheduled_delay(schedule, 0.0, claim_lead_s(settings)) if schedule else None
+        if delay is None:
+            delay = poll_delay(settings.poll_policy(job.provider), 0)
         columns = {
             "external_id": external_id,
             "submitted_at": Sql.NOW,

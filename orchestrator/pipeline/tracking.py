@@ -383,7 +383,8 @@ def _next_poll_at(
         return at_most(after(now, next_poll_delay(settings.callback_poll, polls_done)), job.deadline_at)
     delay = None
     if eta_s is None and schedule and job.submitted_at is not None:
-        delay = durations.next_scheduled_delay(schedule, (now - job.submitted_at).total_seconds())
+        elapsed_s = (now - job.submitted_at).total_seconds()
+        delay = durations.next_scheduled_delay(schedule, elapsed_s, durations.claim_lead_s(settings))
     if delay is None:
         delay = next_poll_delay(settings.poll_policy(job.provider), polls_done, eta_s)
     return at_most(after(now, delay), job.deadline_at)
