@@ -52,6 +52,13 @@ def set_job(db: Database, job_id: uuid.UUID, **values: object) -> None:
         session.execute(update(Job).where(Job.job_id == job_id).values(**values))
 
 
+def job_with(db: Database, tenant: Tenant, settings: Settings, **values: object) -> uuid.UUID:
+    """A new job, with these columns set as if it had got there."""
+    job_id = create_job(db, tenant, settings)
+    set_job(db, job_id, **values)
+    return job_id
+
+
 def polling_settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(upstream_callbacks=False, poll={"default": POLICY}, learned_poll_every_s=None)
 
@@ -97,8 +104,7 @@ def test_quiet_polls_a_job_moved_since_the_poll_read_it_is_left_for_apply_update
     db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
 ) -> None:
     settings = polling_settings(make_settings)
-    job_id = create_job(db, tenant, settings)
-    set_job(db, job_id, state=S.SUBMITTED.value)
+    job_id = job_with(db, tenant, settings, state=S.SUBMITTED.value)
     assert tracking._quiet(settings, job_row(db, job_id), running(), None, datetime.now(UTC)) is None
     set_job(db, job_id, state=S.RUNNING.value)
     read = job_row(db, job_id)
@@ -120,8 +126,7 @@ def test_quiet_polls_a_small_rise_of_progress_is_kept_without_an_event_and_a_ste
     db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
 ) -> None:
     settings = polling_settings(make_settings)
-    job_id = create_job(db, tenant, settings)
-    set_job(db, job_id, state=S.RUNNING.value, progress=10, notified_progress=10)
+    job_id = job_with(db, tenant, settings, state=S.RUNNING.value, progress=10, notified_progress=10)
     events = events_of(db, job_id)
     below_step = 10 + outbox.PROGRESS_STEP - 1
 
@@ -145,9 +150,8 @@ def test_quiet_polls_a_failed_poll_is_quiet_and_a_job_past_its_deadline_is_not(
     db: Database, tenant: Tenant, make_settings: Callable[..., Settings]
 ) -> None:
     settings = polling_settings(make_settings)
-    job_id = create_job(db, tenant, settings)
-    set_job(db, job_id, state=S.RUNNING.value)
-    job = job_row(db, job_id)
+    job = job_row(db, job_with(db, tenant, settings, state=S.RUNNING.value))
+    job_id = job.job_id
     failed = tracking.PollOutcome(job_id, None, ProviderUnavailableError("503 from upstream"))
     now = datetime.now(UTC)
 
