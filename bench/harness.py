@@ -127,8 +127,7 @@ class Shape:
     pool: str = "prefork"  # the workers' Celery pool: prefork or threads
 
     def describe_workers(self) -> str:
-        unit = "prefork" if self.pool == "prefork" else "threads"
-        return f"{self.workers} worker{'s' if self.workers != 1 else ''} x {unit} {self.concurrency}"
+        return f"{self.workers} worker{'s' if self.workers != 1 else ''} x {self.pool} {self.concurrency}"
 
 
 def start_genrelay(procs: Processes, settings: Settings, shape: Shape, tag: str = "") -> str:
